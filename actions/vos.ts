@@ -1,0 +1,106 @@
+// vos, the AFS volume tool: one typed client plus parsers for the text it prints. The parsers are pure
+// so they can be tested on captured output; the client only builds argv and calls runTool().
+import { runTool, type ToolFailure, type ToolResult } from './exec.ts';
+
+export interface VosOptions {
+  /** Path or name of the vos binary. */
+  binary: string;
+  /** Directory with ThisCell, CellServDB and KeyFileExt for -localauth (vos -config). Omit for the default. */
+  configDir?: string;
+  cell?: string;
+  /** Run as the server's own identity (-localauth); the bot runs on a file server as root. */
+  localauth: boolean;
+  timeoutMs: number;
+}
+
+export interface VldbSite {
+  server: string;
+  partition: string;
+  type: string;
+}
+
+export interface VldbEntry {
+  name: string;
+  rw?: number;
+  ro?: number;
+  backup?: number;
+  sites: VldbSite[];
+}
+
+/** `vos listvldb` has no -format in 1.8.9, so this reads the human form: blank-line separated blocks. */
+export function parseListvldb(text: string): VldbEntry[] {
+  const entries: VldbEntry[] = [];
+  let current: VldbEntry | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trimEnd();
+    if (!line.trim()) {
+      current = undefined;
+      continue;
+    }
+    if (/^VLDB entries for /.test(line) || /^Total entries:/.test(line)) continue;
+    if (!current && !/^\s/.test(line)) {
+      current = { name: line.trim(), sites: [] };
+      entries.push(current);
+      continue;
+    }
+    if (!current) continue;
+    for (const m of line.matchAll(/(RWrite|ROnly|Backup):\s+(\d+)/g)) {
+      const id = Number(m[2]);
+      if (m[1] === 'RWrite') current.rw = id;
+      else if (m[1] === 'ROnly') current.ro = id;
+      else current.backup = id;
+    }
+    const site = /^\s+server (\S+) partition (\S+) (\S+) Site/.exec(line);
+    if (site) current.sites.push({ server: site[1]!, partition: site[2]!, type: site[3]! });
+  }
+  return entries;
+}
+
+/** `vos examine -format` / `listvol -format`: tab-separated `key value [text]` lines. Dates are epoch seconds. */
+export type VolumeFields = Record<string, string>;
+
+export function parseFormatBlock(text: string): VolumeFields {
+  const fields: VolumeFields = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z0-9]+)\t+(\S*)/.exec(line);
+    if (m) fields[m[1]!] = m[2]!;
+  }
+  return fields;
+}
+
+export interface BackupsysSummary {
+  backedUp: number;
+  failed: number;
+}
+
+/** `vos backupsys` exits 0 even when every volume failed: the truth is in its last line. */
+export function parseBackupsys(text: string): BackupsysSummary | undefined {
+  const m = /Total volumes backed up: (\d+); failed to backup: (\d+)/.exec(text);
+  return m ? { backedUp: Number(m[1]), failed: Number(m[2]) } : undefined;
+}
+
+export class Vos {
+  constructor(private readonly opts: VosOptions) {}
+
+  /** Common trailing options for every vos call. */
+  private common(): string[] {
+    const args: string[] = [];
+    if (this.opts.cell) args.push('-cell', this.opts.cell);
+    if (this.opts.localauth) args.push('-localauth');
+    if (this.opts.configDir) args.push('-config', this.opts.configDir);
+    return args;
+  }
+
+  run(args: readonly string[], signal?: AbortSignal): Promise<ToolResult> {
+    return runTool(this.opts.binary, [...args, ...this.common()], {
+      timeoutMs: this.opts.timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  async listvldb(signal?: AbortSignal): Promise<{ ok: true; entries: VldbEntry[] } | ToolFailure> {
+    const r = await this.run(['listvldb', '-nosort'], signal);
+    if (!r.ok) return r;
+    return { ok: true, entries: parseListvldb(r.stdout) };
+  }
+}

@@ -1,0 +1,66 @@
+// The terminal as a chat: one line in, the answer out. The identity is the unix user running the
+// process, which the operating system has already verified.
+import { userInfo } from 'node:os';
+import { createInterface, type Interface } from 'node:readline';
+import type { AdapterStatus, ChatAdapter, Conversation, EventHandler } from '../../bot/chat.ts';
+
+export interface ConsoleOptions {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  /** Defaults to the unix user running the process. */
+  user?: string;
+  /** Show a prompt (only makes sense on a terminal). */
+  prompt?: boolean;
+}
+
+export class ConsoleAdapter implements ChatAdapter {
+  readonly backend = 'console' as const;
+  private rl: Interface | undefined;
+  private readonly user: string;
+  private endedResolve!: () => void;
+  /** Resolves when the input ends (end of a script, or Ctrl-D) and every line read has been handled. */
+  readonly ended = new Promise<void>((resolve) => {
+    this.endedResolve = resolve;
+  });
+
+  constructor(private readonly opts: ConsoleOptions) {
+    this.user = opts.user ?? userInfo().username;
+  }
+
+  async start(onEvent: EventHandler): Promise<void> {
+    const rl = createInterface({ input: this.opts.input, terminal: false });
+    this.rl = rl;
+    const conversation: Conversation = { id: 'console', kind: 'direct' };
+    const loop = async () => {
+      this.showPrompt();
+      for await (const line of rl) {
+        if (line.trim()) {
+          await onEvent({
+            actor: { backend: 'console', id: this.user, name: this.user },
+            conversation,
+            text: line,
+          });
+        }
+        this.showPrompt();
+      }
+      this.endedResolve();
+    };
+    void loop();
+  }
+
+  private showPrompt(): void {
+    if (this.opts.prompt) this.opts.output.write('afsbot> ');
+  }
+
+  async send(_to: Conversation, text: string): Promise<void> {
+    this.opts.output.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  status(): AdapterStatus {
+    return { backend: 'console', connected: true, detail: `local user ${this.user}`, channels: [] };
+  }
+
+  async stop(): Promise<void> {
+    this.rl?.close();
+  }
+}

@@ -1,0 +1,259 @@
+// IRC with irc-framework. Identity is the services account (account-tag, WHOIS as fallback), never
+// the nick. Own reconnect loop with backoff and a registration timeout (irc-framework waits forever
+// on SASL when services just died), rejoin after every reconnect, and a paced send queue.
+import { Client, type MessageEvent } from 'irc-framework';
+import type { Actor, AdapterStatus, ChatAdapter, Conversation, EventHandler } from '../../bot/chat.ts';
+import { SendQueue } from './send-queue.ts';
+import { maxTextBytes, splitForIrc } from './split.ts';
+
+export interface IrcAdapterOptions {
+  host: string;
+  port: number;
+  tls: boolean;
+  tlsVerify: boolean;
+  nick: string;
+  username: string;
+  realname: string;
+  /** SASL PLAIN credentials; the password was read from its file by the caller. */
+  sasl?: { account: string; password: string };
+  channels: string[];
+  sendBurst: number;
+  sendIntervalMs: number;
+  registerTimeoutMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  whoisTimeoutMs?: number;
+  log: {
+    info(msg: string, f?: Record<string, unknown>): void;
+    warn(msg: string, f?: Record<string, unknown>): void;
+  };
+}
+
+export class IrcAdapter implements ChatAdapter {
+  readonly backend = 'irc' as const;
+  private readonly client = new Client();
+  private readonly queue: SendQueue;
+  private registered = false;
+  private stopping = false;
+  private failures = 0;
+  private registerTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly joined = new Set<string>();
+  private loggedInAs: string | undefined;
+  private onEvent: EventHandler | undefined;
+  private firstRegistration: { resolve: () => void; reject: (e: Error) => void } | undefined;
+
+  constructor(private readonly opts: IrcAdapterOptions) {
+    this.queue = new SendQueue({
+      burst: opts.sendBurst,
+      intervalMs: opts.sendIntervalMs,
+      write: (line) => this.writeLine(line),
+    });
+    this.wire();
+  }
+
+  /** The account-tag capability is how the server tells us who sent each message. */
+  private get hasAccountTag(): boolean {
+    return this.client.network.cap.isEnabled('account-tag');
+  }
+
+  private wire(): void {
+    const c = this.client;
+    c.on('registered', () => {
+      clearTimeout(this.registerTimer);
+      this.registered = true;
+      this.failures = 0;
+      this.joined.clear();
+      this.opts.log.info('irc registered', {
+        nick: c.user.nick,
+        account: this.loggedInAs ?? null,
+        accountTag: this.hasAccountTag,
+      });
+      if (!this.hasAccountTag) {
+        this.opts.log.warn(
+          'this IRC server does not offer the account-tag capability: senders are checked by WHOIS, and where WHOIS shows no account, admin commands are refused',
+        );
+      }
+      for (const ch of this.opts.channels) c.join(ch);
+      this.queue.resume();
+      this.firstRegistration?.resolve();
+      this.firstRegistration = undefined;
+    });
+    c.on('loggedin', (e: { account: string }) => {
+      this.loggedInAs = e.account;
+    });
+    c.on('sasl failed', (e: { reason: string; message?: string }) => {
+      this.opts.log.warn('irc SASL login failed; continuing without an account', {
+        reason: e.reason,
+        message: e.message,
+      });
+    });
+    c.on('join', (e: { nick: string; channel: string }) => {
+      if (e.nick === c.user.nick) this.joined.add(e.channel.toLowerCase());
+    });
+    c.on('part', (e: { nick: string; channel: string }) => {
+      if (e.nick === c.user.nick) this.joined.delete(e.channel.toLowerCase());
+    });
+    c.on('kick', (e: { kicked: string; channel: string }) => {
+      if (e.kicked === c.user.nick) {
+        this.joined.delete(e.channel.toLowerCase());
+        setTimeout(() => c.join(e.channel), 5000).unref();
+      }
+    });
+    c.on('nick in use', () => {
+      if (!this.registered) c.changeNick(`${this.opts.nick}_${Math.floor(Math.random() * 100)}`);
+    });
+    c.on('privmsg', (e: MessageEvent) => {
+      void this.incoming(e);
+    });
+    c.on('socket close', () => {
+      this.registered = false;
+      this.loggedInAs = undefined;
+      this.joined.clear();
+      this.queue.pause();
+    });
+    c.on('close', () => {
+      clearTimeout(this.registerTimer);
+      if (this.stopping) return;
+      if (this.firstRegistration) {
+        // Do not hold up the rest of the bot (the console, other adapters) while IRC is unreachable.
+        this.opts.log.warn('irc: first connection failed; the bot runs on and keeps retrying', {
+          host: this.opts.host,
+          port: this.opts.port,
+        });
+        this.firstRegistration.resolve();
+        this.firstRegistration = undefined;
+      }
+      this.scheduleReconnect();
+    });
+  }
+
+  private async incoming(e: MessageEvent): Promise<void> {
+    if (!this.onEvent) return;
+    if (e.nick.toLowerCase() === this.client.user.nick.toLowerCase()) return; // our own echo
+    const isChannel = /^[#&]/.test(e.target);
+    const conversation: Conversation = isChannel
+      ? { id: e.target, kind: 'channel' }
+      : { id: e.nick, kind: 'direct' };
+    const actor = await this.identify(e);
+    await this.onEvent({ actor, conversation, text: e.message });
+  }
+
+  private async identify(e: MessageEvent): Promise<Actor> {
+    const base = { backend: 'irc' as const, name: e.nick };
+    if (this.hasAccountTag) {
+      // The server strips account tags forged by clients; absence means "not logged in".
+      if (e.account) return { ...base, id: e.account };
+      return {
+        ...base,
+        id: null,
+        unverifiedReason: `the nick ${e.nick} is not logged in to a services account`,
+      };
+    }
+    const account = await this.whoisAccount(e.nick);
+    if (account) return { ...base, id: account };
+    return {
+      ...base,
+      id: null,
+      unverifiedReason:
+        'this IRC network does not tell me which services account sent a message (no account-tag capability), and WHOIS shows none for you, so admin commands are refused',
+    };
+  }
+
+  private whoisAccount(nick: string): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), this.opts.whoisTimeoutMs ?? 10_000);
+      this.client.whois(nick, (w) => {
+        clearTimeout(timer);
+        resolve(w.account || undefined);
+      });
+    });
+  }
+
+  private writeLine(line: string): boolean {
+    if (!this.registered || !this.client.connection.connected) return false;
+    const sep = line.indexOf(' ');
+    this.client.raw('PRIVMSG', line.slice(0, sep), line.slice(sep + 1));
+    return true;
+  }
+
+  private connect(): void {
+    const o = this.opts;
+    clearTimeout(this.registerTimer);
+    this.registerTimer = setTimeout(() => {
+      o.log.warn('irc registration timed out; reconnecting', { timeoutMs: o.registerTimeoutMs });
+      this.client.connection.end(null, true);
+    }, o.registerTimeoutMs);
+    this.client.connect({
+      host: o.host,
+      port: o.port,
+      tls: o.tls,
+      rejectUnauthorized: o.tlsVerify,
+      nick: o.nick,
+      username: o.username,
+      gecos: o.realname,
+      ...(o.sasl ? { account: o.sasl } : {}),
+      auto_reconnect: false,
+      ping_interval: 30,
+      ping_timeout: 90,
+      message_max_length: 2048, // splitting is ours (by bytes, per target); stop the library re-splitting
+      version: 'afsbot',
+    });
+  }
+
+  private scheduleReconnect(): void {
+    clearTimeout(this.reconnectTimer);
+    const o = this.opts;
+    const delay = Math.min(o.reconnectMaxMs, o.reconnectMinMs * 2 ** Math.min(this.failures, 16));
+    const jittered = Math.round(delay * (0.8 + Math.random() * 0.4));
+    this.failures++;
+    o.log.warn('irc connection lost; reconnecting', { inMs: jittered, attempt: this.failures });
+    this.reconnectTimer = setTimeout(() => this.connect(), jittered);
+  }
+
+  start(onEvent: EventHandler): Promise<void> {
+    this.onEvent = onEvent;
+    return new Promise((resolve, reject) => {
+      this.firstRegistration = { resolve, reject };
+      this.connect();
+    });
+  }
+
+  async send(to: Conversation, text: string): Promise<void> {
+    const max = maxTextBytes(this.client.user.nick || this.opts.nick, to.id);
+    await this.queue.push(splitForIrc(text, max).map((l) => `${to.id} ${l}`));
+  }
+
+  status(): AdapterStatus {
+    const o = this.opts;
+    const who = this.loggedInAs ? `logged in as ${this.loggedInAs}` : 'not logged in';
+    return {
+      backend: 'irc',
+      connected: this.registered,
+      detail: `${o.host}:${o.port} as ${this.client.user.nick || o.nick}, ${who}${this.hasAccountTag ? '' : ', no account-tag'}`,
+      channels: [...this.joined],
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.registerTimer);
+    if (this.registered) {
+      await Promise.race([this.queue.idle(), new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    this.queue.clear();
+    this.queue.pause();
+    if (this.client.connection.connected) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2000);
+        this.client.once('close', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        this.client.quit('afsbot stopping');
+      });
+    }
+    this.firstRegistration?.reject(new Error('stopped before the IRC connection was registered'));
+  }
+}

@@ -1,0 +1,131 @@
+// Composition root: reads the config, builds the adapters and the bot, and runs until a signal or,
+// for a console session, the end of input.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConsoleAdapter } from '../adapters/console/console-adapter.ts';
+import { IrcAdapter } from '../adapters/irc/irc-adapter.ts';
+import { Bot, version } from '../bot/bot.ts';
+import type { ChatAdapter } from '../bot/chat.ts';
+import { type Config, ConfigError, loadConfig } from '../bot/config.ts';
+import { createLogger, type Logger } from '../bot/log.ts';
+
+const usage = `usage: afsbot [--config FILE] [--console]
+
+Runs the bot with the adapters enabled in the config (IRC, console).
+  --config FILE   JSON config file (or AFSBOT_CONFIG); environment variables AFSBOT_* override it
+  --console       also read commands from this terminal, as the local unix user
+  --version       print the version`;
+
+function readSecret(file: string, what: string, envName: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `the ${what} file ${file} is unreadable (${(err as NodeJS.ErrnoException).code}): set ${envName} to a readable file`,
+    );
+  }
+  const secret = text.split('\n')[0]?.trim() ?? '';
+  if (!secret) throw new ConfigError(`the ${what} file ${file} is empty: put the secret on its first line`);
+  return secret;
+}
+
+function buildAdapters(
+  config: Config,
+  log: Logger,
+  forceConsole: boolean,
+): { adapters: ChatAdapter[]; console?: ConsoleAdapter } {
+  const adapters: ChatAdapter[] = [];
+  let consoleAdapter: ConsoleAdapter | undefined;
+  if (config.irc.enabled) {
+    const irc = config.irc;
+    adapters.push(
+      new IrcAdapter({
+        ...irc,
+        ...(irc.account && irc.passwordFile
+          ? {
+              sasl: {
+                account: irc.account,
+                password: readSecret(irc.passwordFile, 'IRC password', 'AFSBOT_IRC_PASSWORD_FILE'),
+              },
+            }
+          : {}),
+        log: log.child({ adapter: 'irc' }),
+      }),
+    );
+  }
+  if (config.console.enabled || forceConsole) {
+    consoleAdapter = new ConsoleAdapter({
+      input: process.stdin,
+      output: process.stdout,
+      prompt: process.stdin.isTTY,
+    });
+    adapters.push(consoleAdapter);
+  }
+  if (adapters.length === 0) {
+    throw new ConfigError(
+      'no chat adapter is enabled: set irc.enabled or console.enabled (AFSBOT_IRC=1, AFSBOT_CONSOLE=1), or pass --console',
+    );
+  }
+  return consoleAdapter ? { adapters, console: consoleAdapter } : { adapters };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: 'string' },
+      console: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+      version: { type: 'boolean', default: false },
+    },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (values.version) {
+    console.log(version);
+    return 0;
+  }
+  const file = values.config ?? process.env.AFSBOT_CONFIG;
+  const config = loadConfig(file ? { file } : {});
+  const log = createLogger({
+    level: config.log.level,
+    ...(config.log.file ? { file: config.log.file } : {}),
+  });
+  const { adapters, console: consoleAdapter } = buildAdapters(config, log, values.console);
+  const bot = new Bot({ config, log, adapters });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (why: string) => {
+    if (!stopping) {
+      log.info('stopping', { why });
+      stopping = bot.stop().then(() => log.close());
+    }
+    return stopping;
+  };
+  process.on('SIGINT', () => void stop('SIGINT').then(() => process.exit(0)));
+  process.on('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));
+
+  await bot.start();
+  if (consoleAdapter) {
+    await consoleAdapter.ended;
+    await stop('end of console input');
+    return 0;
+  }
+  await new Promise<never>(() => {}); // run until a signal
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`afsbot: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`afsbot: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

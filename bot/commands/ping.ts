@@ -1,0 +1,14 @@
+import { noArgs } from '../args.ts';
+import { defineCommand } from '../registry.ts';
+
+export default defineCommand({
+  name: 'ping',
+  summary: 'check that the bot is alive',
+  usage: 'ping',
+  example: 'ping',
+  permission: 'public',
+  args: noArgs,
+  async run(ctx) {
+    await ctx.reply('pong');
+  },
+});

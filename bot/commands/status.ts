@@ -1,0 +1,31 @@
+import { noArgs } from '../args.ts';
+import { formatBytes, formatDuration } from '../format.ts';
+import { defineCommand } from '../registry.ts';
+
+export default defineCommand({
+  name: 'status',
+  summary: 'version, uptime, chat connections, whether the AFS cell answers, the store',
+  usage: 'status',
+  example: 'status',
+  permission: 'admin',
+  args: noArgs,
+  async run(ctx) {
+    const s = ctx.services;
+    const lines = [`${s.config.name} ${s.version}, up ${formatDuration(Date.now() - s.startedAt.getTime())}`];
+    for (const a of s.adapters()) {
+      const channels = a.channels.length ? `, channels ${a.channels.join(' ')}` : '';
+      lines.push(`${a.backend}: ${a.connected ? 'connected' : 'NOT connected'} (${a.detail})${channels}`);
+    }
+    const vldb = await s.vos.listvldb();
+    if (vldb.ok) {
+      const cell = s.config.afs.cell ? ` ${s.config.afs.cell}` : '';
+      lines.push(`AFS cell${cell}: answers, ${vldb.entries.length} volumes in the VLDB`);
+    } else {
+      lines.push(`AFS cell: NOT answering (${vldb.message})`);
+    }
+    lines.push(
+      `store: ${s.store.path}, ${formatBytes(s.store.sizeBytes())}, schema ${s.store.schemaVersion}`,
+    );
+    await ctx.reply(lines.join('\n'));
+  },
+});

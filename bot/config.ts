@@ -1,0 +1,251 @@
+// Configuration: one JSON file plus AFSBOT_* environment overrides, validated by zod at start. A bad
+// value stops the bot with the key, the value, where it came from and what is expected.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const account = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[^\s,]+$/, 'expected an account name without spaces or commas');
+const channel = z.string().regex(/^[#&][^\s,]{1,49}$/, 'expected an IRC channel name such as "#ops"');
+
+const ircSchema = z.object({
+  enabled: z.boolean().default(false),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(6697),
+  tls: z.boolean().default(true),
+  /** Check the server's certificate. Only for a test network with a self-signed certificate may this be off. */
+  tlsVerify: z.boolean().default(true),
+  nick: z
+    .string()
+    .regex(/^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]{0,29}$/, 'expected an IRC nick')
+    .default('afsbot'),
+  username: z.string().min(1).default('afsbot'),
+  realname: z.string().min(1).default('afsbot, OpenAFS backups'),
+  /** Services account the bot logs in as with SASL PLAIN. */
+  account: z.string().min(1).optional(),
+  /** File holding the SASL password (one line). Required with `account`. Never put the password itself in config. */
+  passwordFile: z.string().min(1).optional(),
+  channels: z.array(channel).default([]),
+  /** Outgoing flood control: this many lines at once, then one line per intervalMs. */
+  sendBurst: z.number().int().min(1).max(50).default(4),
+  sendIntervalMs: z.number().int().min(50).max(60_000).default(1100),
+  /** Give up on a connection that has not finished registration (SASL included) in this time. */
+  registerTimeoutMs: z.number().int().min(1000).max(600_000).default(20_000),
+  reconnectMinMs: z.number().int().min(100).max(600_000).default(1000),
+  reconnectMaxMs: z.number().int().min(100).max(3_600_000).default(60_000),
+});
+
+const afsSchema = z.object({
+  /** The vos binary. */
+  vos: z.string().min(1).default('vos'),
+  /** Server config dir for -localauth (ThisCell, CellServDB, KeyFileExt). Default: the system's own. */
+  configDir: z.string().min(1).optional(),
+  cell: z.string().min(1).optional(),
+  localauth: z.boolean().default(true),
+  timeoutMs: z.number().int().min(100).default(60_000),
+});
+
+export const configSchema = z.object({
+  /** Shown in !status. */
+  name: z.string().min(1).default('afsbot'),
+  /** What starts a command in a channel. */
+  prefix: z.string().min(1).max(3).default('!'),
+  storePath: z.string().min(1).default('/var/lib/afsbot/afsbot.db'),
+  log: z
+    .object({
+      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+      /** Log file (JSON lines). Default: stderr. */
+      file: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  admins: z
+    .object({
+      irc: z.array(account).default([]),
+      slack: z
+        .array(z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user ID such as "U024BE7LH"'))
+        .default([]),
+      console: z.array(account).default([]),
+    })
+    .prefault({}),
+  console: z.object({ enabled: z.boolean().default(false) }).prefault({}),
+  irc: ircSchema.prefault({}),
+  afs: afsSchema.prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type IrcConfig = Config['irc'];
+
+type Kind = 'string' | 'int' | 'bool' | 'list';
+
+/** Every environment variable afsbot reads. `.env.example` documents each one; a test keeps them in step. */
+export const envOverrides: { env: string; path: string[]; kind: Kind; doc: string }[] = [
+  { env: 'AFSBOT_NAME', path: ['name'], kind: 'string', doc: 'name shown in !status' },
+  { env: 'AFSBOT_PREFIX', path: ['prefix'], kind: 'string', doc: 'command prefix in channels' },
+  { env: 'AFSBOT_STORE', path: ['storePath'], kind: 'string', doc: 'the SQLite file' },
+  { env: 'AFSBOT_LOG_LEVEL', path: ['log', 'level'], kind: 'string', doc: 'debug, info, warn or error' },
+  {
+    env: 'AFSBOT_LOG_FILE',
+    path: ['log', 'file'],
+    kind: 'string',
+    doc: 'log file (JSON lines); default stderr',
+  },
+  {
+    env: 'AFSBOT_ADMINS_IRC',
+    path: ['admins', 'irc'],
+    kind: 'list',
+    doc: 'IRC services accounts, comma-separated',
+  },
+  {
+    env: 'AFSBOT_ADMINS_SLACK',
+    path: ['admins', 'slack'],
+    kind: 'list',
+    doc: 'Slack user IDs, comma-separated',
+  },
+  {
+    env: 'AFSBOT_ADMINS_CONSOLE',
+    path: ['admins', 'console'],
+    kind: 'list',
+    doc: 'local unix users, comma-separated',
+  },
+  { env: 'AFSBOT_CONSOLE', path: ['console', 'enabled'], kind: 'bool', doc: 'read commands from stdin' },
+  { env: 'AFSBOT_IRC', path: ['irc', 'enabled'], kind: 'bool', doc: 'connect to IRC' },
+  { env: 'AFSBOT_IRC_HOST', path: ['irc', 'host'], kind: 'string', doc: 'IRC server host' },
+  { env: 'AFSBOT_IRC_PORT', path: ['irc', 'port'], kind: 'int', doc: 'IRC server port' },
+  { env: 'AFSBOT_IRC_TLS', path: ['irc', 'tls'], kind: 'bool', doc: 'use TLS' },
+  {
+    env: 'AFSBOT_IRC_TLS_VERIFY',
+    path: ['irc', 'tlsVerify'],
+    kind: 'bool',
+    doc: "check the server's certificate",
+  },
+  { env: 'AFSBOT_IRC_NICK', path: ['irc', 'nick'], kind: 'string', doc: "the bot's nick" },
+  {
+    env: 'AFSBOT_IRC_ACCOUNT',
+    path: ['irc', 'account'],
+    kind: 'string',
+    doc: 'services account for SASL PLAIN',
+  },
+  {
+    env: 'AFSBOT_IRC_PASSWORD_FILE',
+    path: ['irc', 'passwordFile'],
+    kind: 'string',
+    doc: 'file holding the SASL password',
+  },
+  {
+    env: 'AFSBOT_IRC_CHANNELS',
+    path: ['irc', 'channels'],
+    kind: 'list',
+    doc: 'channels to join, comma-separated',
+  },
+  {
+    env: 'AFSBOT_IRC_SEND_BURST',
+    path: ['irc', 'sendBurst'],
+    kind: 'int',
+    doc: 'lines sent at once before pacing',
+  },
+  {
+    env: 'AFSBOT_IRC_SEND_INTERVAL_MS',
+    path: ['irc', 'sendIntervalMs'],
+    kind: 'int',
+    doc: 'pace after the burst, ms per line',
+  },
+  { env: 'AFSBOT_VOS', path: ['afs', 'vos'], kind: 'string', doc: 'the vos binary' },
+  { env: 'AFSBOT_AFS_CONFIG_DIR', path: ['afs', 'configDir'], kind: 'string', doc: 'vos -config directory' },
+  { env: 'AFSBOT_AFS_CELL', path: ['afs', 'cell'], kind: 'string', doc: 'AFS cell name' },
+];
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function convert(raw: string, kind: Kind): unknown {
+  switch (kind) {
+    case 'string':
+      return raw;
+    case 'int':
+      return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw; // left as text: zod then names the bad value
+    case 'bool':
+      if (/^(1|true|yes|on)$/i.test(raw.trim())) return true;
+      if (/^(0|false|no|off)$/i.test(raw.trim())) return false;
+      return raw;
+    case 'list':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+  }
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const key of path.slice(0, -1)) {
+    const next = cur[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[key] = {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+function getPath(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = obj;
+  for (const key of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+/**
+ * Builds the config from a file (optional) and the environment. Throws ConfigError whose message lists
+ * every bad key: `irc.port = "abc" (from AFSBOT_IRC_PORT): expected number, received string`.
+ */
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv }): Config {
+  const env = opts.env ?? process.env;
+  let input: Record<string, unknown> = {};
+  if (opts.file) {
+    let text: string;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(
+        `cannot read the config file ${opts.file}: ${(err as Error).message}. Point --config or AFSBOT_CONFIG at a readable JSON file.`,
+      );
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new Error('the top level must be a JSON object');
+      }
+      input = parsed as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`the config file ${opts.file} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const sources = new Map<string, string>();
+  for (const o of envOverrides) {
+    const raw = env[o.env];
+    if (raw === undefined || raw === '') continue;
+    setPath(input, o.path, convert(raw, o.kind));
+    sources.set(o.path.join('.'), o.env);
+  }
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(top level)';
+      const value = getPath(input, issue.path);
+      const where = sources.get(key) ?? (opts.file ? opts.file : 'defaults');
+      const shown = value === undefined ? '(missing)' : JSON.stringify(value);
+      return `  ${key} = ${shown} (from ${where}): ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  if (config.irc.enabled && config.irc.account && !config.irc.passwordFile) {
+    throw new ConfigError(
+      `invalid configuration:\n  irc.passwordFile = (missing): irc.account is set, so the SASL password must come from a file; set irc.passwordFile or AFSBOT_IRC_PASSWORD_FILE`,
+    );
+  }
+  return config;
+}

@@ -1,0 +1,7 @@
+/**
+ * A mistake by the person typing the command: shown to them verbatim. The message says what was wrong
+ * and how to do it right; the dispatcher adds the command's usage line.
+ */
+export class UserError extends Error {
+  override readonly name = 'UserError';
+}
