@@ -1,0 +1,141 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { Vos } from '../../actions/vos.ts';
+import { noArgs } from '../../bot/args.ts';
+import type { Actor, ChatEvent } from '../../bot/chat.ts';
+import { commands } from '../../bot/commands/index.ts';
+import { loadConfig } from '../../bot/config.ts';
+import { Dispatcher } from '../../bot/dispatcher.ts';
+import { UserError } from '../../bot/errors.ts';
+import { createLogger } from '../../bot/log.ts';
+import { defineCommand, Registry } from '../../bot/registry.ts';
+import { Store } from '../../bot/store.ts';
+
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'afsbot-dispatch-'));
+  const config = loadConfig({ env: { AFSBOT_STORE: join(dir, 'bot.db'), AFSBOT_ADMINS_IRC: 'alice' } });
+  const logStream = new PassThrough();
+  let logText = '';
+  logStream.on('data', (d: Buffer) => {
+    logText += d.toString();
+  });
+  const store = new Store(config.storePath);
+  const boom = defineCommand({
+    name: 'boom',
+    summary: 'throws',
+    usage: 'boom',
+    example: 'boom',
+    permission: 'admin',
+    args: noArgs,
+    async run() {
+      throw new Error('disk on fire', { cause: new Error('EIO') });
+    },
+  });
+  const oops = defineCommand({
+    name: 'oops',
+    summary: 'user error',
+    usage: 'oops',
+    example: 'oops',
+    permission: 'public',
+    args: noArgs,
+    async run() {
+      throw new UserError('no dumps for 2013.01.28');
+    },
+  });
+  const registry = new Registry([...commands, boom, oops]);
+  const replies: string[] = [];
+  const dispatcher = new Dispatcher(
+    {
+      config,
+      store,
+      registry,
+      log: createLogger({ level: 'debug', stream: logStream }),
+      vos: new Vos({ binary: '/nonexistent/vos', localauth: true, timeoutMs: 1000 }),
+      version: 'test',
+      startedAt: new Date(),
+      adapters: () => [],
+    },
+    async (_e, text) => {
+      replies.push(text);
+    },
+  );
+  const say = (text: string, actor: Actor = { backend: 'irc', id: 'alice', name: 'alice' }) => {
+    const e: ChatEvent = { actor, conversation: { id: '#ops', kind: 'channel' }, text };
+    return dispatcher.handle(e);
+  };
+  return { store, replies, say, log: () => logText };
+}
+
+describe('Dispatcher', () => {
+  it('answers a command and audits it as ok', async () => {
+    const t = setup();
+    await t.say('!ping');
+    expect(t.replies).toEqual(['pong']);
+    expect(t.store.recentAudit(1)[0]).toMatchObject({
+      text: '!ping',
+      command: 'ping',
+      outcome: 'ok',
+      identity: 'alice',
+    });
+  });
+
+  it('ignores chatter without auditing it', async () => {
+    const t = setup();
+    await t.say('hello everyone');
+    expect(t.replies).toEqual([]);
+    expect(t.store.recentAudit(5)).toEqual([]);
+  });
+
+  it('refuses a spoofed admin nick and audits the refusal', async () => {
+    const t = setup();
+    await t.say('!audit', { backend: 'irc', id: 'mallory', name: 'alice' });
+    expect(t.replies).toEqual(['refused: mallory is not an afsbot admin on irc']);
+    expect(t.store.recentAudit(1)[0]).toMatchObject({
+      identity: 'mallory',
+      name: 'alice',
+      outcome: 'refused',
+    });
+  });
+
+  it('shows bad arguments with the usage line and changes nothing', async () => {
+    const t = setup();
+    await t.say('!audit lots');
+    expect(t.replies).toEqual([
+      'error: "lots" is not a number from 1 to 500. usage: !audit [<n>] (e.g. !audit 20)',
+    ]);
+    expect(t.store.recentAudit(1)[0]?.outcome).toBe('rejected');
+  });
+
+  it('shows an unknown command with a pointer to help', async () => {
+    const t = setup();
+    await t.say('!frobnicate now');
+    expect(t.replies).toEqual(['error: unknown command "frobnicate"; !help lists the commands']);
+  });
+
+  it('shows a user error verbatim with the usage', async () => {
+    const t = setup();
+    await t.say('!oops');
+    expect(t.replies).toEqual(['error: no dumps for 2013.01.28. usage: !oops (e.g. !oops)']);
+  });
+
+  it('hides an internal error behind a ref and logs its cause and stack', async () => {
+    const t = setup();
+    await t.say('!boom');
+    const ref = t.store.recentAudit(1)[0]!;
+    expect(t.replies).toEqual([`!boom failed (ref ${ref.id}); the details are in the log`]);
+    expect(ref).toMatchObject({ outcome: 'failed', detail: 'disk on fire' });
+    const logged = JSON.parse(t.log().trim().split('\n').pop()!);
+    expect(logged).toMatchObject({ level: 'error', ref: ref.id, command: 'boom' });
+    expect(logged.error.stack).toMatch(/disk on fire/);
+    expect(logged.error.cause.message).toBe('EIO');
+  });
+
+  it('reports a cell that does not answer instead of failing', async () => {
+    const t = setup();
+    await t.say('!status');
+    expect(t.replies[0]).toMatch(/AFS cell: NOT answering \(\/nonexistent\/vos not found on PATH\)/);
+  });
+});

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseBackupsys, parseFormatBlock, parseListvldb } from '../../actions/vos.ts';
+
+const fixture = (name: string) =>
+  readFileSync(new URL(`../fixtures/vos-output/${name}`, import.meta.url), 'utf8');
+
+describe('vos parsers on real output', () => {
+  it('listvldb: every entry with its ids and sites', () => {
+    const entries = parseListvldb(fixture('listvldb.txt'));
+    expect(entries.map((e) => e.name)).toEqual([
+      'db.alice',
+      'mail.alice',
+      'root.afs',
+      'root.cell',
+      'user.alice',
+      'user.alice.restored2',
+      'user.bob',
+    ]);
+    expect(entries.find((e) => e.name === 'user.alice')).toEqual({
+      name: 'user.alice',
+      rw: 536870918,
+      backup: 536870920,
+      sites: [{ server: '192.0.2.2', partition: '/vicepa', type: 'RW' }],
+    });
+    expect(entries.find((e) => e.name === 'root.afs')?.backup).toBeUndefined();
+  });
+
+  it('listvldb -quiet has the same entries without a header', () => {
+    expect(parseListvldb(fixture('listvldb-quiet.txt')).map((e) => e.name)).toContain('user.bob');
+  });
+
+  it('examine -format: tab-separated keys with epoch dates', () => {
+    const f = parseFormatBlock(fixture('examine-format-user.alice.backup.txt'));
+    expect(f.name).toBe('user.alice.backup');
+    expect(f.id).toBe('536870920');
+    expect(f.parentID).toBe('536870918');
+    expect(f.creationDate).toBe('1795674307');
+    expect(f.filecount).toBe('5');
+    expect(f.diskused).toBe('10');
+  });
+
+  it('backupsys: the summary line, since vos exits 0 even when volumes failed', () => {
+    expect(parseBackupsys(fixture('backupsys-prefix-user.txt'))).toEqual({ backedUp: 2, failed: 0 });
+    expect(parseBackupsys('Total volumes backed up: 0; failed to backup: 3\n')).toEqual({
+      backedUp: 0,
+      failed: 3,
+    });
+    expect(parseBackupsys('Possible communication failure')).toBeUndefined();
+  });
+});
