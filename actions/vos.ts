@@ -82,9 +82,12 @@ export function parseBackupsys(text: string): BackupsysSummary | undefined {
 export class Vos {
   constructor(private readonly opts: VosOptions) {}
 
-  /** Common trailing options for every vos call. */
+  /**
+   * Common trailing options for every vos call. -noresolve always: the bot needs addresses, not names,
+   * and a reverse lookup per server would reach for DNS on every call.
+   */
   private common(): string[] {
-    const args: string[] = [];
+    const args: string[] = ['-noresolve'];
     if (this.opts.cell) args.push('-cell', this.opts.cell);
     if (this.opts.localauth) args.push('-localauth');
     if (this.opts.configDir) args.push('-config', this.opts.configDir);

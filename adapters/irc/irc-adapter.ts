@@ -38,6 +38,7 @@ export class IrcAdapter implements ChatAdapter {
   private failures = 0;
   private registerTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private identifyTimer: NodeJS.Timeout | undefined;
   private readonly joined = new Set<string>();
   private loggedInAs: string | undefined;
   private onEvent: EventHandler | undefined;
@@ -76,11 +77,13 @@ export class IrcAdapter implements ChatAdapter {
       }
       for (const ch of this.opts.channels) c.join(ch);
       this.queue.resume();
+      if (this.opts.sasl && !this.loggedInAs) this.scheduleIdentify(1);
       this.firstRegistration?.resolve();
       this.firstRegistration = undefined;
     });
     c.on('loggedin', (e: { account: string }) => {
       this.loggedInAs = e.account;
+      clearTimeout(this.identifyTimer);
     });
     c.on('sasl failed', (e: { reason: string; message?: string }) => {
       this.opts.log.warn('irc SASL login failed; continuing without an account', {
@@ -177,6 +180,21 @@ export class IrcAdapter implements ChatAdapter {
     return true;
   }
 
+  /**
+   * SASL happens only at connect. When services were away then (they relink a few seconds after the
+   * IRC server restarts), log in through NickServ once they are back, retrying with backoff.
+   */
+  private scheduleIdentify(attempt: number): void {
+    clearTimeout(this.identifyTimer);
+    const delay = Math.min(60_000, 2000 * 2 ** Math.min(attempt - 1, 5));
+    this.identifyTimer = setTimeout(() => {
+      if (!this.registered || this.loggedInAs || !this.opts.sasl) return;
+      this.opts.log.info('irc: not logged in to services; identifying to NickServ', { attempt });
+      this.client.raw('PRIVMSG', 'NickServ', `IDENTIFY ${this.opts.sasl.account} ${this.opts.sasl.password}`);
+      this.scheduleIdentify(attempt + 1);
+    }, delay);
+  }
+
   private connect(): void {
     const o = this.opts;
     clearTimeout(this.registerTimer);
@@ -238,6 +256,7 @@ export class IrcAdapter implements ChatAdapter {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.identifyTimer);
     clearTimeout(this.registerTimer);
     if (this.registered) {
       await Promise.race([this.queue.idle(), new Promise((r) => setTimeout(r, 10_000))]);

@@ -1,0 +1,100 @@
+// Hostile input gets a clear error and never crashes the bot.
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type Harness, startIrcBot } from '../support/bot-harness.ts';
+import { IrcUser } from '../support/irc-user.ts';
+
+const irc = inject('irc');
+const chan = '#ops-hostile';
+let h: Harness;
+let alice: IrcUser;
+
+beforeAll(async () => {
+  h = await startIrcBot({ irc, channels: [chan] });
+  alice = await IrcUser.connect({
+    host: irc.host,
+    port: irc.port,
+    nick: 'alice_hostile',
+    sasl: { account: 'alice', password: irc.passwords.alice! },
+  });
+  await alice.join(chan);
+});
+
+afterAll(async () => {
+  await alice?.quit();
+  await h?.stop();
+});
+
+/** Sends raw bytes as a PRIVMSG from a bare TCP client (irc-framework would re-encode them). */
+async function rawPrivmsg(nick: string, payload: Buffer): Promise<string> {
+  const sock = connect(irc.port, irc.host);
+  await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+  let buf = '';
+  const registered = new Promise<void>((resolve) => {
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      const ping = /^PING (.*?)\r?$/m.exec(buf);
+      if (ping && !buf.includes('001')) sock.write(`PONG ${ping[1]}\r\n`);
+      if (/ 001 /.test(buf)) resolve();
+    });
+  });
+  sock.write(`NICK ${nick}\r\nUSER ${nick} 0 * :raw\r\n`);
+  await registered;
+  sock.write(`JOIN ${chan}\r\n`);
+  await new Promise((r) => setTimeout(r, 300));
+  sock.write(Buffer.concat([Buffer.from(`PRIVMSG ${chan} :`), payload, Buffer.from('\r\n')]));
+  await new Promise((r) => setTimeout(r, 500));
+  sock.end('QUIT\r\n');
+  return buf;
+}
+
+describe('hostile input on IRC', () => {
+  it('an empty command says what to type', async () => {
+    expect(await alice.ask(chan, '!', /^error/)).toBe('error: no command given; try !help');
+  });
+
+  it('a 10 KB line: the server drops its sender, the bot carries on', async () => {
+    // InspIRCd kills a client whose line overflows its 8 KB receive queue, so 10 KB never reaches the
+    // bot over IRC (the console test sends it straight in). The bot must not notice.
+    const killed = await rawPrivmsg('rawlong', Buffer.from(`!audit ${'9'.repeat(10_240)}`));
+    expect(killed).toMatch(/RecvQ exceeded/);
+    expect(await alice.ask(chan, '!ping', /pong/)).toBe('pong');
+  });
+
+  it('a 4 KB line, cut by the server to 512 bytes, gets a clear error', async () => {
+    const since = alice.seen.length;
+    await rawPrivmsg('rawmid', Buffer.from(`!audit ${'9'.repeat(4096)}`));
+    const msgs = await alice.waitFor('afsbot', (m) => m.length > 0, 15_000, since);
+    expect(msgs[0]?.message).toMatch(/^error: "9{20}" is not a number from 1 to 500\. usage: !audit \[<n>\]/);
+  });
+
+  it('control characters are refused', async () => {
+    expect(await alice.ask(chan, '!status \x02\x0304bold red', /^error/)).toBe(
+      'error: that message contains control characters (colours, bold or raw bytes); send plain text',
+    );
+  });
+
+  it('invalid UTF-8 is refused', async () => {
+    const since = alice.seen.length;
+    await rawPrivmsg('rawbytes', Buffer.from([0x21, 0x68, 0x65, 0x6c, 0x70, 0x20, 0xff, 0xfe, 0xc3]));
+    const msgs = await alice.waitFor('afsbot', (m) => m.some((x) => /UTF-8/.test(x.message)), 15_000, since);
+    expect(msgs.find((x) => /UTF-8/.test(x.message))?.message).toBe(
+      'error: that message is not valid UTF-8; send plain text',
+    );
+  });
+
+  it('shell metacharacters are plain text', async () => {
+    expect(await alice.ask(chan, '!$(touch /tmp/pwned)', /^error/)).toBe(
+      'error: "$(touch" is not a command name; try !help',
+    );
+    expect(await alice.ask(chan, '!help `id`;rm', /^error/)).toBe(
+      'error: "`id`;rm" is not a command name. usage: !help [<command>] (e.g. !help audit)',
+    );
+  });
+
+  it('is still alive and answering afterwards', async () => {
+    expect(await alice.ask(chan, '!ping', /pong/)).toBe('pong');
+    const rejected = h.bot.store.recentAudit(50).filter((e) => e.outcome === 'rejected');
+    expect(rejected.length).toBeGreaterThanOrEqual(5);
+  });
+});

@@ -1,0 +1,75 @@
+// Runs the real Bot with the real IRC adapter in the test process, against the real peers.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { IrcAdapter } from '../../adapters/irc/irc-adapter.ts';
+import { Bot } from '../../bot/bot.ts';
+import { type Config, loadConfig } from '../../bot/config.ts';
+import { createLogger } from '../../bot/log.ts';
+import type { CellInfo, IrcInfo } from './peers.ts';
+
+export interface Harness {
+  bot: Bot;
+  config: Config;
+  adapter: IrcAdapter;
+  /** Everything the bot logged, as parsed JSON lines. */
+  logs(): Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+export async function startIrcBot(opts: {
+  irc: IrcInfo;
+  cell?: CellInfo;
+  channels: string[];
+  admins?: string[];
+  env?: Record<string, string>;
+}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'afsbot-it-'));
+  const passwordFile = join(dir, 'irc-password');
+  writeFileSync(passwordFile, `${opts.irc.passwords.afsbot}\n`, { mode: 0o600 });
+  const config = loadConfig({
+    env: {
+      AFSBOT_STORE: join(dir, 'afsbot.db'),
+      AFSBOT_ADMINS_IRC: (opts.admins ?? ['alice', 'bob']).join(','),
+      AFSBOT_IRC: '1',
+      AFSBOT_IRC_HOST: opts.irc.host,
+      AFSBOT_IRC_PORT: String(opts.irc.port),
+      AFSBOT_IRC_TLS: '0',
+      AFSBOT_IRC_ACCOUNT: 'afsbot',
+      AFSBOT_IRC_PASSWORD_FILE: passwordFile,
+      AFSBOT_IRC_CHANNELS: opts.channels.join(','),
+      ...(opts.cell ? { AFSBOT_AFS_CONFIG_DIR: opts.cell.configDir, AFSBOT_AFS_CELL: opts.cell.cell } : {}),
+      ...opts.env,
+    },
+  });
+  const logStream = new PassThrough();
+  const lines: string[] = [];
+  let partial = '';
+  logStream.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  const log = createLogger({ level: 'debug', stream: logStream });
+  const adapter = new IrcAdapter({
+    ...config.irc,
+    sasl: { account: 'afsbot', password: opts.irc.passwords.afsbot! },
+    log: log.child({ adapter: 'irc' }),
+  });
+  const bot = new Bot({ config, log, adapters: [adapter] });
+  await bot.start();
+  // Ready means in every channel: tests talk to it there.
+  const deadline = Date.now() + 15_000;
+  while (adapter.status().channels.length < opts.channels.length) {
+    if (Date.now() > deadline) throw new Error(`the bot did not join ${opts.channels.join(' ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    bot,
+    config,
+    adapter,
+    logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+    stop: () => bot.stop(),
+  };
+}

@@ -1,0 +1,132 @@
+// A person on the test IRC server: a real irc-framework client, optionally logged in with SASL, that
+// records every message it sees so tests can wait for the bot's answers.
+import { Client, type MessageEvent } from 'irc-framework';
+
+export interface Seen {
+  nick: string;
+  target: string;
+  message: string;
+  at: number;
+}
+
+export class IrcUser {
+  readonly client = new Client();
+  readonly seen: Seen[] = [];
+  closed = false;
+  /** The last lines from the server, for failure messages. */
+  readonly rawLines: string[] = [];
+  account: string | undefined;
+
+  private constructor() {
+    this.client.on('privmsg', (e: MessageEvent) => {
+      this.seen.push({ nick: e.nick, target: e.target, message: e.message, at: Date.now() });
+    });
+    this.client.on('notice', (e: MessageEvent) => {
+      this.seen.push({ nick: e.nick, target: e.target, message: e.message, at: Date.now() });
+    });
+    this.client.on('loggedin', (e: { account: string }) => {
+      this.account = e.account;
+    });
+    this.client.on('close', () => {
+      this.closed = true;
+    });
+    this.client.on('raw', (e: { line: string; from_server: boolean }) => {
+      if (e.from_server) this.rawLines.push(e.line);
+      if (this.rawLines.length > 50) this.rawLines.shift();
+    });
+  }
+
+  static async connect(opts: {
+    host: string;
+    port: number;
+    nick: string;
+    sasl?: { account: string; password: string };
+    autoReconnect?: boolean;
+  }): Promise<IrcUser> {
+    const u = new IrcUser();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${opts.nick} did not register within 15 s`)), 15_000);
+      u.client.once('registered', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      u.client.connect({
+        host: opts.host,
+        port: opts.port,
+        nick: opts.nick,
+        username: opts.nick,
+        gecos: 'afsbot test user',
+        ...(opts.sasl ? { account: opts.sasl, sasl_disconnect_on_fail: true } : {}),
+        auto_reconnect: opts.autoReconnect ?? false,
+      });
+    });
+    if (opts.sasl && u.account !== opts.sasl.account) {
+      throw new Error(`${opts.nick} registered but is not logged in as ${opts.sasl.account}`);
+    }
+    return u;
+  }
+
+  async join(channel: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`could not join ${channel}`)), 10_000);
+      const onJoin = (e: { nick: string; channel: string }) => {
+        if (e.nick === this.client.user.nick && e.channel.toLowerCase() === channel.toLowerCase()) {
+          clearTimeout(timer);
+          this.client.off('join', onJoin);
+          resolve();
+        }
+      };
+      this.client.on('join', onJoin);
+      this.client.join(channel);
+    });
+  }
+
+  say(target: string, text: string): void {
+    this.client.say(target, text);
+  }
+
+  /** Messages from `from` after index `since`. */
+  from(from: string, since = 0): Seen[] {
+    return this.seen.slice(since).filter((s) => s.nick.toLowerCase() === from.toLowerCase());
+  }
+
+  /** Waits until `pred` holds for the messages from `from` received after `since`; returns them. */
+  async waitFor(
+    from: string,
+    pred: (msgs: Seen[]) => boolean,
+    timeoutMs = 15_000,
+    since = 0,
+  ): Promise<Seen[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const msgs = this.from(from, since);
+      if (pred(msgs)) return msgs;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${from}; saw:\n${msgs.map((m) => m.message).join('\n') || '(nothing)'}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Says `text` to `target` and waits for the first line of the answer matching `re`. */
+  async ask(target: string, text: string, re: RegExp, from = 'afsbot', timeoutMs = 15_000): Promise<string> {
+    const since = this.seen.length;
+    this.say(target, text);
+    const msgs = await this.waitFor(from, (m) => m.some((x) => re.test(x.message)), timeoutMs, since);
+    return msgs.find((x) => re.test(x.message))!.message;
+  }
+
+  async quit(): Promise<void> {
+    if (this.closed) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 2000);
+      this.client.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.client.quit('bye');
+    });
+  }
+}
