@@ -70,8 +70,11 @@ cat >&2 <<TXT
   AFS cell:   $AFSBOT_AFS_CELL, file server $AFSBOT_AFS_SERVER in network namespace $AFSBOT_AFS_NETNS
               volumes user.alice user.bob db.alice mail.alice
   IRC:        server $AFSBOT_IRC_HOST port $AFSBOT_IRC_PORT (no TLS), channel #afsbot
-              log in with SASL PLAIN as account "admin", password "$admin_pw"
-              e.g. irssi: /connect -sasl_method plain -sasl_username admin -sasl_password $admin_pw $AFSBOT_IRC_HOST $AFSBOT_IRC_PORT
+              log in with SASL PLAIN as account "admin", password "$admin_pw" (an afsbot admin); in irssi:
+                /network add -sasl_mechanism PLAIN -sasl_username admin -sasl_password $admin_pw afsbot-demo
+                /server add -network afsbot-demo -notls $AFSBOT_IRC_HOST $AFSBOT_IRC_PORT
+                /connect afsbot-demo
+                /join #afsbot
   Bot log:    $state/afsbot.log
   This terminal is a console chat as unix user $me (an admin): try !help, !status. Ctrl-C stops everything.
 

@@ -39,6 +39,8 @@ export class IrcAdapter implements ChatAdapter {
   private registerTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private identifyTimer: NodeJS.Timeout | undefined;
+  /** Set when a SASL exchange never finished: the next connection skips SASL. */
+  private saslHung = false;
   private readonly joined = new Set<string>();
   private loggedInAs: string | undefined;
   private onEvent: EventHandler | undefined;
@@ -62,6 +64,7 @@ export class IrcAdapter implements ChatAdapter {
     const c = this.client;
     c.on('registered', () => {
       clearTimeout(this.registerTimer);
+      this.saslHung = false;
       this.registered = true;
       this.failures = 0;
       this.joined.clear();
@@ -198,8 +201,15 @@ export class IrcAdapter implements ChatAdapter {
   private connect(): void {
     const o = this.opts;
     clearTimeout(this.registerTimer);
+    const withSasl = Boolean(o.sasl) && !this.saslHung;
     this.registerTimer = setTimeout(() => {
-      o.log.warn('irc registration timed out; reconnecting', { timeoutMs: o.registerTimeoutMs });
+      // irc-framework waits for SASL forever when services hang. Next time, connect without SASL and
+      // log in through NickServ once services answer again.
+      if (withSasl) this.saslHung = true;
+      o.log.warn('irc registration timed out; reconnecting', {
+        timeoutMs: o.registerTimeoutMs,
+        sasl: withSasl,
+      });
       this.client.connection.end(null, true);
     }, o.registerTimeoutMs);
     this.client.connect({
@@ -210,7 +220,7 @@ export class IrcAdapter implements ChatAdapter {
       nick: o.nick,
       username: o.username,
       gecos: o.realname,
-      ...(o.sasl ? { account: o.sasl } : {}),
+      ...(o.sasl && withSasl ? { account: o.sasl } : {}),
       auto_reconnect: false,
       ping_interval: 30,
       ping_timeout: 90,

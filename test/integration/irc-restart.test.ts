@@ -1,5 +1,7 @@
 // The IRC server goes away mid-session and comes back: the bot reconnects by itself, logs in again,
 // rejoins its channels and answers, within 15 s of the server being back.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startIrcBot } from '../support/bot-harness.ts';
 import { IrcUser } from '../support/irc-user.ts';
@@ -69,5 +71,40 @@ describe('IRC reconnect', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(h.adapter.status().detail).toMatch(/logged in as afsbot/);
+  });
+
+  it('does not hang when services stop answering SASL, and logs in once they are back', {
+    timeout: 90_000,
+  }, async () => {
+    // A frozen Atheme: the IRC server still offers SASL but nobody answers the exchange, which
+    // irc-framework would wait on forever.
+    const atheme = Number(readFileSync(join(irc.state, 'atheme.pid'), 'utf8').trim());
+    process.kill(atheme, 'SIGSTOP');
+    let frozen: Harness | undefined;
+    let user: IrcUser | undefined;
+    try {
+      frozen = await startIrcBot({
+        irc,
+        channels: ['#ops-frozen'],
+        env: { AFSBOT_IRC_NICK: 'afsbot2' },
+        registerTimeoutMs: 3000,
+      });
+      expect(
+        frozen.logs().some((l) => l.msg === 'irc registration timed out; reconnecting' && l.sasl === true),
+      ).toBe(true);
+      expect(frozen.adapter.status().detail).toMatch(/not logged in/);
+      user = await IrcUser.connect({ host: irc.host, port: irc.port, nick: 'anon_frozen' });
+      await user.join('#ops-frozen');
+      expect(await user.ask('#ops-frozen', '!ping', /pong/, 'afsbot2')).toBe('pong');
+    } finally {
+      process.kill(atheme, 'SIGCONT');
+    }
+    const deadline = Date.now() + 45_000;
+    while (!/logged in as afsbot/.test(frozen.adapter.status().detail) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(frozen.adapter.status().detail).toMatch(/logged in as afsbot/);
+    await user?.quit();
+    await frozen.stop();
   });
 });

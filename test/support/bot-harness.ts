@@ -24,6 +24,7 @@ export async function startIrcBot(opts: {
   channels: string[];
   admins?: string[];
   env?: Record<string, string>;
+  registerTimeoutMs?: number;
 }): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'afsbot-it-'));
   const passwordFile = join(dir, 'irc-password');
@@ -54,6 +55,7 @@ export async function startIrcBot(opts: {
   const log = createLogger({ level: 'debug', stream: logStream });
   const adapter = new IrcAdapter({
     ...config.irc,
+    ...(opts.registerTimeoutMs ? { registerTimeoutMs: opts.registerTimeoutMs } : {}),
     sasl: { account: 'afsbot', password: opts.irc.passwords.afsbot! },
     log: log.child({ adapter: 'irc' }),
   });
