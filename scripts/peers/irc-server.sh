@@ -17,7 +17,16 @@
 # Progress and errors go to stderr.
 #
 # Connect classes: "default" = InspIRCd's stock flood limits (threshold=10 commandrate=1000
-# fakelag=yes recvq=8192); "fast" = effectively unthrottled (threshold=1000 commandrate=100000).
+# fakelag=yes recvq=8192); "fast" = effectively unthrottled (threshold=1000 commandrate=100000,
+# recvq=65536).
+#
+# Good to know (measured on this setup):
+# - InspIRCd completes client registrations on its one-second tick: 001 comes 0-1 s after NICK/USER.
+# - restart-ircd keeps the client port; clients can connect again ~0.1 s later, but until Atheme
+#   relinks (~2 s, recontime=2) the server does not offer the "sasl" capability: a client
+#   connecting in that window gets in without an account (irc-framework emits 'sasl failed'
+#   {reason:'capability_missing'} and carries on unauthenticated).
+# - Each InspIRCd start gets a new server id; see random_sid() for the Atheme crash that avoids.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,7 +43,7 @@ now_ms() { date +%s%3N; }
 T0="$(now_ms)"
 
 usage() {
-  sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
   exit 64
 }
 
@@ -88,6 +97,7 @@ ATHEME_PID="$STATE/atheme.pid"
 ATHEME_DATA="$STATE/atheme-data"
 RUN_DIR="$STATE/run"               # pid files the daemons write themselves
 SYNC_RE='finished synching with uplink'
+ACCOUNT_RE='^[][A-Za-z_{}|^\`][][A-Za-z0-9_{}|^\`-]{0,29}$'
 
 # ---------------------------------------------------------------- helpers
 require_bins() {
@@ -124,11 +134,18 @@ pid_alive() {
 ircd_pid() { pid_alive "$IRCD_PID" "$IRCD_CONF"; }
 atheme_pid() { pid_alive "$ATHEME_PID" "$ATHEME_CONF"; }
 
-port_listening() { # PORT
+port_in_use() { # PORT: anything listening on it, on any address
+  [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
+}
+port_listening() { # PORT: listening on 127.0.0.1:PORT
   ss -Hltn "sport = :$1" 2>/dev/null | awk -v p="$HOST:$1" '$4==p {f=1} END {exit !f}'
 }
 
-sync_count() { [[ -f "$ATHEME_LOG" ]] && grep -c -- "$SYNC_RE" "$ATHEME_LOG" || echo 0; }
+sync_count() {
+  local n=0
+  if [[ -f "$ATHEME_LOG" ]]; then n="$(grep -c -- "$SYNC_RE" "$ATHEME_LOG" || true)"; fi
+  echo "${n:-0}"
+}
 
 # Atheme holds an established connection to the link port and its log's last link event is a
 # completed sync (not a later disconnect).
@@ -138,7 +155,7 @@ services_linked() {
   lport="$(meta_get LINK_PORT)"
   ss -Htnp state established "dport = :$lport" 2>/dev/null | grep -q "pid=$apid," || return 1
   [[ -f "$ATHEME_LOG" ]] || return 1
-  last="$(grep -E -- "$SYNC_RE|connection to uplink|[Cc]onnection .*(closed|lost|failed)|error on socket|ERROR from server|[Cc]onnecting to " "$ATHEME_LOG" | tail -n1 || true)"
+  last="$(grep -E -- "$SYNC_RE|uplink_connect\(\)|irc_handle_connect\(\)|connection_close\(\)" "$ATHEME_LOG" | tail -n1 || true)"
   [[ "$last" == *"$SYNC_RE"* ]]
 }
 
@@ -146,25 +163,36 @@ healthy() {
   ircd_pid >/dev/null && atheme_pid >/dev/null && port_listening "$(meta_get CLIENT_PORT)" && services_linked
 }
 
-# stop_pid PIDFILE CONF LABEL: SIGTERM, then SIGKILL after 5 s, by recorded PID only.
+# proc_gone PID: the process has exited (gone, or a zombie waiting to be reaped).
+proc_gone() {
+  local st
+  [[ -d "/proc/$1" ]] || return 0
+  st="$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null || true)"
+  [[ -z "$st" || "$st" == Z ]]
+}
+
+# wait_gone PID TIMEOUT_S
+wait_gone() {
+  local i
+  for ((i = 0; i < $2 * 50; i++)); do proc_gone "$1" && return 0; sleep 0.02; done
+  return 1
+}
+
+STOPPED_PIDS=()
+
+# stop_pid PIDFILE CONF LABEL: SIGTERM, then SIGKILL after 5 s, by recorded PID only
+# (and only if that PID still runs with our config file on its command line).
 stop_pid() {
-  local pidfile="$1" conf="$2" label="$3" pid i
+  local pidfile="$1" conf="$2" label="$3" pid
   if pid="$(pid_alive "$pidfile" "$conf")"; then
     log "stopping $label (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      pid_alive "$pidfile" "$conf" >/dev/null || break
-      sleep 0.05
-    done
-    if pid_alive "$pidfile" "$conf" >/dev/null; then
+    if ! wait_gone "$pid" 5; then
       log "$label (pid $pid) ignored SIGTERM for 5 s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 100; i++)); do
-        pid_alive "$pidfile" "$conf" >/dev/null || break
-        sleep 0.05
-      done
-      pid_alive "$pidfile" "$conf" >/dev/null && die "could not stop $label (pid $pid)"
+      wait_gone "$pid" 5 || die "could not stop $label (pid $pid)"
     fi
+    STOPPED_PIDS+=("$pid")
   fi
   rm -f "$pidfile"
 }
@@ -183,12 +211,31 @@ tail_log() { # FILE
 }
 
 # ---------------------------------------------------------------- config files
+# A fresh server id (SID) on every InspIRCd start. InspIRCd numbers its users SID+AAAAAA,
+# SID+AAAAAB, ... from scratch after a restart, while Atheme keeps SASL sessions of clients
+# that authenticated but never finished registering (for up to a minute) keyed by that UID and
+# pointing at the old, freed server. A new client with a reused UID that then does SASL makes
+# Atheme 7.2.12 segfault (reproduced here). New SID => new UIDs => no collision.
+random_sid() {
+  local chars=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 sid
+  while :; do
+    sid="$((RANDOM % 10))${chars:$((RANDOM % 36)):1}${chars:$((RANDOM % 36)):1}"
+    [[ "$sid" != 00A ]] && break
+  done
+  echo "$sid"
+}
+
 write_ircd_conf() { # CLIENT_PORT LINK_PORT CLASS LINK_PASS
-  local cport="$1" lport="$2" class="$3" pass="$4" flood
+  local cport="$1" lport="$2" class="$3" pass="$4" flood sid
+  sid="$(random_sid)"
   if [[ "$class" == fast ]]; then
-    flood='threshold="1000" commandrate="100000" fakelag="yes"'
+    # effectively unthrottled; a bigger RecvQ too, since even unthrottled InspIRCd kills a
+    # client that writes more than recvq bytes in one go ("RecvQ exceeded")
+    flood='threshold="1000" commandrate="100000" fakelag="yes" recvq="65536"'
+    # (measured: the first ~10-30 KB of a burst pass at once, then ~10 KB/s)
   else
-    flood='threshold="10" commandrate="1000" fakelag="yes"' # InspIRCd's defaults
+    # InspIRCd's defaults: ~10 lines burst, then 1 line/s; >8192 unprocessed bytes => killed
+    flood='threshold="10" commandrate="1000" fakelag="yes" recvq="8192"'
   fi
   mkdir -p "$RUN_DIR" "$STATE/inspircd-data"
   [[ -f "$STATE/inspircd.motd" ]] || echo "afsbot test IRC server ($NAME)" >"$STATE/inspircd.motd"
@@ -196,7 +243,7 @@ write_ircd_conf() { # CLIENT_PORT LINK_PORT CLASS LINK_PASS
   cat >"$IRCD_CONF.tmp" <<EOF
 # Generated by scripts/peers/irc-server.sh for afsbot tests ($NAME). Do not edit.
 <config format="xml">
-<server name="$SERVER_NAME" description="afsbot test IRC server" network="AfsbotTest" id="1AF">
+<server name="$SERVER_NAME" description="afsbot test IRC server" network="AfsbotTest" id="$sid">
 <admin name="afsbot tests" nick="admin" email="admin@example.invalid">
 <bind address="$HOST" port="$cport" type="clients">
 <bind address="$HOST" port="$lport" type="servers">
@@ -205,13 +252,13 @@ write_ircd_conf() { # CLIENT_PORT LINK_PORT CLASS LINK_PASS
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="$IRCD_LOG" flush="1">
 <files motd="$STATE/inspircd.motd">
 # never ask the system resolver (it is not on 127.0.0.1): no hostname lookups at all
-<dns server="127.0.0.1" timeout="1">
+<dns server="127.0.0.1" sourceip="127.0.0.1" timeout="1">
 <performance nouserdns="yes" quietbursts="yes" softlimit="1024" somaxconn="128">
 
 # class: $class
 <connect name="afsbot-$class" allow="*" timeout="60" pingfreq="120"
          $flood
-         recvq="8192" softsendq="8192" hardsendq="262144"
+         softsendq="8192" hardsendq="262144"
          localmax="1000" globalmax="1000" maxchans="50" resolvehostnames="no" useident="no">
 
 <channels users="50" opers="60">
@@ -324,19 +371,35 @@ EOF
 }
 
 # ---------------------------------------------------------------- start/stop daemons
+close_extra_fds() { # in a subshell about to exec a daemon
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd="${fd##*/}"
+    if [[ "$fd" =~ ^[0-9]+$ && "$fd" -gt 2 ]]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 start_ircd() {
   local cport="$1" lport="$2" pid i
-  if port_listening "$cport"; then die "client port $HOST:$cport is already in use by another process"; fi
-  if port_listening "$lport"; then die "link port $HOST:$lport is already in use by another process"; fi
+  if port_in_use "$cport"; then die "client port $cport is already in use by another process (ss -ltnp 'sport = :$cport')"; fi
+  if port_in_use "$lport"; then die "link port $lport is already in use by another process (ss -ltnp 'sport = :$lport')"; fi
   : >>"$IRCD_OUT"
   printf '\n=== %s starting inspircd ===\n' "$(date -Is)" >>"$IRCD_OUT"
-  # setsid: own session, so the caller's terminal/process group signals don't reach it.
-  setsid "$(inspircd_bin)" --config "$IRCD_CONF" --nofork --runasroot </dev/null >>"$IRCD_OUT" 2>&1 &
+  local out_start
+  out_start="$(wc -l <"$IRCD_OUT")"
+  # own session (setsid), so signals for the caller's process group don't reach it; no
+  # inherited fds (our lock, a caller's pipes), so nobody waits on it by accident.
+  (
+    close_extra_fds
+    exec setsid "$(inspircd_bin)" --config "$IRCD_CONF" --nofork --runasroot </dev/null >>"$IRCD_OUT" 2>&1
+  ) &
   pid=$!
   echo "$pid" >"$IRCD_PID"
-  for ((i = 0; i < 200; i++)); do # 10 s
+  for ((i = 0; i < 500; i++)); do # 10 s
     if port_listening "$cport" && port_listening "$lport"; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then break; fi
+    if proc_gone "$pid"; then break; fi
+    # InspIRCd keeps running when a port fails to bind ("The following port(s) failed to bind")
+    if tail -n +"$((out_start + 1))" "$IRCD_OUT" | grep -qi 'failed to bind'; then break; fi
     sleep 0.02
   done
   tail_log "$IRCD_OUT"
@@ -347,10 +410,16 @@ start_ircd() {
 
 start_atheme() {
   local pid
+  # Atheme refuses to start ("daemon is already running") while the PID in its own pid file
+  # still exists -- e.g. a killed atheme that init has not reaped yet. We track PIDs ourselves.
+  rm -f "$RUN_DIR/atheme.pid"
   : >>"$ATHEME_OUT"
   printf '\n=== %s starting atheme-services ===\n' "$(date -Is)" >>"$ATHEME_OUT"
-  setsid atheme-services -n -c "$ATHEME_CONF" -D "$ATHEME_DATA" -l "$ATHEME_LOG" -p "$RUN_DIR/atheme.pid" \
-    </dev/null >>"$ATHEME_OUT" 2>&1 &
+  (
+    close_extra_fds
+    exec setsid atheme-services -n -c "$ATHEME_CONF" -D "$ATHEME_DATA" -l "$ATHEME_LOG" \
+      -p "$RUN_DIR/atheme.pid" </dev/null >>"$ATHEME_OUT" 2>&1
+  ) &
   pid=$!
   echo "$pid" >"$ATHEME_PID"
 }
@@ -384,54 +453,47 @@ write_env() {
 }
 
 # ---------------------------------------------------------------- accounts
-# Registers the wanted accounts (--accounts plus the ones already in <state>/accounts that
-# are new to this instance) and merges them into <state>/accounts.
+# Makes sure every account from <state>/accounts and --accounts exists with its password
+# (existing ones are just checked by a SASL PLAIN login, which takes milliseconds; new ones
+# are registered with NickServ and then checked), then rewrites <state>/accounts (0600).
 register_accounts() {
-  local want="" entry acct pass tmp out
+  local entry acct pass merged="" names
+  declare -A pw=()
+  local order=()
+  if [[ -f "$ACCOUNTS_FILE" ]]; then
+    while IFS= read -r entry; do
+      [[ "$entry" == *:* ]] || continue
+      acct="${entry%%:*}"
+      [[ -v "pw[$acct]" ]] || order+=("$acct")
+      pw[$acct]="${entry#*:}"
+    done <"$ACCOUNTS_FILE"
+  fi
   if [[ -n "$ACCOUNTS_ARG" ]]; then
+    local entries=()
     IFS=',' read -r -a entries <<<"$ACCOUNTS_ARG"
     for entry in "${entries[@]}"; do
       entry="${entry#"${entry%%[![:space:]]*}"}"; entry="${entry%"${entry##*[![:space:]]}"}"
       [[ -n "$entry" ]] || continue
-      [[ "$entry" == *:* ]] || die "--accounts entry '${entry%%:*}' has no ':password'"
+      [[ "$entry" == *:* ]] || die "--accounts entry '$entry' has no ':password' (format: acct:pass,acct2:pass2)"
       acct="${entry%%:*}"; pass="${entry#*:}"
       [[ -n "$acct" && -n "$pass" ]] || die "--accounts entries must look like acct:pass"
-      [[ "$pass" =~ [[:space:]] ]] && die "password for '$acct' must not contain whitespace"
-      want+="$acct:$pass"$'\n'
+      [[ "$acct" =~ $ACCOUNT_RE ]] || die "account name '$acct' is not a valid IRC nick (letters, digits and _-[]{}|^; not starting with a digit or -; at most 30)"
+      [[ ! "$pass" =~ [[:space:]] ]] || die "password for '$acct' must not contain whitespace"
+      [[ -v "pw[$acct]" ]] || order+=("$acct")
+      pw[$acct]="$pass"
     done
   fi
-  [[ -n "$want" ]] || return 0
-  # skip accounts already registered (recorded with the same password) on this instance
-  local todo=""
-  while IFS= read -r entry; do
-    [[ -n "$entry" ]] || continue
-    if [[ -f "$ACCOUNTS_FILE" ]] && grep -qxF -- "$entry" "$ACCOUNTS_FILE" && [[ "${FORCE_VERIFY:-0}" != 1 ]]; then
-      continue
-    fi
-    todo+="$entry"$'\n'
-  done <<<"$want"
-  if [[ -z "$todo" ]]; then
-    log "accounts already registered: $(printf '%s' "$want" | cut -d: -f1 | paste -sd, -)"
-    return 0
-  fi
-  log "registering accounts: $(printf '%s' "$todo" | cut -d: -f1 | paste -sd, -)"
-  if ! out="$(printf '%s' "$todo" | node "$HELPER" register "$HOST" "$(meta_get CLIENT_PORT)")"; then
+  [[ ${#order[@]} -gt 0 ]] || return 0
+  for acct in "${order[@]}"; do merged+="$acct:${pw[$acct]}"$'\n'; done
+  names="$(printf '%s' "$merged" | cut -d: -f1 | paste -sd, -)"
+  log "ensuring accounts: $names"
+  if ! printf '%s' "$merged" | node "$HELPER" register "$HOST" "$(meta_get CLIENT_PORT)" >/dev/null; then
     die "account registration failed (see messages above; logs: $ATHEME_LOG, $IRCD_LOG)"
   fi
-  # merge into <state>/accounts: new entries replace old lines for the same account
   umask 077
-  tmp="$ACCOUNTS_FILE.tmp"
-  : >"$tmp"
-  if [[ -f "$ACCOUNTS_FILE" ]]; then
-    while IFS= read -r entry; do
-      [[ -n "$entry" ]] || continue
-      acct="${entry%%:*}"
-      printf '%s' "$todo" | grep -q -- "^$(printf '%s' "$acct" | sed 's/[][\.*^$]/\\&/g'):" || printf '%s\n' "$entry" >>"$tmp"
-    done <"$ACCOUNTS_FILE"
-  fi
-  printf '%s' "$todo" >>"$tmp"
-  chmod 0600 "$tmp"
-  mv -f "$tmp" "$ACCOUNTS_FILE"
+  printf '%s' "$merged" >"$ACCOUNTS_FILE.tmp"
+  chmod 0600 "$ACCOUNTS_FILE.tmp"
+  mv -f "$ACCOUNTS_FILE.tmp" "$ACCOUNTS_FILE"
 }
 
 # ---------------------------------------------------------------- commands
@@ -460,16 +522,34 @@ cmd_up() {
     else
       log "already up on $HOST:$cport (class $class)"
     fi
+  elif ircd_pid >/dev/null && port_listening "$(meta_get CLIENT_PORT)" && port_listening "$(meta_get LINK_PORT)" \
+    && [[ -z "$PORT_ARG" || "$PORT_ARG" == "$(meta_get CLIENT_PORT)" ]] && [[ "$class" == "$(meta_get CLASS)" ]]; then
+    # InspIRCd is fine (its clients stay connected); only the services need attention.
+    local i
+    if atheme_pid >/dev/null; then
+      log "atheme-services is running but not linked; giving it up to 5 s to relink"
+      for ((i = 0; i < 250; i++)); do services_linked && break; sleep 0.02; done
+    fi
+    if ! services_linked; then
+      stop_pid "$ATHEME_PID" "$ATHEME_CONF" atheme-services
+      write_atheme_conf "$(meta_get LINK_PORT)" "$(meta_get LINK_PASS)"
+      before="$(sync_count)"
+      log "starting atheme-services (inspircd already up on $HOST:$(meta_get CLIENT_PORT))"
+      start_atheme
+      wait_sync "$before" 20
+    fi
+    log "services linked after $(($(now_ms) - t0)) ms"
   else
     if ircd_pid >/dev/null || atheme_pid >/dev/null; then
-      log "found a partly running/unlinked instance; restarting it"
+      log "found a partly running instance; restarting it"
     fi
+    STARTING=1 # a failure from here on stops whatever was started (see the EXIT trap)
     stop_all
     # ports: --port, else the previous client port if still free (stable env), else a new one
     cport="${PORT_ARG:-$(meta_get CLIENT_PORT)}"
     mapfile -t ports < <(node "$HELPER" ports 3)
     [[ ${#ports[@]} -eq 3 ]] || die "could not pick free ports on $HOST"
-    if [[ -z "$cport" ]] || { [[ -z "$PORT_ARG" ]] && port_listening "$cport"; }; then cport="${ports[0]}"; fi
+    if [[ -z "$cport" ]] || { [[ -z "$PORT_ARG" ]] && port_in_use "$cport"; }; then cport="${ports[0]}"; fi
     lport="${ports[1]}"
     [[ "$lport" != "$cport" ]] || lport="${ports[2]}"
     pass="$(meta_get LINK_PASS)"
@@ -477,8 +557,6 @@ cmd_up() {
     write_meta "$cport" "$lport" "$class" "$pass"
     write_ircd_conf "$cport" "$lport" "$class" "$pass"
     write_atheme_conf "$lport" "$pass"
-    # Atheme keeps accounts in its own DB: a fresh DB means our record of accounts is stale.
-    if [[ ! -s "$ATHEME_DATA/services.db" ]]; then rm -f "$ACCOUNTS_FILE"; fi
 
     log "starting inspircd on $HOST:$cport (link port $lport, class $class)"
     start_ircd "$cport" "$lport"
@@ -486,8 +564,8 @@ cmd_up() {
     log "starting atheme-services"
     start_atheme
     wait_sync "$before" 20
+    STARTING=0
     log "services linked after $(($(now_ms) - t0)) ms"
-    FORCE_VERIFY=0
   fi
   register_accounts
   write_env
@@ -503,6 +581,7 @@ restart_ircd() {
   before="$(sync_count)"
   stop_pid "$IRCD_PID" "$IRCD_CONF" inspircd
   rm -f "$RUN_DIR/inspircd.pid"
+  write_ircd_conf "$cport" "$lport" "$(meta_get CLASS)" "$(meta_get LINK_PASS)" # new SID
   wait_port_closed "$cport" 10 || die "port $HOST:$cport still listening after inspircd stopped"
   wait_port_closed "$lport" 10 || die "port $HOST:$lport still listening after inspircd stopped"
   start_ircd "$cport" "$lport"
@@ -531,6 +610,12 @@ cmd_down() {
       wait_port_closed "$p" 5 || log "WARNING: $HOST:$p is still listening (not a process recorded by this script)"
     done
     rm -f "$ENV_FILE"
+    # Exited daemons are zombies until init reaps them (can take up to ~1 s in containers
+    # whose PID 1 reaps lazily); wait a little so `ps` right after `down` is clean.
+    local pid i
+    for pid in "${STOPPED_PIDS[@]}"; do
+      for ((i = 0; i < 100; i++)); do [[ -d "/proc/$pid" ]] || break; sleep 0.02; done
+    done
   fi
   if [[ "$WIPE" == 1 && -d "$STATE" ]]; then
     if [[ -f "$MARKER" ]]; then
@@ -565,6 +650,17 @@ cmd_env() {
   [[ -f "$ENV_FILE" ]] || die "no env file at $ENV_FILE; run 'up --name $NAME' first"
   cat "$ENV_FILE"
 }
+
+STARTING=0
+on_exit() {
+  local rc=$?
+  if [[ $rc -ne 0 && "$STARTING" == 1 ]]; then
+    STARTING=0
+    log "start failed; stopping what was started"
+    stop_all || true
+  fi
+}
+trap on_exit EXIT
 
 # One command at a time per instance (the lock lives inside the state dir).
 if [[ "$CMD" == up ]]; then require_bins; prepare_state_dir; fi
