@@ -1,6 +1,7 @@
 // The one place where afsbot runs an external program. Every call gets an argv array (never a shell
 // string), a timeout and an optional AbortSignal; a failure comes back as a value that keeps the tool's
 // exit code and its own words on stderr, so callers can show them to an admin unchanged.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { execa } from 'execa';
 
 export interface RunOptions {
@@ -88,4 +89,89 @@ export async function runTool(
     message: `${program} ${why}${said ? `: ${said}` : ''}`,
     durationMs,
   };
+}
+
+export type StdioSpec = 'pipe' | 'ignore' | number;
+
+export interface SpawnOptions {
+  signal?: AbortSignal;
+  /** 'pipe' to write to it, 'ignore' for /dev/null, or an open file descriptor to read straight from. */
+  stdin: StdioSpec;
+  /** 'pipe' to read from it, or an open file descriptor to write straight to. */
+  stdout: StdioSpec;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** How long after SIGTERM to send SIGKILL when cancelled. */
+  killAfterMs?: number;
+}
+
+export interface Spawned {
+  child: ChildProcess;
+  /** Resolves when the program has exited and its stderr is read; never rejects. */
+  done: Promise<ToolResult>;
+}
+
+const STDERR_KEEP = 64 * 1024;
+
+/**
+ * Starts a program whose stdin/stdout are streams (a dump can be hundreds of GB, so nothing is
+ * buffered whole). Only stderr is kept, its last 64 KiB, for the error message.
+ */
+export function spawnTool(program: string, args: readonly string[], opts: SpawnOptions): Spawned {
+  const started = performance.now();
+  const child = spawn(program, args, {
+    stdio: [opts.stdin, opts.stdout, 'pipe'],
+    env: opts.env ? { ...process.env, ...opts.env } : process.env,
+    cwd: opts.cwd,
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (d: string) => {
+    stderr = (stderr + d).slice(-STDERR_KEEP);
+  });
+  let cancelled = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    cancelled = true;
+    child.kill('SIGTERM');
+    killTimer = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 2000);
+  };
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const done = new Promise<ToolResult>((resolve) => {
+    let spawnError: NodeJS.ErrnoException | undefined;
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      spawnError = err;
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(killTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      const durationMs = Math.round(performance.now() - started);
+      if (code === 0 && !spawnError) {
+        resolve({ ok: true, stdout: '', stderr, durationMs });
+        return;
+      }
+      let why: string;
+      if (spawnError?.code === 'ENOENT') why = 'not found';
+      else if (spawnError) why = `could not start (${spawnError.message})`;
+      else if (cancelled) why = 'cancelled';
+      else if (signal) why = `killed by ${signal}`;
+      else why = `exited with ${code}`;
+      const said = lastLine(stderr);
+      resolve({
+        ok: false,
+        program,
+        args,
+        exitCode: code,
+        stdout: '',
+        stderr,
+        timedOut: false,
+        cancelled,
+        message: `${program} ${why}${said ? `: ${said}` : ''}`,
+        durationMs,
+      });
+    });
+  });
+  return { child, done };
 }

@@ -94,8 +94,17 @@ export class Vos {
     return args;
   }
 
+  get binary(): string {
+    return this.opts.binary;
+  }
+
+  /** The full argv for a vos subcommand, with the common options. */
+  argv(args: readonly string[]): string[] {
+    return [...args, ...this.common()];
+  }
+
   run(args: readonly string[], signal?: AbortSignal): Promise<ToolResult> {
-    return runTool(this.opts.binary, [...args, ...this.common()], {
+    return runTool(this.opts.binary, this.argv(args), {
       timeoutMs: this.opts.timeoutMs,
       ...(signal ? { signal } : {}),
     });
@@ -106,4 +115,54 @@ export class Vos {
     if (!r.ok) return r;
     return { ok: true, entries: parseListvldb(r.stdout) };
   }
+
+  /** `vos examine -format`: the volume's fields, or a failure; `missing` when the VLDB has no such volume. */
+  async examine(
+    volume: string,
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; fields: VolumeFields } | (ToolFailure & { missing: boolean })> {
+    const r = await this.run(['examine', '-id', volume, '-format'], signal);
+    if (!r.ok) return { ...r, missing: isNoSuchVolume(r) };
+    return { ok: true, fields: parseFormatBlock(r.stdout) };
+  }
+
+  /** `vos backup`: (re)makes the .backup clone of a read-write volume. */
+  backup(volume: string, signal?: AbortSignal): Promise<ToolResult> {
+    return this.run(['backup', '-id', volume], signal);
+  }
+
+  remove(volume: string, signal?: AbortSignal): Promise<ToolResult> {
+    return this.run(['remove', '-id', volume], signal);
+  }
+
+  release(volume: string, signal?: AbortSignal): Promise<ToolResult> {
+    return this.run(['release', '-id', volume], signal);
+  }
+
+  async listvldbEntry(
+    volume: string,
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; entry: VldbEntry | undefined } | ToolFailure> {
+    const r = await this.run(['listvldb', '-name', volume], signal);
+    if (!r.ok) return isNoSuchVolume(r) ? { ok: true, entry: undefined } : r;
+    return { ok: true, entry: parseListvldb(r.stdout)[0] };
+  }
+}
+
+/** vos says "VLDB: no such entry" (or "no such entry") when a volume does not exist. */
+export function isNoSuchVolume(r: ToolFailure): boolean {
+  return /no such entry/i.test(r.stderr) || /no such entry/i.test(r.stdout);
+}
+
+export const VOLUME_NAME_MAX = 22;
+
+/** Why a name cannot be a volume name, or undefined when it can. */
+export function volumeNameProblem(name: string): string | undefined {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    return `"${name}" is not a volume name (letters, digits, dots, dashes, underscores)`;
+  if (name.length > VOLUME_NAME_MAX)
+    return `"${name}" is ${name.length} characters long; AFS volume names have at most ${VOLUME_NAME_MAX}`;
+  if (/\.(backup|readonly)$/.test(name))
+    return `"${name}" ends in .backup or .readonly, which AFS reserves for clones`;
+  return undefined;
 }

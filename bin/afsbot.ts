@@ -50,6 +50,7 @@ function buildAdapters(
               },
             }
           : {}),
+        progressIntervalMs: config.jobs.ircProgressIntervalMs,
         log: log.child({ adapter: 'irc' }),
       }),
     );
@@ -111,6 +112,8 @@ async function main(): Promise<number> {
   await bot.start();
   if (consoleAdapter) {
     await consoleAdapter.ended;
+    // A scripted session: let the jobs it started finish and report before shutting down.
+    await bot.drain();
     await stop('end of console input');
     return 0;
   }

@@ -1,12 +1,16 @@
 // The bot: store, registry and dispatcher behind a set of chat adapters. It knows chat only through
 // the ChatAdapter interface and AFS only through actions/.
 import { readFileSync } from 'node:fs';
+import { FsDriver } from '../actions/fs.ts';
 import { Vos } from '../actions/vos.ts';
-import type { ChatAdapter, ChatEvent } from './chat.ts';
+import { Catalog } from './catalog.ts';
+import type { AdapterStatus, Backend, ChatAdapter } from './chat.ts';
 import { commands } from './commands/index.ts';
 import type { Config } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { type JobDeps, JobManager, type Origin } from './jobs.ts';
 import type { Logger } from './log.ts';
+import { recoverInterrupted } from './recovery.ts';
 import { type CommandSpec, Registry } from './registry.ts';
 import type { Services } from './services.ts';
 import { Store } from './store.ts';
@@ -15,12 +19,56 @@ export const version: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
+/** Everything a command handler uses, built from the config. */
+export function buildServices(opts: {
+  config: Config;
+  log: Logger;
+  registry: Registry;
+  store?: Store;
+  clock?: () => Date;
+  adapters?: () => AdapterStatus[];
+  post?: (origin: Origin, text: string) => Promise<void>;
+  progress?: JobDeps['progress'];
+}): Services {
+  const { config, log } = opts;
+  const store = opts.store ?? new Store(config.storePath);
+  const vos = new Vos({
+    binary: config.afs.vos,
+    localauth: config.afs.localauth,
+    timeoutMs: config.afs.timeoutMs,
+    ...(config.afs.configDir ? { configDir: config.afs.configDir } : {}),
+    ...(config.afs.cell ? { cell: config.afs.cell } : {}),
+  });
+  return {
+    config,
+    store,
+    registry: opts.registry,
+    log,
+    vos,
+    fs: new FsDriver({ binary: config.afs.fs, timeoutMs: config.afs.timeoutMs }),
+    jobs: new JobManager({
+      store,
+      log,
+      post: opts.post ?? (async () => {}),
+      progress: opts.progress ?? (() => {}),
+      whenBusy: config.jobs.whenBusy,
+    }),
+    catalog: new Catalog(store),
+    tools: config.tools,
+    clock: opts.clock ?? (() => new Date()),
+    version,
+    startedAt: new Date(),
+    adapters: opts.adapters ?? (() => []),
+  };
+}
+
 export interface BotOptions {
   config: Config;
   log: Logger;
   adapters: ChatAdapter[];
   /** Extra commands (tests); the standard set is always there, and a clash with it fails at start. */
   extraCommands?: CommandSpec<unknown>[];
+  clock?: () => Date;
 }
 
 export class Bot {
@@ -34,30 +82,24 @@ export class Bot {
     this.adapters = opts.adapters;
     const registry = new Registry([...commands, ...(opts.extraCommands ?? [])]);
     this.store = new Store(opts.config.storePath);
-    this.services = {
+    this.services = buildServices({
       config: opts.config,
-      store: this.store,
-      registry,
       log: opts.log,
-      vos: new Vos({
-        binary: opts.config.afs.vos,
-        localauth: opts.config.afs.localauth,
-        timeoutMs: opts.config.afs.timeoutMs,
-        ...(opts.config.afs.configDir ? { configDir: opts.config.afs.configDir } : {}),
-        ...(opts.config.afs.cell ? { cell: opts.config.afs.cell } : {}),
-      }),
-      version,
-      startedAt: new Date(),
+      registry,
+      store: this.store,
+      ...(opts.clock ? { clock: opts.clock } : {}),
       adapters: () => this.adapters.map((a) => a.status()),
-    };
+      post: (origin, text) => this.adapterOf(origin.backend).send(origin.conversation, text),
+      progress: (origin, update) => this.adapterOf(origin.backend).progress?.(origin.conversation, update),
+    });
     this.dispatcher = new Dispatcher(this.services, (event, text) =>
-      this.adapterFor(event).send(event.conversation, text),
+      this.adapterOf(event.actor.backend).send(event.conversation, text),
     );
   }
 
-  private adapterFor(event: ChatEvent): ChatAdapter {
-    const adapter = this.adapters.find((a) => a.backend === event.actor.backend);
-    if (!adapter) throw new Error(`no adapter for ${event.actor.backend}`);
+  private adapterOf(backend: Backend): ChatAdapter {
+    const adapter = this.adapters.find((a) => a.backend === backend);
+    if (!adapter) throw new Error(`no adapter for ${backend}`);
     return adapter;
   }
 
@@ -67,6 +109,11 @@ export class Bot {
     for (const adapter of this.adapters) {
       await adapter.start((event) => this.track(this.dispatcher.handle(event)));
     }
+    await this.track(
+      recoverInterrupted(this.services, (origin, text) =>
+        this.adapterOf(origin.backend).send(origin.conversation, text),
+      ),
+    );
   }
 
   /** Keeps a handler's promise so that stop() can wait for work in progress. */
@@ -77,13 +124,17 @@ export class Bot {
     return p;
   }
 
-  /** Waits for every command in progress. */
+  /** Waits for every command in progress and every job they started. */
   async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    await this.services.jobs.drain();
   }
 
-  async stop(): Promise<void> {
-    await this.drain();
+  /** Stops: running jobs are cancelled (and clean up after themselves) unless `wait` lets them finish. */
+  async stop(opts: { wait?: boolean } = {}): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    if (opts.wait) await this.services.jobs.drain();
+    else await this.services.jobs.stopAll();
     for (const adapter of this.adapters) {
       try {
         await adapter.stop();

@@ -38,6 +38,34 @@ export interface AdapterStatus {
 
 export type EventHandler = (event: ChatEvent) => Promise<void>;
 
+/** Where a job is in its work: the tracker's numbers, for each adapter to show in its own idiom. */
+export interface ProgressUpdate {
+  jobId: number;
+  title: string;
+  phase: string;
+  bytes: number;
+  /** Expected bytes, when known. */
+  total?: number;
+  /** Bytes per second over the job so far. */
+  rate: number;
+  etaSeconds?: number;
+  /** The last update of a job. */
+  final: boolean;
+}
+
+function mib(n: number): string {
+  return `${(n / 1048576).toFixed(n < 10 * 1048576 ? 1 : 0)} MiB`;
+}
+
+/** One line: `job 12 restore user.alice: restoring 45% (90 MiB of 200 MiB) at 61 MiB/s, about 2s left`. */
+export function formatProgress(u: ProgressUpdate): string {
+  const pct = u.total ? ` ${Math.min(99, Math.floor((100 * u.bytes) / u.total))}%` : '';
+  const amount = u.total ? ` (${mib(u.bytes)} of ${mib(u.total)})` : ` ${mib(u.bytes)}`;
+  const rate = u.rate > 0 ? ` at ${mib(u.rate)}/s` : '';
+  const eta = u.etaSeconds !== undefined ? `, about ${Math.max(1, Math.round(u.etaSeconds))}s left` : '';
+  return `job ${u.jobId} ${u.title}: ${u.phase}${pct}${amount}${rate}${eta}`;
+}
+
 export interface ChatAdapter {
   readonly backend: Backend;
   /** Connect and deliver every incoming message to `onEvent`. Resolves once ready for traffic. */
@@ -45,6 +73,8 @@ export interface ChatAdapter {
   /** Deliver a possibly multi-line message in full and in order. Resolves once it has been handed over. */
   send(to: Conversation, text: string): Promise<void>;
   status(): AdapterStatus;
+  /** Show a job's progress. Adapters decide how often and how (a paced line, a live line, an edit). */
+  progress?(to: Conversation, update: ProgressUpdate): void;
   /** Flush what is queued, disconnect, release everything. */
   stop(): Promise<void>;
 }

@@ -45,6 +45,38 @@ const afsSchema = z.object({
   cell: z.string().min(1).optional(),
   localauth: z.boolean().default(true),
   timeoutMs: z.number().int().min(100).default(60_000),
+  /** Where restored volumes are created. Default: the site of the volume being restored. */
+  server: z.string().min(1).optional(),
+  partition: z
+    .string()
+    .regex(/^[a-z]{1,2}$/, 'expected a partition letter such as "a"')
+    .default('a'),
+  /** The fs binary. fs needs the AFS kernel module; it is only used by !mount and !unmount. */
+  fs: z.string().min(1).default('fs'),
+  /** Directory in AFS under which !mount makes mount points (the wiki's /afs/<cell>/.old/tmp-mount). */
+  scratchMountDir: z.string().min(1).optional(),
+  /** The volume that holds scratchMountDir, released after each mount and unmount (the wiki's "old"). */
+  scratchParentVolume: z.string().min(1).optional(),
+});
+
+const dumpsSchema = z.object({
+  /** The local dump store: <dir>/<YYYY.MM.DD>/<vol>.<full|incr>.<clone time>.dump.zst */
+  dir: z.string().min(1).default('/var/lib/afsbot/dumps'),
+  /** Where !backup get and !restore-file leave files for an admin. */
+  stagingDir: z.string().min(1).default('/var/lib/afsbot/staging'),
+  zstdLevel: z.number().int().min(1).max(19).default(3),
+  /** The wiki's old archives (YYYY.MM.DD-<vol>.dump.gz.aescrypt); listed and restorable. */
+  legacyDir: z.string().min(1).optional(),
+  /** The ccrypt key file for the legacy archives (the wiki's /etc/backup-encryption-key). */
+  legacyKeyFile: z.string().min(1).optional(),
+});
+
+const toolsSchema = z.object({
+  zstd: z.string().min(1).default('zstd'),
+  ccrypt: z.string().min(1).default('ccrypt'),
+  gzip: z.string().min(1).default('gzip'),
+  restorevol: z.string().min(1).default('restorevol'),
+  tar: z.string().min(1).default('tar'),
 });
 
 export const configSchema = z.object({
@@ -72,6 +104,18 @@ export const configSchema = z.object({
   console: z.object({ enabled: z.boolean().default(false) }).prefault({}),
   irc: ircSchema.prefault({}),
   afs: afsSchema.prefault({}),
+  dumps: dumpsSchema.prefault({}),
+  tools: toolsSchema.prefault({}),
+  jobs: z
+    .object({
+      /** IRC: at most one progress line per job this often. */
+      ircProgressIntervalMs: z.number().int().min(1000).default(15_000),
+      /** When a job's volume is busy: wait in line, or refuse at once. */
+      whenBusy: z.enum(['queue', 'refuse']).default('queue'),
+    })
+    .prefault({}),
+  /** Time zone for dump dates (YYYY.MM.DD). Default: the system's. */
+  timeZone: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -154,6 +198,57 @@ export const envOverrides: { env: string; path: string[]; kind: Kind; doc: strin
   { env: 'AFSBOT_VOS', path: ['afs', 'vos'], kind: 'string', doc: 'the vos binary' },
   { env: 'AFSBOT_AFS_CONFIG_DIR', path: ['afs', 'configDir'], kind: 'string', doc: 'vos -config directory' },
   { env: 'AFSBOT_AFS_CELL', path: ['afs', 'cell'], kind: 'string', doc: 'AFS cell name' },
+  {
+    env: 'AFSBOT_AFS_SERVER',
+    path: ['afs', 'server'],
+    kind: 'string',
+    doc: 'file server for restored volumes',
+  },
+  {
+    env: 'AFSBOT_AFS_PARTITION',
+    path: ['afs', 'partition'],
+    kind: 'string',
+    doc: 'partition for restored volumes',
+  },
+  { env: 'AFSBOT_FS', path: ['afs', 'fs'], kind: 'string', doc: 'the fs binary (!mount, !unmount)' },
+  {
+    env: 'AFSBOT_SCRATCH_MOUNT_DIR',
+    path: ['afs', 'scratchMountDir'],
+    kind: 'string',
+    doc: 'AFS directory for !mount',
+  },
+  {
+    env: 'AFSBOT_SCRATCH_PARENT_VOLUME',
+    path: ['afs', 'scratchParentVolume'],
+    kind: 'string',
+    doc: 'volume holding that directory, released after !mount',
+  },
+  { env: 'AFSBOT_DUMP_DIR', path: ['dumps', 'dir'], kind: 'string', doc: 'the local dump store' },
+  {
+    env: 'AFSBOT_STAGING_DIR',
+    path: ['dumps', 'stagingDir'],
+    kind: 'string',
+    doc: 'where files are left for admins',
+  },
+  {
+    env: 'AFSBOT_LEGACY_DIR',
+    path: ['dumps', 'legacyDir'],
+    kind: 'string',
+    doc: 'old .dump.gz.aescrypt archives',
+  },
+  {
+    env: 'AFSBOT_LEGACY_KEY_FILE',
+    path: ['dumps', 'legacyKeyFile'],
+    kind: 'string',
+    doc: 'ccrypt key file for them',
+  },
+  { env: 'AFSBOT_TIME_ZONE', path: ['timeZone'], kind: 'string', doc: 'time zone for dump dates' },
+  {
+    env: 'AFSBOT_IRC_PROGRESS_INTERVAL_MS',
+    path: ['jobs', 'ircProgressIntervalMs'],
+    kind: 'int',
+    doc: 'IRC: one progress line per job this often',
+  },
 ];
 
 export class ConfigError extends Error {

@@ -1,7 +1,11 @@
 // What a command handler may use. Built once at start by the Bot and passed in each context.
+import type { Tools } from '../actions/decode.ts';
+import type { FsDriver } from '../actions/fs.ts';
 import type { Vos } from '../actions/vos.ts';
+import type { Catalog } from './catalog.ts';
 import type { AdapterStatus } from './chat.ts';
 import type { Config } from './config.ts';
+import type { JobManager } from './jobs.ts';
 import type { Logger } from './log.ts';
 import type { Registry } from './registry.ts';
 import type { Store } from './store.ts';
@@ -12,6 +16,12 @@ export interface Services {
   registry: Registry;
   log: Logger;
   vos: Vos;
+  fs: FsDriver;
+  jobs: JobManager;
+  catalog: Catalog;
+  tools: Tools & { restorevol: string; tar: string };
+  /** Now. Injectable so that a simulated week can run in a test. */
+  clock(): Date;
   version: string;
   startedAt: Date;
   adapters(): AdapterStatus[];

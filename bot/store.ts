@@ -21,6 +21,55 @@ const migrations: string[] = [
      detail    TEXT
    );
    CREATE INDEX audit_time ON audit(time);`,
+  // 2: jobs, the dump catalog, and the volumes the bot restored (the only ones it may remove).
+  `CREATE TABLE jobs (
+     id           INTEGER PRIMARY KEY,
+     kind         TEXT    NOT NULL,
+     title        TEXT    NOT NULL,
+     volumes      TEXT    NOT NULL,           -- JSON array: the volume locks it holds
+     backend      TEXT    NOT NULL,
+     identity     TEXT,
+     conversation TEXT    NOT NULL,           -- JSON {id, kind}: where to report
+     status       TEXT    NOT NULL CHECK (status IN ('queued','running','ok','failed','cancelled','interrupted')),
+     created_at   TEXT    NOT NULL,
+     started_at   TEXT,
+     ended_at     TEXT,
+     progress     TEXT,                       -- JSON: the latest progress snapshot
+     result       TEXT,
+     error        TEXT,
+     leftovers    TEXT                        -- JSON array of things a crash could leave behind
+   );
+   CREATE INDEX jobs_status ON jobs(status);
+   CREATE TABLE dumps (
+     id              INTEGER PRIMARY KEY,
+     volume          TEXT    NOT NULL,
+     volume_id       INTEGER,                 -- the read-write volume's id
+     clone_id        INTEGER,                 -- the .backup clone's id (what the dump header names)
+     date            TEXT    NOT NULL,        -- YYYY.MM.DD
+     level           TEXT    NOT NULL CHECK (level IN ('full','incremental')),
+     kind            TEXT    NOT NULL DEFAULT 'scheduled' CHECK (kind IN ('scheduled','pre-promote','legacy','databases')),
+     clone_time      INTEGER,                 -- epoch s; null for legacy archives
+     base_clone_time INTEGER,                 -- incrementals: the full's clone time
+     raw_bytes       INTEGER,
+     stored_bytes    INTEGER NOT NULL,
+     sha256          TEXT,
+     location        TEXT    NOT NULL UNIQUE, -- a path in the dump store or the legacy directory
+     created_at      TEXT    NOT NULL,
+     job_id          INTEGER
+   );
+   CREATE INDEX dumps_volume ON dumps(volume, date);
+   CREATE INDEX dumps_date ON dumps(date);
+   CREATE TABLE restored_volumes (
+     name        TEXT    PRIMARY KEY,
+     volume_id   INTEGER,
+     source      TEXT    NOT NULL,            -- the volume it was restored from
+     date        TEXT    NOT NULL,            -- the dump date restored
+     state       TEXT    NOT NULL CHECK (state IN ('restoring','restored','discarded')),
+     job_id      INTEGER NOT NULL,
+     created_at  TEXT    NOT NULL,
+     mount_path  TEXT,
+     discarded_at TEXT
+   );`,
 ];
 
 export type Outcome = 'pending' | 'ok' | 'refused' | 'rejected' | 'failed';

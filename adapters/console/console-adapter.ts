@@ -2,15 +2,24 @@
 // process, which the operating system has already verified.
 import { userInfo } from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
-import type { AdapterStatus, ChatAdapter, Conversation, EventHandler } from '../../bot/chat.ts';
+import {
+  type AdapterStatus,
+  type ChatAdapter,
+  type Conversation,
+  type EventHandler,
+  formatProgress,
+  type ProgressUpdate,
+} from '../../bot/chat.ts';
 
 export interface ConsoleOptions {
   input: NodeJS.ReadableStream;
   output: NodeJS.WritableStream;
   /** Defaults to the unix user running the process. */
   user?: string;
-  /** Show a prompt (only makes sense on a terminal). */
+  /** A terminal: show a prompt and a live progress line. Otherwise progress is a line every few seconds. */
   prompt?: boolean;
+  /** Without a terminal, at most one progress line per job this often. */
+  progressIntervalMs?: number;
 }
 
 export class ConsoleAdapter implements ChatAdapter {
@@ -52,7 +61,29 @@ export class ConsoleAdapter implements ChatAdapter {
     if (this.opts.prompt) this.opts.output.write('afsbot> ');
   }
 
+  private live = false;
+  private readonly lastProgress = new Map<number, number>();
+
+  progress(_to: Conversation, update: ProgressUpdate): void {
+    if (this.opts.prompt) {
+      // A live line, redrawn in place; cleared when the job ends (its result follows).
+      this.opts.output.write(update.final ? '\r\x1b[K' : `\r\x1b[K${formatProgress(update)}`);
+      this.live = !update.final;
+      return;
+    }
+    if (update.final) return;
+    const now = Date.now();
+    const last = this.lastProgress.get(update.jobId) ?? 0;
+    if (now - last < (this.opts.progressIntervalMs ?? 5000)) return;
+    this.lastProgress.set(update.jobId, now);
+    this.opts.output.write(`${formatProgress(update)}\n`);
+  }
+
   async send(_to: Conversation, text: string): Promise<void> {
+    if (this.live) {
+      this.opts.output.write('\r\x1b[K');
+      this.live = false;
+    }
     this.opts.output.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 

@@ -2,7 +2,15 @@
 // the nick. Own reconnect loop with backoff and a registration timeout (irc-framework waits forever
 // on SASL when services just died), rejoin after every reconnect, and a paced send queue.
 import { Client, type MessageEvent } from 'irc-framework';
-import type { Actor, AdapterStatus, ChatAdapter, Conversation, EventHandler } from '../../bot/chat.ts';
+import {
+  type Actor,
+  type AdapterStatus,
+  type ChatAdapter,
+  type Conversation,
+  type EventHandler,
+  formatProgress,
+  type ProgressUpdate,
+} from '../../bot/chat.ts';
 import { SendQueue } from './send-queue.ts';
 import { maxTextBytes, splitForIrc } from './split.ts';
 
@@ -23,6 +31,8 @@ export interface IrcAdapterOptions {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   whoisTimeoutMs?: number;
+  /** At most one progress line per job this often (the channel should see it is alive, not be flooded). */
+  progressIntervalMs?: number;
   log: {
     info(msg: string, f?: Record<string, unknown>): void;
     warn(msg: string, f?: Record<string, unknown>): void;
@@ -245,6 +255,25 @@ export class IrcAdapter implements ChatAdapter {
       this.firstRegistration = { resolve, reject };
       this.connect();
     });
+  }
+
+  private readonly lastProgress = new Map<number, number>();
+
+  progress(to: Conversation, update: ProgressUpdate): void {
+    if (update.final) {
+      this.lastProgress.delete(update.jobId); // the result message says how it ended
+      return;
+    }
+    const now = Date.now();
+    const last = this.lastProgress.get(update.jobId);
+    const interval = this.opts.progressIntervalMs ?? 15_000;
+    if (last === undefined) {
+      this.lastProgress.set(update.jobId, now); // the "job N started" answer was just sent
+      return;
+    }
+    if (now - last < interval) return;
+    this.lastProgress.set(update.jobId, now);
+    void this.send(to, formatProgress(update));
   }
 
   async send(to: Conversation, text: string): Promise<void> {

@@ -7,6 +7,7 @@ import { IrcAdapter } from '../../adapters/irc/irc-adapter.ts';
 import { Bot } from '../../bot/bot.ts';
 import { type Config, loadConfig } from '../../bot/config.ts';
 import { createLogger } from '../../bot/log.ts';
+import { MemoryAdapter } from './memory-adapter.ts';
 import type { CellInfo, IrcInfo } from './peers.ts';
 
 export interface Harness {
@@ -56,6 +57,7 @@ export async function startIrcBot(opts: {
   const adapter = new IrcAdapter({
     ...config.irc,
     ...(opts.registerTimeoutMs ? { registerTimeoutMs: opts.registerTimeoutMs } : {}),
+    progressIntervalMs: config.jobs.ircProgressIntervalMs,
     sasl: { account: 'afsbot', password: opts.irc.passwords.afsbot! },
     log: log.child({ adapter: 'irc' }),
   });
@@ -74,4 +76,39 @@ export async function startIrcBot(opts: {
     logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
     stop: () => bot.stop(),
   };
+}
+
+export interface MemoryHarness {
+  bot: Bot;
+  config: Config;
+  chat: MemoryAdapter;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** The real bot on the real cell, typed at through an in-memory chat (as the unix user root, an admin). */
+export async function startMemoryBot(opts: {
+  cell: CellInfo;
+  env?: Record<string, string>;
+  clock?: () => Date;
+  dir?: string;
+}): Promise<MemoryHarness> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'afsbot-mem-'));
+  const config = loadConfig({
+    env: {
+      AFSBOT_STORE: join(dir, 'afsbot.db'),
+      AFSBOT_ADMINS_CONSOLE: 'root',
+      AFSBOT_DUMP_DIR: join(dir, 'dumps'),
+      AFSBOT_STAGING_DIR: join(dir, 'staging'),
+      AFSBOT_AFS_CONFIG_DIR: opts.cell.configDir,
+      AFSBOT_AFS_CELL: opts.cell.cell,
+      AFSBOT_TIME_ZONE: 'UTC',
+      ...opts.env,
+    },
+  });
+  const chat = new MemoryAdapter();
+  const log = createLogger({ level: 'warn', file: join(dir, 'afsbot.log') });
+  const bot = new Bot({ config, log, adapters: [chat], ...(opts.clock ? { clock: opts.clock } : {}) });
+  await bot.start();
+  return { bot, config, chat, dir, stop: () => bot.stop() };
 }

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Vos } from '../../actions/vos.ts';
 import { noArgs } from '../../bot/args.ts';
+import { buildServices } from '../../bot/bot.ts';
 import type { Actor, ChatEvent } from '../../bot/chat.ts';
 import { commands } from '../../bot/commands/index.ts';
 import { loadConfig } from '../../bot/config.ts';
@@ -48,16 +48,12 @@ function setup() {
   const registry = new Registry([...commands, boom, oops]);
   const replies: string[] = [];
   const dispatcher = new Dispatcher(
-    {
-      config,
-      store,
-      registry,
+    buildServices({
+      config: { ...config, afs: { ...config.afs, vos: '/nonexistent/vos', timeoutMs: 1000 } },
       log: createLogger({ level: 'debug', stream: logStream }),
-      vos: new Vos({ binary: '/nonexistent/vos', localauth: true, timeoutMs: 1000 }),
-      version: 'test',
-      startedAt: new Date(),
-      adapters: () => [],
-    },
+      registry,
+      store,
+    }),
     async (_e, text) => {
       replies.push(text);
     },

@@ -36,7 +36,15 @@ describe('Registry', () => {
       expect(s.example.split(' ')[0]).toBe(s.name);
       expect(s.usage.split(' ')[0]).toBe(s.name);
     }
-    expect(r.all().map((s) => s.name)).toEqual(['audit', 'help', 'ping', 'status', 'whoami']);
+    expect(r.get('restore')?.permission).toBe('admin');
+    for (const open of ['help', 'whoami', 'ping']) expect(r.get(open)?.permission).toBe('public');
+    // everything else is admin-only
+    expect(
+      r
+        .all()
+        .filter((s) => s.permission === 'public')
+        .map((s) => s.name),
+    ).toEqual(['help', 'ping', 'whoami']);
   });
 
   it('every example passes its own argument schema', () => {

@@ -1,0 +1,143 @@
+// The local dump store: one directory per date, one zstd-compressed file per dump, each with a
+// small JSON sidecar. A file only gets its final name once it is complete and checksummed, so
+// anything named *.dump.zst is whole; leftovers of interrupted work end in .partial.
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export type Level = 'full' | 'incremental';
+/** Why a dump exists: the normal chain, or a safety copy taken before a promote. */
+export type DumpKind = 'scheduled' | 'pre-promote';
+
+export const DATE_DIR = /^\d{4}\.\d{2}\.\d{2}$/;
+const DUMP_FILE = /^(?<volume>[A-Za-z0-9._-]+)\.(?<level>full|incr)\.(?<clone>\d+)\.dump\.zst$/;
+
+export const sidecarSchema = z.object({
+  volume: z.string(),
+  volumeId: z.number().int(),
+  cloneId: z.number().int(),
+  level: z.enum(['full', 'incremental']),
+  kind: z.enum(['scheduled', 'pre-promote']).default('scheduled'),
+  date: z.string().regex(DATE_DIR),
+  cloneTime: z.number().int(),
+  baseCloneTime: z.number().int().nullable(),
+  rawBytes: z.number().int(),
+  storedBytes: z.number().int(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: z.string(),
+});
+export type Sidecar = z.infer<typeof sidecarSchema>;
+
+export function dumpFileName(volume: string, level: Level, cloneTime: number): string {
+  return `${volume}.${level === 'full' ? 'full' : 'incr'}.${cloneTime}.dump.zst`;
+}
+
+export function parseDumpFileName(
+  name: string,
+): { volume: string; level: Level; cloneTime: number } | undefined {
+  const m = DUMP_FILE.exec(name);
+  if (!m?.groups) return undefined;
+  return {
+    volume: m.groups.volume!,
+    level: m.groups.level === 'full' ? 'full' : 'incremental',
+    cloneTime: Number(m.groups.clone),
+  };
+}
+
+/** A temporary name beside the final one; unique so two attempts never share it. */
+export function partialName(finalPath: string): string {
+  return `${finalPath}.${randomBytes(4).toString('hex')}.partial`;
+}
+
+export function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function fsyncDir(dir: string): void {
+  fsyncFile(dir);
+}
+
+/** Writes the sidecar atomically: temporary file, fsync, rename. */
+export function writeSidecar(dumpPath: string, meta: Sidecar): void {
+  const path = `${dumpPath}.json`;
+  const tmp = partialName(path);
+  writeFileSync(tmp, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
+  fsyncFile(tmp);
+  renameSync(tmp, path);
+}
+
+export function readSidecar(dumpPath: string): Sidecar | undefined {
+  try {
+    return sidecarSchema.parse(JSON.parse(readFileSync(`${dumpPath}.json`, 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface StoredFile {
+  date: string;
+  path: string;
+  name: string;
+  size: number;
+}
+
+/** Every complete dump file in the store, by date directory. */
+export function listDumpFiles(root: string): StoredFile[] {
+  const out: StoredFile[] = [];
+  let dates: string[];
+  try {
+    dates = readdirSync(root).filter((d) => DATE_DIR.test(d));
+  } catch {
+    return out;
+  }
+  for (const date of dates.sort()) {
+    for (const name of readdirSync(join(root, date)).sort()) {
+      if (!parseDumpFileName(name)) continue;
+      const path = join(root, date, name);
+      out.push({ date, path, name, size: statSync(path).size });
+    }
+  }
+  return out;
+}
+
+/** Leftovers of interrupted work: *.partial files anywhere in the store. */
+export function listPartials(root: string): string[] {
+  const out: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(root);
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (e.endsWith('.partial')) out.push(join(root, e));
+    else if (DATE_DIR.test(e)) {
+      for (const f of readdirSync(join(root, e))) if (f.endsWith('.partial')) out.push(join(root, e, f));
+    }
+  }
+  return out;
+}
+
+export function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,149 @@
+// The wiki's sections 1.3 and 1.5 as typed operations: restore a dump chain (a full, then at most one
+// incremental) into a new volume with vos restore, or extract it to a directory with restorevol.
+// The chain is checked here, from the dump headers themselves, because vos does no lineage check: an
+// incremental of one volume applied onto another returns 0 and mixes them.
+import { mkdirSync } from 'node:fs';
+import { type DecodeOutcome, type DumpSource, decodeInto, readStoredHeader, type Tools } from './decode.ts';
+import type { DumpHeader } from './dump-header.ts';
+import type { ToolFailure } from './exec.ts';
+import { parseFormatBlock, type VolumeFields, type Vos } from './vos.ts';
+
+export interface ChainLink {
+  source: DumpSource;
+  level: 'full' | 'incremental';
+  /** What the catalog says; checked against the file's own header before use. */
+  expect?: { cloneTime: number; baseCloneTime: number | null; volumeId: number | null };
+  rawBytes?: number;
+}
+
+export class ChainError extends Error {
+  override readonly name = 'ChainError';
+}
+
+/**
+ * Reads each link's header and checks the chain: the first link is a full dump, an incremental is
+ * of the same volume and relative to exactly the full's clone time. Throws ChainError saying why not.
+ */
+export async function checkChain(chain: ChainLink[], tools: Tools): Promise<DumpHeader[]> {
+  if (chain.length === 0 || chain.length > 2)
+    throw new ChainError(`a dump chain has one or two dumps, not ${chain.length}`);
+  const headers: DumpHeader[] = [];
+  for (const link of chain) {
+    let h: DumpHeader;
+    try {
+      h = await readStoredHeader(link.source, tools);
+    } catch (err) {
+      throw new ChainError(`${link.source.path} is not a readable volume dump: ${(err as Error).message}`);
+    }
+    if (link.expect && link.source.kind === 'zstd' && h.toTime !== link.expect.cloneTime) {
+      throw new ChainError(
+        `${link.source.path} holds a clone of ${h.toTime}, but the catalog says ${link.expect.cloneTime}: run !backup rescan`,
+      );
+    }
+    headers.push(h);
+  }
+  const [full, incr] = headers as [DumpHeader, DumpHeader | undefined];
+  if (full.fromTime !== 0) {
+    throw new ChainError(
+      `${chain[0]!.source.path} is an incremental dump (since ${full.fromTime}), not a full one`,
+    );
+  }
+  if (incr) {
+    if (incr.fromTime === 0)
+      throw new ChainError(`${chain[1]!.source.path} is a full dump, not an incremental`);
+    const sameVolume =
+      incr.volumeId === full.volumeId || (incr.parentId !== undefined && incr.parentId === full.parentId);
+    if (!sameVolume) {
+      throw new ChainError(
+        `the incremental is of ${incr.volumeName} (${incr.parentId ?? incr.volumeId}) but the full is of ${full.volumeName} (${full.parentId ?? full.volumeId}): they are not one chain`,
+      );
+    }
+    if (incr.fromTime !== full.toTime) {
+      throw new ChainError(
+        `the incremental is relative to ${new Date(incr.fromTime * 1000).toISOString()} but the full was cloned at ${new Date(full.toTime * 1000).toISOString()}: applying it would give a volume that never existed`,
+      );
+    }
+  }
+  return headers;
+}
+
+export interface RestoreRequest {
+  vos: Vos;
+  tools: Tools;
+  chain: ChainLink[];
+  server: string;
+  partition: string;
+  target: string;
+  signal?: AbortSignal;
+  /** Bytes decoded so far over the whole chain, and which link is running (0-based). */
+  onBytes?: (raw: number, link: number) => void;
+}
+
+export type RestoreOutcome =
+  | { ok: true; examine: VolumeFields; rawBytes: number; headers: DumpHeader[] }
+  | (ToolFailure & { appliedLinks: number });
+
+/** vos restore of the chain into `target`: the full with -overwrite full, the incremental with -overwrite incremental. */
+export async function restoreChain(req: RestoreRequest): Promise<RestoreOutcome> {
+  const headers = await checkChain(req.chain, req.tools);
+  let done = 0;
+  for (const [i, link] of req.chain.entries()) {
+    const before = done;
+    const r: DecodeOutcome = await decodeInto({
+      source: link.source,
+      tools: req.tools,
+      consumer: {
+        program: req.vos.binary,
+        args: req.vos.argv([
+          'restore',
+          '-server',
+          req.server,
+          '-partition',
+          req.partition,
+          '-name',
+          req.target,
+          '-overwrite',
+          i === 0 ? 'full' : 'incremental',
+        ]),
+      },
+      ...(req.signal ? { signal: req.signal } : {}),
+      onBytes: (n) => req.onBytes?.(before + n, i),
+    });
+    if (!r.ok) return { ...r, appliedLinks: i };
+    done += r.rawBytes;
+  }
+  const ex = await req.vos.run(['examine', '-id', req.target, '-format']);
+  if (!ex.ok) return { ...ex, appliedLinks: req.chain.length };
+  return { ok: true, examine: parseFormatBlock(ex.stdout), rawBytes: done, headers };
+}
+
+export interface ExtractRequest {
+  tools: Tools & { restorevol: string };
+  chain: ChainLink[];
+  /** An existing, empty directory; restorevol writes dir/<volume>/ into it. */
+  dir: string;
+  signal?: AbortSignal;
+  onBytes?: (raw: number, link: number) => void;
+}
+
+/** restorevol of the chain into a directory: single-file recovery without AFS. */
+export async function extractChain(
+  req: ExtractRequest,
+): Promise<{ ok: true; headers: DumpHeader[] } | ToolFailure> {
+  const headers = await checkChain(req.chain, req.tools);
+  mkdirSync(req.dir, { recursive: true });
+  let done = 0;
+  for (const [i, link] of req.chain.entries()) {
+    const before = done;
+    const r = await decodeInto({
+      source: link.source,
+      tools: req.tools,
+      consumer: { program: req.tools.restorevol, args: ['-dir', req.dir] },
+      ...(req.signal ? { signal: req.signal } : {}),
+      onBytes: (n) => req.onBytes?.(before + n, i),
+    });
+    if (!r.ok) return r;
+    done += r.rawBytes;
+  }
+  return { ok: true, headers };
+}

@@ -1,0 +1,234 @@
+// The dump catalog: one row per dump file, the thing !backup list and !restore read. It can always be
+// rebuilt from the files (rescan): each dump carries a sidecar, and its own header as a fallback.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readStoredHeader, type Tools } from '../actions/decode.ts';
+import { listDumpFiles, parseDumpFileName, readSidecar } from '../actions/dump-store.ts';
+import type { Store } from './store.ts';
+
+export interface DumpRow {
+  id: number;
+  volume: string;
+  volume_id: number | null;
+  clone_id: number | null;
+  date: string;
+  level: 'full' | 'incremental';
+  kind: 'scheduled' | 'pre-promote' | 'legacy' | 'databases';
+  clone_time: number | null;
+  base_clone_time: number | null;
+  raw_bytes: number | null;
+  stored_bytes: number;
+  sha256: string | null;
+  location: string;
+  created_at: string;
+  job_id: number | null;
+}
+
+export type NewDump = Omit<DumpRow, 'id' | 'created_at'>;
+
+export interface DateSummary {
+  date: string;
+  volumes: number;
+  full: number;
+  incremental: number;
+  legacy: number;
+  bytes: number;
+}
+
+const LEGACY_DUMP = /^(\d{4}\.\d{2}\.\d{2})-(.+)\.dump\.gz\.aescrypt$/;
+const LEGACY_DB = /^(\d{4}\.\d{2}\.\d{2})-databases\.tar\.gz\.aescrypt$/;
+
+export class Catalog {
+  constructor(private readonly store: Store) {}
+
+  add(d: NewDump): number {
+    const r = this.store.db
+      .prepare(
+        `INSERT INTO dumps (volume, volume_id, clone_id, date, level, kind, clone_time, base_clone_time, raw_bytes,
+                            stored_bytes, sha256, location, created_at, job_id)
+         VALUES (@volume, @volume_id, @clone_id, @date, @level, @kind, @clone_time, @base_clone_time, @raw_bytes,
+                 @stored_bytes, @sha256, @location, @created_at, @job_id)
+         ON CONFLICT(location) DO UPDATE SET volume=excluded.volume, volume_id=excluded.volume_id,
+           clone_id=excluded.clone_id, date=excluded.date, level=excluded.level, kind=excluded.kind,
+           clone_time=excluded.clone_time, base_clone_time=excluded.base_clone_time, raw_bytes=excluded.raw_bytes,
+           stored_bytes=excluded.stored_bytes, sha256=excluded.sha256`,
+      )
+      .run({ ...d, created_at: new Date().toISOString() });
+    return Number(r.lastInsertRowid);
+  }
+
+  dates(): DateSummary[] {
+    return this.store.db
+      .prepare(
+        `SELECT date, COUNT(DISTINCT volume) AS volumes,
+                SUM(level = 'full' AND kind IN ('scheduled','pre-promote')) AS full,
+                SUM(level = 'incremental') AS incremental,
+                SUM(kind IN ('legacy','databases')) AS legacy,
+                SUM(stored_bytes) AS bytes
+         FROM dumps GROUP BY date ORDER BY date DESC`,
+      )
+      .all() as DateSummary[];
+  }
+
+  onDate(date: string): DumpRow[] {
+    return this.store.db
+      .prepare('SELECT * FROM dumps WHERE date = ? ORDER BY volume, level, clone_time')
+      .all(date) as DumpRow[];
+  }
+
+  forVolume(volume: string): DumpRow[] {
+    return this.store.db
+      .prepare('SELECT * FROM dumps WHERE volume = ? ORDER BY date, clone_time')
+      .all(volume) as DumpRow[];
+  }
+
+  byLocation(location: string): DumpRow | undefined {
+    return this.store.db.prepare('SELECT * FROM dumps WHERE location = ?').get(location) as
+      | DumpRow
+      | undefined;
+  }
+
+  /** The newest full dump of a volume (any date), for the base of an incremental. */
+  newestFull(volume: string): DumpRow | undefined {
+    return this.store.db
+      .prepare(
+        `SELECT * FROM dumps WHERE volume = ? AND level = 'full' AND kind = 'scheduled' AND clone_time IS NOT NULL
+         ORDER BY clone_time DESC LIMIT 1`,
+      )
+      .get(volume) as DumpRow | undefined;
+  }
+
+  /**
+   * The dump chain that restores `volume` as of `date` (or its newest dump): the date's newest dump,
+   * and when that is an incremental, the full it is relative to. Returns a reason when there is none.
+   */
+  chain(volume: string, date?: string): { links: DumpRow[] } | { error: string } {
+    const all = this.forVolume(volume).filter((d) => d.kind !== 'databases');
+    if (all.length === 0)
+      return { error: `there are no dumps of ${volume}; !backup list shows the dates that have dumps` };
+    const candidates = date ? all.filter((d) => d.date === date) : all;
+    if (candidates.length === 0) {
+      const dates = [...new Set(all.map((d) => d.date))].slice(-5).reverse();
+      return { error: `there is no dump of ${volume} on ${date}; its newest dates are ${dates.join(', ')}` };
+    }
+    const last = candidates.reduce((a, b) => ((b.clone_time ?? 0) >= (a.clone_time ?? 0) ? b : a));
+    if (last.level === 'full') return { links: [last] };
+    const base = all.find(
+      (d) => d.level === 'full' && d.clone_time !== null && d.clone_time === last.base_clone_time,
+    );
+    if (!base) {
+      return {
+        error: `the chain of ${volume} on ${last.date} is broken: its incremental is relative to a full dump of ${new Date((last.base_clone_time ?? 0) * 1000).toISOString()} that is not in the catalog (!backup rescan, or restore an earlier full date)`,
+      };
+    }
+    return { links: [base, last] };
+  }
+
+  /** Rebuilds the catalog from the dump store and the legacy directory. Returns what it found. */
+  async rescan(opts: {
+    dumpDir: string;
+    legacyDir?: string;
+    tools: Tools;
+  }): Promise<{ added: number; removed: number; skipped: string[] }> {
+    const found: NewDump[] = [];
+    const skipped: string[] = [];
+    for (const f of listDumpFiles(opts.dumpDir)) {
+      const name = parseDumpFileName(f.name)!;
+      const side = readSidecar(f.path);
+      if (side && side.storedBytes === f.size) {
+        found.push({
+          volume: side.volume,
+          volume_id: side.volumeId,
+          clone_id: side.cloneId,
+          date: f.date,
+          level: side.level,
+          kind: side.kind,
+          clone_time: side.cloneTime,
+          base_clone_time: side.baseCloneTime,
+          raw_bytes: side.rawBytes,
+          stored_bytes: f.size,
+          sha256: side.sha256,
+          location: f.path,
+          job_id: null,
+        });
+        continue;
+      }
+      // No usable sidecar: the dump's own header says what it is.
+      try {
+        const h = await readStoredHeader({ kind: 'zstd', path: f.path }, opts.tools);
+        found.push({
+          volume: name.volume,
+          volume_id: h.parentId ?? null,
+          clone_id: h.volumeId,
+          date: f.date,
+          level: h.fromTime === 0 ? 'full' : 'incremental',
+          kind: 'scheduled',
+          clone_time: h.toTime,
+          base_clone_time: h.fromTime === 0 ? null : h.fromTime,
+          raw_bytes: null,
+          stored_bytes: f.size,
+          sha256: null,
+          location: f.path,
+          job_id: null,
+        });
+      } catch (err) {
+        skipped.push(`${f.path}: ${(err as Error).message}`);
+      }
+    }
+    if (opts.legacyDir) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(opts.legacyDir).sort();
+      } catch (err) {
+        skipped.push(`${opts.legacyDir}: ${(err as Error).message}`);
+      }
+      for (const n of names) {
+        const m = LEGACY_DUMP.exec(n);
+        const db = LEGACY_DB.exec(n);
+        if (!m && !db) continue;
+        const path = join(opts.legacyDir, n);
+        found.push({
+          volume: db ? 'databases' : m![2]!,
+          volume_id: null,
+          clone_id: null,
+          date: (db ?? m)![1]!,
+          level: 'full',
+          kind: db ? 'databases' : 'legacy',
+          clone_time: null,
+          base_clone_time: null,
+          raw_bytes: null,
+          stored_bytes: statSync(path).size,
+          sha256: null,
+          location: path,
+          job_id: null,
+        });
+      }
+    }
+    const db = this.store.db;
+    const before = (db.prepare('SELECT COUNT(*) AS n FROM dumps').get() as { n: number }).n;
+    const keep = new Set(found.map((f) => f.location));
+    let removed = 0;
+    db.transaction(() => {
+      for (const row of db.prepare('SELECT id, location FROM dumps').all() as {
+        id: number;
+        location: string;
+      }[]) {
+        if (!keep.has(row.location)) {
+          db.prepare('DELETE FROM dumps WHERE id = ?').run(row.id);
+          removed++;
+        }
+      }
+      for (const f of found) {
+        const existing = this.byLocation(f.location);
+        this.add({
+          ...f,
+          job_id: existing?.job_id ?? null,
+          sha256: f.sha256 ?? existing?.sha256 ?? null,
+          raw_bytes: f.raw_bytes ?? existing?.raw_bytes ?? null,
+        });
+      }
+    })();
+    const after = (db.prepare('SELECT COUNT(*) AS n FROM dumps').get() as { n: number }).n;
+    return { added: Math.max(0, after - (before - removed)), removed, skipped };
+  }
+}

@@ -1,0 +1,169 @@
+import { copyFileSync, linkSync, mkdirSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { decodeInto } from '../../actions/decode.ts';
+import { tokens } from '../args.ts';
+import type { DumpRow } from '../catalog.ts';
+import { parseDate } from '../dates.ts';
+import { UserError } from '../errors.ts';
+import { formatBytes } from '../format.ts';
+import type { RunningJob } from '../jobs.ts';
+import { type CommandContext, defineCommand } from '../registry.ts';
+import type { Services } from '../services.ts';
+import { chainFor, checkVolumeArg, iso, sourceOf } from '../volumes.ts';
+
+type Args = { sub: 'list'; date?: string } | { sub: 'get'; date: string; what: string } | { sub: 'rescan' };
+
+const usage = 'backup list [<date>] | backup get <date> <volume|databases> | backup rescan';
+
+function describe(d: DumpRow): string {
+  if (d.kind === 'databases')
+    return `databases  legacy database archive, ${formatBytes(d.stored_bytes)}, ${d.location}`;
+  if (d.kind === 'legacy')
+    return `${d.volume}  legacy full (.dump.gz.aescrypt), ${formatBytes(d.stored_bytes)}`;
+  const kind = d.kind === 'pre-promote' ? ' (safety dump before a promote)' : '';
+  const base = d.level === 'incremental' ? `, base ${iso(d.base_clone_time)}` : '';
+  const raw = d.raw_bytes !== null ? `${formatBytes(d.raw_bytes)} raw, ` : '';
+  return `${d.volume}  ${d.level}${kind}, ${raw}${formatBytes(d.stored_bytes)} stored, clone ${iso(d.clone_time)}${base}`;
+}
+
+async function list(ctx: CommandContext, date?: string): Promise<void> {
+  const { catalog } = ctx.services;
+  if (!date) {
+    const dates = catalog.dates();
+    if (dates.length === 0) {
+      await ctx.reply(
+        'the catalog is empty: no dumps yet (!dump <volume> makes one; !backup rescan reads the dump store)',
+      );
+      return;
+    }
+    await ctx.reply(
+      dates
+        .map((d) => {
+          const legacy = d.legacy ? `, ${d.legacy} legacy` : '';
+          return `${d.date}: ${d.volumes} volume${d.volumes === 1 ? '' : 's'}, ${d.full} full, ${d.incremental} incremental${legacy}, ${formatBytes(d.bytes)}`;
+        })
+        .join('\n'),
+    );
+    return;
+  }
+  const rows = catalog.onDate(date);
+  if (rows.length === 0) {
+    const near = catalog
+      .dates()
+      .slice(0, 5)
+      .map((d) => d.date);
+    throw new UserError(
+      `there are no dumps for ${date}${near.length ? `; the newest dates are ${near.join(', ')}` : ''}`,
+    );
+  }
+  await ctx.reply(rows.map(describe).join('\n'));
+}
+
+/** Hard link when the staging directory is on the same file system, a copy when not. */
+function place(src: string, dir: string): string {
+  const dst = join(dir, basename(src));
+  try {
+    linkSync(src, dst);
+  } catch {
+    copyFileSync(src, dst);
+  }
+  return dst;
+}
+
+async function get(s: Services, job: RunningJob, date: string, what: string): Promise<string> {
+  const dir = join(s.config.dumps.stagingDir, `job-${job.id}-${date}-${what}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (what === 'databases') {
+    const row = s.catalog.onDate(date).find((d) => d.kind === 'databases');
+    if (!row) throw new UserError(`there is no database archive for ${date}`);
+    job.leftover(`dir:${dir}`);
+    const r = await decodeInto({
+      source: sourceOf(s, row),
+      tools: s.tools,
+      consumer: { program: s.tools.tar, args: ['-x', '-f', '-', '-C', dir] },
+      signal: job.signal,
+      onBytes: (n) => job.progress('extracting', n),
+    });
+    if (!r.ok) throw new Error(`extracting ${row.location} failed: ${r.message}`);
+    job.settled(`dir:${dir}`);
+    const entries = readdirSync(dir, { recursive: true }).length;
+    return `the database archive of ${date} is extracted in ${dir}: ${entries} entries, ${formatBytes(r.rawBytes)} (archive sha256 ${r.sha256})`;
+  }
+  const rows = chainFor(s, what, date);
+  const lines: string[] = [];
+  for (const row of rows) {
+    const placed = place(row.location, dir);
+    if (row.kind !== 'legacy') {
+      try {
+        place(`${row.location}.json`, dir);
+      } catch {
+        // no sidecar: the file and its checksum below are what matters
+      }
+    }
+    lines.push(
+      `${basename(placed)} (${row.level}, ${formatBytes(row.stored_bytes)}${row.sha256 ? `, sha256 ${row.sha256}` : ''})`,
+    );
+  }
+  const how =
+    rows[0]!.kind === 'legacy'
+      ? `restore with: ccrypt -cdk <key file> < FILE | gunzip | vos restore <server> <partition> <name>`
+      : `restore with: zstd -dc FULL | vos restore <server> <partition> <name>, then zstd -dc INCR | vos restore ... -overwrite incremental`;
+  return `the dump chain of ${what} for ${date} is in ${dir}:\n${lines.join('\n')}\n${how}`;
+}
+
+export default defineCommand({
+  name: 'backup',
+  summary:
+    'list the dumps by date, fetch a dump chain into the staging directory, or rebuild the catalog from the files',
+  usage,
+  example: 'backup list 2013.01.28',
+  permission: 'admin',
+  args: tokens.transform((t): Args | { error: string } => {
+    const [sub, a, b, ...rest] = t;
+    if (sub === 'list' && b === undefined) return a === undefined ? { sub } : { sub, date: a };
+    if (sub === 'get' && a !== undefined && b !== undefined && rest.length === 0)
+      return { sub, date: a, what: b };
+    if (sub === 'rescan' && a === undefined) return { sub };
+    return {
+      error: sub
+        ? `"backup ${t.join(' ').slice(0, 60)}" is not one of the backup commands`
+        : 'say what to do: list, get or rescan',
+    };
+  }),
+  async run(ctx, args) {
+    if ('error' in args) throw new UserError(args.error);
+    const s = ctx.services;
+    if (args.sub === 'list') {
+      await list(
+        ctx,
+        args.date === undefined ? undefined : parseDate(args.date, s.clock(), s.config.timeZone),
+      );
+      return;
+    }
+    if (args.sub === 'rescan') {
+      const r = await s.catalog.rescan({
+        dumpDir: s.config.dumps.dir,
+        ...(s.config.dumps.legacyDir ? { legacyDir: s.config.dumps.legacyDir } : {}),
+        tools: s.tools,
+      });
+      const skipped = r.skipped.length
+        ? `; skipped ${r.skipped.length}: ${r.skipped.slice(0, 3).join('; ')}`
+        : '';
+      await ctx.reply(
+        `catalog rebuilt from the files: ${r.added} added, ${r.removed} removed (their files are gone)${skipped}`,
+      );
+      return;
+    }
+    const date = parseDate(args.date, s.clock(), s.config.timeZone);
+    const what = args.what === 'databases' ? 'databases' : checkVolumeArg(args.what);
+    if (what !== 'databases') chainFor(s, what, date); // fail now, not in the job
+    const { id } = s.jobs.submit({
+      kind: 'get',
+      title: `get ${what} of ${date}`,
+      volumes: [],
+      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      run: (job) => get(s, job, date, what),
+    });
+    await ctx.reply(`job ${id} started: fetching ${what} of ${date} into the staging directory`);
+  },
+});

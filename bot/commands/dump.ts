@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { tokens } from '../args.ts';
+import { UserError } from '../errors.ts';
+import { defineCommand } from '../registry.ts';
+import { checkVolumeArg, dumpVolume, requireRwVolume } from '../volumes.ts';
+
+export default defineCommand({
+  name: 'dump',
+  summary:
+    'clone a volume and dump it into the dump store; incremental (since its newest full) when it has a full, else full',
+  usage: 'dump <volume> [full|incremental]',
+  example: 'dump user.alice full',
+  permission: 'admin',
+  args: tokens
+    .min(1, 'name the volume to dump')
+    .max(2, 'give a volume and at most a level')
+    .transform((t, ctx) => {
+      const level = t[1];
+      if (level !== undefined && level !== 'full' && level !== 'incremental') {
+        ctx.addIssue({
+          code: 'custom',
+          message: `the level is "full" or "incremental", not "${level.slice(0, 20)}"`,
+        });
+        return z.NEVER;
+      }
+      return { volume: t[0]!, level: level as 'full' | 'incremental' | undefined };
+    }),
+  async run(ctx, { volume, level }) {
+    const s = ctx.services;
+    checkVolumeArg(volume);
+    await requireRwVolume(s, volume);
+    const full = s.catalog.newestFull(volume);
+    const chosen = level ?? (full ? 'incremental' : 'full');
+    if (chosen === 'incremental' && !full) {
+      throw new UserError(
+        `there is no full dump of ${volume} yet, so an incremental has no base; run !dump ${volume} full first`,
+      );
+    }
+    const { id, waitingFor } = s.jobs.submit({
+      kind: 'dump',
+      title: `${chosen} dump of ${volume}`,
+      volumes: [volume],
+      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      run: async (job) => (await dumpVolume(s, job, volume, chosen)).text,
+      onCancel: async () => 'The partial dump file was removed; the catalog is unchanged.',
+    });
+    await ctx.reply(
+      `job ${id} started: ${chosen} dump of ${volume}${waitingFor ? `; it waits for job ${waitingFor}, which holds ${volume}` : ''}`,
+    );
+  },
+});

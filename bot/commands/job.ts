@@ -1,0 +1,26 @@
+import type { ProgressUpdate } from '../chat.ts';
+import { formatProgress } from '../chat.ts';
+import { UserError } from '../errors.ts';
+import { defineCommand } from '../registry.ts';
+import { jobId } from './cancel.ts';
+import { jobLine } from './jobs.ts';
+
+export default defineCommand({
+  name: 'job',
+  summary: "one job's details and latest progress",
+  usage: 'job <id>',
+  example: 'job 12',
+  permission: 'admin',
+  args: jobId,
+  async run(ctx, id) {
+    const j = ctx.services.jobs.get(id);
+    if (!j) throw new UserError(`there is no job ${id}; !jobs lists them`);
+    const lines = [jobLine(j)];
+    if (j.progress) lines.push(formatProgress(JSON.parse(j.progress) as ProgressUpdate));
+    if (j.result) lines.push(`result: ${j.result}`);
+    if (j.error) lines.push(`error: ${j.error.split('\n')[0]}`);
+    const left = JSON.parse(j.leftovers ?? '[]') as string[];
+    if (left.length) lines.push(`may have left: ${left.join('; ')}`);
+    await ctx.reply(lines.join('\n'));
+  },
+});

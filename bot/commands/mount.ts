@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { tokens } from '../args.ts';
+import { UserError } from '../errors.ts';
+import { defineCommand } from '../registry.ts';
+import { RestoredVolumes } from '../restored.ts';
+import type { Services } from '../services.ts';
+import { checkVolumeArg } from '../volumes.ts';
+
+export const oneVolume = tokens.length(1, 'name one volume').transform((t) => t[0]!);
+
+/** The wiki's 1.4 and 1.6: only for volumes afsbot restored, under the configured scratch directory. */
+export function scratch(s: Services, volume: string): { dir: string; parent: string; path: string } {
+  const dir = s.config.afs.scratchMountDir;
+  const parent = s.config.afs.scratchParentVolume;
+  if (!dir || !parent) {
+    throw new UserError(
+      'mounting needs afs.scratchMountDir and afs.scratchParentVolume in the config (AFSBOT_SCRATCH_MOUNT_DIR, AFSBOT_SCRATCH_PARENT_VOLUME)',
+    );
+  }
+  return { dir, parent, path: join(dir, volume) };
+}
+
+export function mine(s: Services, volume: string) {
+  const rec = new RestoredVolumes(s.store).get(volume);
+  if (rec?.state !== 'restored') {
+    throw new UserError(
+      `${volume} is not a volume afsbot restored, so it will not touch it (!restore makes one)`,
+    );
+  }
+  return rec;
+}
+
+export default defineCommand({
+  name: 'mount',
+  summary: 'mount a restored volume under the scratch directory (fs mkmount, then vos release of its parent)',
+  usage: 'mount <volume>',
+  example: 'mount user.alice.restored',
+  permission: 'admin',
+  args: oneVolume,
+  async run(ctx, volume) {
+    const s = ctx.services;
+    checkVolumeArg(volume);
+    const rec = mine(s, volume);
+    if (rec.mount_path) throw new UserError(`${volume} is already mounted at ${rec.mount_path}`);
+    const { parent, path } = scratch(s, volume);
+    const { id } = s.jobs.submit({
+      kind: 'mount',
+      title: `mount ${volume}`,
+      volumes: [volume, parent],
+      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      run: async (job) => {
+        const mk = await s.fs.mkmount(path, volume, job.signal);
+        if (!mk.ok) throw new Error(`fs mkmount failed: ${mk.message}`);
+        new RestoredVolumes(s.store).setMount(volume, path);
+        const rel = await s.vos.release(parent, job.signal);
+        if (!rel.ok)
+          throw new Error(
+            `the mount point ${path} was made, but vos release ${parent} failed: ${rel.message}; run it by hand`,
+          );
+        return `${volume} is mounted at ${path} (${parent} released); !unmount ${volume} when done`;
+      },
+    });
+    await ctx.reply(`job ${id} started: mounting ${volume} at ${path}`);
+  },
+});

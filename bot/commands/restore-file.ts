@@ -1,0 +1,134 @@
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { ChainError, extractChain } from '../../actions/restore.ts';
+import { tokens } from '../args.ts';
+import { looksLikeDate, parseDate } from '../dates.ts';
+import { UserError } from '../errors.ts';
+import { formatBytes } from '../format.ts';
+import { defineCommand } from '../registry.ts';
+import { chainFor, chainLinks, checkVolumeArg } from '../volumes.ts';
+
+/** A path inside a volume as an admin may ask for it: relative, no "..", nothing odd. */
+export function checkVolumePath(p: string): string {
+  if (p.startsWith('/'))
+    throw new UserError(
+      `"${p.slice(0, 60)}" is absolute; give the path inside the volume, e.g. projects/plan.md`,
+    );
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (/[\u0000-\u001f]/.test(p)) throw new UserError('a path may not contain control characters');
+  const parts = p.split('/');
+  if (parts.includes('..'))
+    throw new UserError(`"${p.slice(0, 60)}" contains "..": give a path inside the volume`);
+  const n = normalize(p).replace(/\/+$/, '');
+  if (!n || n === '.')
+    throw new UserError('give a file or directory inside the volume, not the whole volume');
+  return n;
+}
+
+function sizeOf(path: string): { files: number; bytes: number } {
+  const st = lstatSync(path);
+  if (!st.isDirectory()) return { files: 1, bytes: st.size };
+  let files = 0;
+  let bytes = 0;
+  for (const e of readdirSync(path, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) {
+      files++;
+      bytes += lstatSync(join(e.parentPath, e.name)).size;
+    }
+  }
+  return { files, bytes };
+}
+
+export default defineCommand({
+  name: 'restore-file',
+  summary:
+    'recover single files or directories from a dump without mounting anything (restorevol into the staging directory)',
+  usage: 'restore-file [<date>] <volume> <path>...',
+  example: 'restore-file 2013.01.28 user.alice projects/plan.md',
+  permission: 'admin',
+  args: tokens
+    .min(2, 'name the volume and at least one path in it')
+    .max(22, 'at most 20 paths at once')
+    .transform((t) => {
+      const rest = [...t];
+      const date = looksLikeDate(rest[0]!) ? rest.shift() : undefined;
+      return { date, volume: rest.shift() ?? '', paths: rest };
+    }),
+  async run(ctx, args) {
+    const s = ctx.services;
+    const volume = checkVolumeArg(args.volume);
+    if (args.paths.length === 0) throw new UserError('name at least one path inside the volume');
+    const paths = args.paths.map(checkVolumePath);
+    const date = args.date === undefined ? undefined : parseDate(args.date, s.clock(), s.config.timeZone);
+    const rows = chainFor(s, volume, date);
+    const links = chainLinks(s, rows);
+    const asOf = rows.at(-1)!.date;
+    const { id } = s.jobs.submit({
+      kind: 'restore-file',
+      title: `restore-file ${volume} of ${asOf}`,
+      volumes: [],
+      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      run: async (job) => {
+        const work = join(s.config.dumps.stagingDir, `job-${job.id}-extract`);
+        const out = join(s.config.dumps.stagingDir, `job-${job.id}-${volume}-${asOf}`);
+        job.leftover(`dir:${work}`);
+        try {
+          const r = await extractChain({
+            tools: s.tools,
+            chain: links,
+            dir: work,
+            signal: job.signal,
+            onBytes: (n) =>
+              job.progress(
+                'extracting',
+                n,
+                rows.reduce((a, b) => a + (b.raw_bytes ?? b.stored_bytes), 0),
+              ),
+          });
+          if (!r.ok) {
+            if (r.cancelled) throw new Error('cancelled');
+            throw new Error(`restorevol failed: ${r.message}`);
+          }
+          const root = join(work, r.headers[0]!.volumeName.replace(/\.backup$/, ''));
+          const found: string[] = [];
+          const missing: string[] = [];
+          for (const p of paths) {
+            const src = join(root, p);
+            if (!existsSync(src)) {
+              missing.push(p);
+              continue;
+            }
+            const dst = join(out, p);
+            mkdirSync(dirname(dst), { recursive: true, mode: 0o700 });
+            renameSync(src, dst);
+            const { files, bytes } = sizeOf(dst);
+            found.push(
+              files === 1 && !lstatSync(dst).isDirectory()
+                ? `${p} (${formatBytes(bytes)})`
+                : `${p}/ (${files} files, ${formatBytes(bytes)})`,
+            );
+          }
+          if (found.length === 0) {
+            throw new UserError(
+              `none of ${paths.join(', ')} is in ${volume} as of ${asOf}; nothing was kept`,
+            );
+          }
+          return [
+            `from ${volume} as of ${asOf}, in ${out}:`,
+            ...found,
+            ...(missing.length ? [`not in the dump: ${missing.join(', ')}`] : []),
+          ].join('\n');
+        } catch (err) {
+          if (err instanceof ChainError) throw new UserError(`refused: ${err.message}`);
+          throw err;
+        } finally {
+          rmSync(work, { recursive: true, force: true });
+          job.settled(`dir:${work}`);
+        }
+      },
+    });
+    await ctx.reply(
+      `job ${id} started: extracting ${paths.length} path${paths.length === 1 ? '' : 's'} from ${volume} as of ${asOf}`,
+    );
+  },
+});

@@ -1,0 +1,133 @@
+import { ChainError, restoreChain } from '../../actions/restore.ts';
+import { VOLUME_NAME_MAX, volumeNameProblem } from '../../actions/vos.ts';
+import { tokens } from '../args.ts';
+import { looksLikeDate, parseDate } from '../dates.ts';
+import { UserError } from '../errors.ts';
+import { formatBytes } from '../format.ts';
+import { defineCommand } from '../registry.ts';
+import { RestoredVolumes } from '../restored.ts';
+import { chainFor, chainLinks, checkVolumeArg, iso, restoreSite } from '../volumes.ts';
+
+/** A name for a restored copy that fits AFS's 22 characters, for the error that suggests one. */
+export function shortName(volume: string): string {
+  return `${volume.slice(0, VOLUME_NAME_MAX - 2).replace(/\.+$/, '')}.r`;
+}
+
+export default defineCommand({
+  name: 'restore',
+  summary:
+    'restore a volume as of a date (default: its newest dump) into <volume>.restored or a name you give',
+  usage: 'restore [<date>] <volume> [as <newname>]',
+  example: 'restore 2013.01.28 user.alice as user.alice.old',
+  permission: 'admin',
+  args: tokens
+    .min(1, 'name the volume to restore')
+    .max(4, 'too many words')
+    .transform((t) => {
+      const rest = [...t];
+      const date = rest.length > 1 && looksLikeDate(rest[0]!) ? rest.shift() : undefined;
+      const volume = rest.shift();
+      let target: string | undefined;
+      if (rest.length > 0) {
+        if (rest[0] !== 'as' || rest.length !== 2) return { error: `after the volume, write "as <newname>"` };
+        target = rest[1];
+      }
+      return { date, volume: volume ?? '', target };
+    }),
+  async run(ctx, args) {
+    if ('error' in args) throw new UserError(args.error as string);
+    const s = ctx.services;
+    const volume = checkVolumeArg(args.volume);
+    const date = args.date === undefined ? undefined : parseDate(args.date, s.clock(), s.config.timeZone);
+    const target = args.target ?? `${volume}.restored`;
+    const problem = volumeNameProblem(target);
+    if (problem) {
+      const hint = args.target
+        ? ''
+        : `; give a shorter name, e.g. !restore ${args.date ? `${args.date} ` : ''}${volume} as ${shortName(volume)}`;
+      throw new UserError(`${problem}${hint}`);
+    }
+    const rows = chainFor(s, volume, date);
+    const restored = new RestoredVolumes(s.store);
+    const ex = await s.vos.examine(target);
+    if (ex.ok) {
+      const rec = restored.get(target);
+      const mine = rec && rec.state !== 'discarded';
+      throw new UserError(
+        mine
+          ? `${target} already exists (restored by job ${rec.job_id} from ${rec.source} of ${rec.date}); !discard ${target} first, or restore as another name`
+          : `${target} already exists and afsbot did not make it, so it will not touch it; restore as another name`,
+      );
+    }
+    if (!ex.missing) throw new Error(`vos examine ${target} failed: ${ex.message}`);
+    const site = await restoreSite(s, volume);
+    const links = chainLinks(s, rows);
+    const total = rows.reduce((n, r) => n + (r.raw_bytes ?? r.stored_bytes), 0);
+    const asOf = rows.at(-1)!.date;
+    const { id, waitingFor } = s.jobs.submit({
+      kind: 'restore',
+      title: `restore ${volume} of ${asOf} as ${target}`,
+      volumes: [volume, target],
+      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      run: async (job) => {
+        restored.begin(target, volume, asOf, job.id);
+        job.leftover(`volume:${target}`);
+        let r: Awaited<ReturnType<typeof restoreChain>>;
+        try {
+          r = await restoreChain({
+            vos: s.vos,
+            tools: s.tools,
+            chain: links,
+            server: site.server,
+            partition: site.partition,
+            target,
+            signal: job.signal,
+            onBytes: (n, link) =>
+              job.progress(link === 0 ? 'restoring the full dump' : 'applying the incremental', n, total),
+          });
+        } catch (err) {
+          if (err instanceof ChainError) {
+            restored.discarded(target);
+            job.settled(`volume:${target}`);
+            throw new UserError(`refused: ${err.message}. Nothing was restored.`);
+          }
+          throw err;
+        }
+        if (!r.ok) {
+          if (r.cancelled) throw new Error('cancelled');
+          const rm = r.appliedLinks > 0 || r.exitCode !== null ? await s.vos.remove(target) : undefined;
+          if (!rm || rm.ok || /no such entry/i.test(rm.stderr)) {
+            restored.discarded(target);
+            job.settled(`volume:${target}`);
+          }
+          throw new Error(
+            `vos restore into ${target} failed: ${r.message}${rm?.ok ? `; the partial ${target} was removed` : ''}`,
+          );
+        }
+        const f = r.examine;
+        restored.finish(target, Number(f.id));
+        job.settled(`volume:${target}`);
+        const chain = rows
+          .map((row) => `${row.level} of ${row.date} (clone ${iso(row.clone_time)})`)
+          .join(' + ');
+        return [
+          `${volume} as of ${asOf} is restored into ${target} (id ${f.id}) on ${site.server} /vicep${site.partition}, from ${chain}.`,
+          `${target}: ${f.filecount} files, ${formatBytes(Number(f.diskused) * 1024)} used, last update ${iso(Number(f.updateDate))}.`,
+          `Look into it with !mount ${target}, or !restore-file for single files; !promote ${volume} makes it the live volume; !discard ${target} removes it.`,
+        ].join('\n');
+      },
+      onCancel: async (job) => {
+        const rm = await s.vos.remove(target);
+        if (rm.ok || /no such entry/i.test(rm.stderr)) {
+          restored.discarded(target);
+          job.settled(`volume:${target}`);
+          return `The partly restored ${target} was removed.`;
+        }
+        return `The partly restored ${target} could not be removed (${rm.message}); !discard ${target}.`;
+      },
+    });
+    await ctx.reply(
+      `job ${id} started: restoring ${volume} as of ${asOf} into ${target} (${rows.length === 2 ? 'full + incremental' : 'one full dump'})${waitingFor ? `; it waits for job ${waitingFor}` : ''}`,
+    );
+  },
+});

@@ -1,0 +1,62 @@
+// At start: the jobs a dead process left behind. Each is marked interrupted, what it recorded as
+// possibly left behind is cleaned up where that is safe (partial files, volumes the bot was in the
+// middle of restoring) or listed, and the channel that asked for the job is told.
+import { rmSync } from 'node:fs';
+import { listPartials, removeQuietly } from '../actions/dump-store.ts';
+import type { Conversation } from './chat.ts';
+import type { Origin } from './jobs.ts';
+import { RestoredVolumes } from './restored.ts';
+import type { Services } from './services.ts';
+
+export async function recoverInterrupted(
+  s: Services,
+  post?: (origin: Origin, text: string) => Promise<void>,
+): Promise<void> {
+  const rows = s.jobs.interrupted();
+  const restored = new RestoredVolumes(s.store);
+  // Partial dump files are never valid; remove every one, whichever job made it.
+  const partials = listPartials(s.config.dumps.dir);
+  for (const p of partials) removeQuietly(p);
+  for (const row of rows) {
+    const cleaned: string[] = [];
+    const left: string[] = [];
+    for (const item of JSON.parse(row.leftovers ?? '[]') as string[]) {
+      const [kind, what] = item.split(':', 2) as [string, string];
+      if (kind === 'file') {
+        removeQuietly(what);
+        cleaned.push(`removed ${what}`);
+      } else if (kind === 'dir') {
+        rmSync(what, { recursive: true, force: true });
+        cleaned.push(`removed ${what}`);
+      } else if (kind === 'volume') {
+        const rec = restored.get(what);
+        const ex = await s.vos.examine(what);
+        if (!ex.ok && ex.missing) {
+          if (rec) restored.discarded(what);
+          cleaned.push(`${what} was never created`);
+        } else if (rec && rec.state === 'restoring' && rec.job_id === row.id) {
+          const rm = await s.vos.remove(what);
+          if (rm.ok) {
+            restored.discarded(what);
+            cleaned.push(`removed the half-restored volume ${what}`);
+          } else
+            left.push(
+              `the half-restored volume ${what} (vos remove failed: ${rm.message}; !discard ${what})`,
+            );
+        } else left.push(what);
+      } else left.push(item);
+    }
+    const text = `job ${row.id} (${row.title}) was interrupted: afsbot stopped while it ran.${cleaned.length ? ` Cleaned up: ${cleaned.join('; ')}.` : ''}${left.length ? ` Left: ${left.join('; ')}.` : ''} Nothing else needs doing; run it again if it is still wanted.`;
+    s.log.warn('interrupted job found at start', { job: row.id, cleaned, left });
+    const origin: Origin = {
+      backend: row.backend,
+      identity: row.identity,
+      conversation: JSON.parse(row.conversation) as Conversation,
+    };
+    try {
+      await post?.(origin, text);
+    } catch (err) {
+      s.log.warn('could not report an interrupted job', { job: row.id, error: err });
+    }
+  }
+}

@@ -1,0 +1,61 @@
+// The volumes afsbot itself restored: the only ones it will ever remove, rename or mount.
+import type { Store } from './store.ts';
+
+export interface RestoredRow {
+  name: string;
+  volume_id: number | null;
+  source: string;
+  date: string;
+  state: 'restoring' | 'restored' | 'discarded';
+  job_id: number;
+  created_at: string;
+  mount_path: string | null;
+  discarded_at: string | null;
+}
+
+export class RestoredVolumes {
+  constructor(private readonly store: Store) {}
+
+  get(name: string): RestoredRow | undefined {
+    return this.store.db.prepare('SELECT * FROM restored_volumes WHERE name = ?').get(name) as
+      | RestoredRow
+      | undefined;
+  }
+
+  /** Records, before the first byte is restored, that this job is making `name`. */
+  begin(name: string, source: string, date: string, jobId: number): void {
+    this.store.db
+      .prepare(
+        `INSERT INTO restored_volumes (name, volume_id, source, date, state, job_id, created_at)
+         VALUES (?, NULL, ?, ?, 'restoring', ?, ?)
+         ON CONFLICT(name) DO UPDATE SET volume_id = NULL, source = excluded.source, date = excluded.date,
+           state = 'restoring', job_id = excluded.job_id, created_at = excluded.created_at, mount_path = NULL,
+           discarded_at = NULL`,
+      )
+      .run(name, source, date, jobId, new Date().toISOString());
+  }
+
+  finish(name: string, volumeId: number): void {
+    this.store.db
+      .prepare(`UPDATE restored_volumes SET state = 'restored', volume_id = ? WHERE name = ?`)
+      .run(volumeId, name);
+  }
+
+  discarded(name: string): void {
+    this.store.db
+      .prepare(
+        `UPDATE restored_volumes SET state = 'discarded', discarded_at = ?, mount_path = NULL WHERE name = ?`,
+      )
+      .run(new Date().toISOString(), name);
+  }
+
+  setMount(name: string, path: string | null): void {
+    this.store.db.prepare('UPDATE restored_volumes SET mount_path = ? WHERE name = ?').run(path, name);
+  }
+
+  active(): RestoredRow[] {
+    return this.store.db
+      .prepare(`SELECT * FROM restored_volumes WHERE state != 'discarded' ORDER BY created_at`)
+      .all() as RestoredRow[];
+  }
+}
