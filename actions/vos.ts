@@ -79,6 +79,28 @@ export function parseBackupsys(text: string): BackupsysSummary | undefined {
   return m ? { backedUp: Number(m[1]), failed: Number(m[2]) } : undefined;
 }
 
+export interface Transaction {
+  id: number;
+  volumeId: number;
+  procedure: string;
+}
+
+/** `vos status <server>`: the volserver's open transactions. */
+export function parseStatus(text: string): Transaction[] {
+  const out: Transaction[] = [];
+  let id: number | undefined;
+  for (const line of text.split('\n')) {
+    const t = /^transaction: (\d+)/.exec(line);
+    if (t) id = Number(t[1]);
+    const v = /^volume: (\d+)\s+partition: \S+\s+procedure: (\S+)/.exec(line);
+    if (v && id !== undefined) {
+      out.push({ id, volumeId: Number(v[1]), procedure: v[2]! });
+      id = undefined;
+    }
+  }
+  return out;
+}
+
 export class Vos {
   constructor(private readonly opts: VosOptions) {}
 
@@ -137,6 +159,21 @@ export class Vos {
 
   release(volume: string, signal?: AbortSignal): Promise<ToolResult> {
     return this.run(['release', '-id', volume], signal);
+  }
+
+  /**
+   * A vos client killed in the middle of a dump or restore leaves its volserver transaction open, and
+   * the volume stays busy (no backup, remove or restore) until the volserver times it out. Ends the
+   * transactions on `volumeId`; returns how many.
+   */
+  async endTransactions(server: string, volumeId: number): Promise<number> {
+    const st = await this.run(['status', '-server', server]);
+    if (!st.ok) return 0;
+    let ended = 0;
+    for (const t of parseStatus(st.stdout).filter((x) => x.volumeId === volumeId)) {
+      if ((await this.run(['endtrans', '-server', server, '-transaction', String(t.id)])).ok) ended++;
+    }
+    return ended;
   }
 
   async listvldbEntry(

@@ -87,6 +87,8 @@ export async function dumpVolume(
     onBytes: (n) => job.progress('dumping', n, expected || undefined),
   });
   if (!r.ok) {
+    // A killed vos leaves the clone busy on the volserver until its transaction is ended.
+    await s.vos.endTransactions(ex.fields.serv ?? '', Number(ex.fields.id));
     if (r.cancelled) throw new Error('cancelled');
     throw new Error(`vos dump of ${clone} failed, and no file was kept: ${r.message}`);
   }

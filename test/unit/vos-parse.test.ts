@@ -49,3 +49,13 @@ describe('vos parsers on real output', () => {
     expect(parseBackupsys('Possible communication failure')).toBeUndefined();
   });
 });
+
+describe('vos status', () => {
+  it('finds the transaction a killed vos dump left open', async () => {
+    const { parseStatus } = await import('../../actions/vos.ts');
+    expect(parseStatus(fixture('status-busy.txt'))).toEqual([
+      { id: 349, volumeId: 536870991, procedure: 'Dump' },
+    ]);
+    expect(parseStatus('No active transactions on 10.77.77.1\n')).toEqual([]);
+  });
+});
