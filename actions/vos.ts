@@ -166,14 +166,19 @@ export class Vos {
    * the volume stays busy (no backup, remove or restore) until the volserver times it out. Ends the
    * transactions on `volumeId`; returns how many.
    */
-  async endTransactions(server: string, volumeId: number): Promise<number> {
-    const st = await this.run(['status', '-server', server]);
-    if (!st.ok) return 0;
-    let ended = 0;
-    for (const t of parseStatus(st.stdout).filter((x) => x.volumeId === volumeId)) {
-      if ((await this.run(['endtrans', '-server', server, '-transaction', String(t.id)])).ok) ended++;
+  async endTransactions(server: string, volumeId: number, waitMs = 15_000): Promise<number> {
+    const open = async () => {
+      const st = await this.run(['status', '-server', server]);
+      return st.ok ? parseStatus(st.stdout).filter((x) => x.volumeId === volumeId) : [];
+    };
+    const found = await open();
+    for (const t of found) await this.run(['endtrans', '-server', server, '-transaction', String(t.id)]);
+    // The volserver lets go once the aborted call unwinds, a second or two later.
+    const deadline = Date.now() + waitMs;
+    while (found.length > 0 && (await open()).length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
     }
-    return ended;
+    return found.length;
   }
 
   async listvldbEntry(
