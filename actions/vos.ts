@@ -181,6 +181,20 @@ export class Vos {
     return found.length;
   }
 
+  /**
+   * Removes a volume that a killed vos restore may have left half-made: its open transactions are
+   * ended first, or the volserver would refuse. `gone` is true when the volume no longer exists.
+   */
+  async removeAfterAbort(volume: string): Promise<{ gone: boolean; why?: string }> {
+    const e = await this.listvldbEntry(volume);
+    if (e.ok && !e.entry) return { gone: true };
+    if (e.ok && e.entry?.rw) {
+      for (const site of e.entry.sites) await this.endTransactions(site.server, e.entry.rw);
+    }
+    const rm = await this.remove(volume);
+    return rm.ok || isNoSuchVolume(rm) ? { gone: true } : { gone: false, why: rm.message };
+  }
+
   async listvldbEntry(
     volume: string,
     signal?: AbortSignal,

@@ -17,12 +17,21 @@ export async function recoverInterrupted(
   // Partial dump files are never valid; remove every one, whichever job made it.
   const partials = listPartials(s.config.dumps.dir);
   for (const p of partials) removeQuietly(p);
+  if (partials.length) s.log.warn('removed partial dump files at start', { partials });
   for (const row of rows) {
     const cleaned: string[] = [];
     const left: string[] = [];
     for (const item of JSON.parse(row.leftovers ?? '[]') as string[]) {
       const [kind, what] = item.split(':', 2) as [string, string];
-      if (kind === 'file') {
+      if (kind === 'busy') {
+        const [server, id] = what.split('/') as [string, string];
+        const ended = await s.vos.endTransactions(server, Number(id));
+        cleaned.push(
+          ended
+            ? `ended ${ended} volserver transaction${ended === 1 ? '' : 's'} left open on volume ${id}`
+            : `volume ${id} was not left busy`,
+        );
+      } else if (kind === 'file') {
         removeQuietly(what);
         cleaned.push(`removed ${what}`);
       } else if (kind === 'dir') {
@@ -46,7 +55,9 @@ export async function recoverInterrupted(
         } else left.push(what);
       } else left.push(item);
     }
-    const text = `job ${row.id} (${row.title}) was interrupted: afsbot stopped while it ran.${cleaned.length ? ` Cleaned up: ${cleaned.join('; ')}.` : ''}${left.length ? ` Left: ${left.join('; ')}.` : ''} Nothing else needs doing; run it again if it is still wanted.`;
+    if (row.kind === 'dump' && partials.length)
+      cleaned.push(`removed the partial dump file${partials.length === 1 ? '' : 's'}`);
+    const text = `job ${row.id} (${row.title}) was interrupted: afsbot stopped while it ran.${cleaned.length ? ` Cleaned up: ${cleaned.join('; ')}.` : ''}${left.length ? ` Still left, for an admin to see to: ${left.join('; ')}.` : ' Nothing is left behind.'} Run it again if it is still wanted.`;
     s.log.warn('interrupted job found at start', { job: row.id, cleaned, left });
     const origin: Origin = {
       backend: row.backend,

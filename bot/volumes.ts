@@ -77,6 +77,9 @@ export async function dumpVolume(
       text: `${volume} was already dumped from this clone (${iso(cloneTime)}): ${path}`,
     };
   }
+  // If afsbot dies mid-dump, vos dies of SIGPIPE and leaves the clone busy on the volserver.
+  const busy = `busy:${ex.fields.serv}/${ex.fields.id}`;
+  job.leftover(busy);
   const r = await dumpToFile({
     vos: s.vos,
     volume: clone,
@@ -89,9 +92,11 @@ export async function dumpVolume(
   if (!r.ok) {
     // A killed vos leaves the clone busy on the volserver until its transaction is ended.
     await s.vos.endTransactions(ex.fields.serv ?? '', Number(ex.fields.id));
+    job.settled(busy);
     if (r.cancelled) throw new Error('cancelled');
     throw new Error(`vos dump of ${clone} failed, and no file was kept: ${r.message}`);
   }
+  job.settled(busy);
   if (r.header.fromTime !== since || r.header.toTime !== cloneTime) {
     throw new Error(
       `the dump of ${clone} covers ${r.header.fromTime}..${r.header.toTime}, not ${since}..${cloneTime}; it was kept at ${path} but not catalogued`,

@@ -64,14 +64,7 @@ export default defineCommand({
     const links = chainLinks(s, rows);
     const total = rows.reduce((n, r) => n + (r.raw_bytes ?? r.stored_bytes), 0);
     const asOf = rows.at(-1)!.date;
-    /** Removes a partly restored target, ending the transaction a killed vos restore left on it first. */
-    const removeTarget = async (): Promise<{ gone: boolean; why?: string }> => {
-      const e = await s.vos.listvldbEntry(target);
-      if (e.ok && !e.entry) return { gone: true };
-      if (e.ok && e.entry?.rw) await s.vos.endTransactions(site.server, e.entry.rw);
-      const rm = await s.vos.remove(target);
-      return rm.ok || /no such entry/i.test(rm.stderr) ? { gone: true } : { gone: false, why: rm.message };
-    };
+    const removeTarget = () => s.vos.removeAfterAbort(target);
     const { id, waitingFor } = s.jobs.submit({
       kind: 'restore',
       title: `restore ${volume} of ${asOf} as ${target}`,

@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
-import { cellVos, freshVolume, readVolumeFile, removeIfThere, vosOk, writeVolumeFile } from '../support/cell-tools.ts';
+import {
+  cellVos,
+  freshVolume,
+  readVolumeFile,
+  removeIfThere,
+  vosOk,
+  writeVolumeFile,
+} from '../support/cell-tools.ts';
 
 const cell = inject('cell');
 const vos = cellVos(cell);
@@ -21,7 +28,10 @@ const scratchDir = `/afs/${cell.cell}/.old/tmp-mount`;
 let h: MemoryHarness;
 
 function sh(script: string): void {
-  execFileSync('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LEGACY: legacy, KEY: keyFile } });
+  execFileSync('sh', ['-c', script], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, LEGACY: legacy, KEY: keyFile },
+  });
 }
 
 beforeAll(async () => {
@@ -37,7 +47,9 @@ beforeAll(async () => {
   writeFileSync(keyFile, 'a legacy passphrase\n', { mode: 0o600 });
   const vosArgs = `-localauth -config ${cell.configDir} -noresolve`;
   // The wiki's format, made the wiki's way: vos dump | gzip | ccrypt, the key from a file.
-  sh(`vos dump -id ${VOL}.backup -time 0 ${vosArgs} 2>/dev/null | gzip | ccrypt -e -k "$KEY" > "$LEGACY/2013.01.28-${VOL}.dump.gz.aescrypt"`);
+  sh(
+    `vos dump -id ${VOL}.backup -time 0 ${vosArgs} 2>/dev/null | gzip | ccrypt -e -k "$KEY" > "$LEGACY/2013.01.28-${VOL}.dump.gz.aescrypt"`,
+  );
   mkdirSync(join(dir, 'db'));
   writeFileSync(join(dir, 'db', 'alice.sql'), 'CREATE TABLE t (x int);\n');
   writeFileSync(join(dir, 'db', 'bob.sql'), 'INSERT INTO t VALUES (1);\n');
@@ -67,8 +79,12 @@ afterAll(async () => {
 
 describe('legacy archives', () => {
   it('lists them after a rescan', async () => {
-    expect(await h.chat.type('!backup rescan')).toMatch(/^catalog rebuilt from the files: 2 added, 0 removed/);
-    expect(await h.chat.type('!backup list')).toMatch(/^2013\.01\.28: 2 volumes, 0 full, 0 incremental, 2 legacy, /);
+    expect(await h.chat.type('!backup rescan')).toMatch(
+      /^catalog rebuilt from the files: 2 added, 0 removed/,
+    );
+    expect(await h.chat.type('!backup list')).toMatch(
+      /^2013\.01\.28: 2 volumes, 0 full, 0 incremental, 2 legacy, /,
+    );
     expect((await h.chat.type('!backup list 2013.01.28')).split('\n')).toEqual([
       expect.stringMatching(/^databases {2}legacy database archive, /),
       expect.stringMatching(/^user\.t3leg {2}legacy full \(\.dump\.gz\.aescrypt\), /),
@@ -112,19 +128,27 @@ describe('mount, unmount, discard', () => {
     const before = await releasedAt();
     await new Promise((r) => setTimeout(r, 1100));
     const r = await h.chat.job('!mount t3.legacy');
-    expect(r.result).toMatch(new RegExp(`done: t3\\.legacy is mounted at ${scratchDir}/t3\\.legacy \\(scratch\\.t3 released\\)`));
-    expect(readFileSync(fsLog, 'utf8').trim().split('\n').at(-1)).toBe(`mkmount|-dir|${scratchDir}/t3.legacy|-vol|t3.legacy|`);
+    expect(r.result).toMatch(
+      new RegExp(`done: t3\\.legacy is mounted at ${scratchDir}/t3\\.legacy \\(scratch\\.t3 released\\)`),
+    );
+    expect(readFileSync(fsLog, 'utf8').trim().split('\n').at(-1)).toBe(
+      `mkmount|-dir|${scratchDir}/t3.legacy|-vol|t3.legacy|`,
+    );
     expect(await releasedAt()).toBeGreaterThan(before);
   });
 
   it('will not discard a mounted volume', async () => {
-    expect(await h.chat.type('!discard t3.legacy')).toMatch(new RegExp(`^error: t3\\.legacy is mounted at ${scratchDir}/t3\\.legacy; !unmount t3\\.legacy first`));
+    expect(await h.chat.type('!discard t3.legacy')).toMatch(
+      new RegExp(`^error: t3\\.legacy is mounted at ${scratchDir}/t3\\.legacy; !unmount t3\\.legacy first`),
+    );
   });
 
   it('unmounts with fs rmmount, then discards', async () => {
     const r = await h.chat.job('!unmount t3.legacy');
     expect(r.result).toMatch(/done: t3\.legacy is no longer mounted \(scratch\.t3 released\)/);
-    expect(readFileSync(fsLog, 'utf8').trim().split('\n').at(-1)).toBe(`rmmount|-dir|${scratchDir}/t3.legacy|`);
+    expect(readFileSync(fsLog, 'utf8').trim().split('\n').at(-1)).toBe(
+      `rmmount|-dir|${scratchDir}/t3.legacy|`,
+    );
     expect((await h.chat.job('!discard t3.legacy')).result).toMatch(/t3\.legacy is removed/);
     expect((await vos.examine('t3.legacy')).ok).toBe(false);
   });
