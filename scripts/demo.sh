@@ -51,6 +51,7 @@ cat >"$state/config.json" <<JSON
 {
   "name": "afsbot (demo sandbox)",
   "storePath": "$state/afsbot.db",
+  "dumps": { "dir": "$state/dumps", "stagingDir": "$state/staging" },
   "log": { "level": "info", "file": "$state/afsbot.log" },
   "admins": { "irc": ["admin"], "console": ["$me"] },
   "console": { "enabled": true },
@@ -76,7 +77,9 @@ cat >&2 <<TXT
                 /connect afsbot-demo
                 /join #afsbot
   Bot log:    $state/afsbot.log
-  This terminal is a console chat as unix user $me (an admin): try !help, !status. Ctrl-C stops everything.
+  This terminal is a console chat as unix user $me (an admin): try !help, !status,
+  !dump user.alice, !backup list, !restore user.alice, !restore-file user.alice notes.txt, !jobs.
+  Ctrl-C stops everything.
 
 TXT
 
