@@ -1,6 +1,6 @@
 // The wiki's 1.1 to 1.8 on the real cell: dumps into the store, restores by date, single files, the
 // chain check, and the errors that change nothing. File content goes in and out through FUSE.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -109,6 +109,25 @@ describe('dump and restore on the real cell', () => {
     expect(await h.chat.type(`!restore-file ${VOL} /etc/passwd`)).toMatch(
       /^error: "\/etc\/passwd" is absolute/,
     );
+  });
+
+  it('backup get puts the chain of a date in the staging directory, with checksums', async () => {
+    const r = await h.chat.job(`!backup get 2026.01.06 ${VOL}`);
+    const where = /is in (\S+):/.exec(r.result)![1]!;
+    const files = readdirSync(where)
+      .filter((f) => f.endsWith('.dump.zst'))
+      .sort();
+    expect(files).toEqual([
+      expect.stringMatching(/^user\.t3\.full\.\d+\.dump\.zst$/),
+      expect.stringMatching(/^user\.t3\.incr\.\d+\.dump\.zst$/),
+    ]);
+    for (const f of files) {
+      const sum = createHash('sha256')
+        .update(readFileSync(join(where, f)))
+        .digest('hex');
+      expect(r.result).toContain(`${f} (`);
+      expect(r.result).toContain(`sha256 ${sum}`);
+    }
   });
 
   it('refuses an incremental whose base does not match, and restores nothing', async () => {

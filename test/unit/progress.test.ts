@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import { IrcAdapter } from '../../adapters/irc/irc-adapter.ts';
@@ -78,11 +79,11 @@ describe('progress on IRC', () => {
 describe('progress on the console', () => {
   it('redraws one live line on a terminal and clears it before the next answer', async () => {
     let out = '';
-    const c = new ConsoleAdapter({
-      input: process.stdin,
-      output: { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream,
-      prompt: true,
+    const output = new PassThrough();
+    output.on('data', (d: Buffer) => {
+      out += d.toString();
     });
+    const c = new ConsoleAdapter({ input: new PassThrough(), output, prompt: true });
     const to = { id: 'console', kind: 'direct' as const };
     c.progress(to, update(10 * 1048576));
     c.progress(to, update(20 * 1048576));
