@@ -77,6 +77,8 @@ export interface RestoreRequest {
   signal?: AbortSignal;
   /** Bytes decoded so far over the whole chain, and which link is running (0-based). */
   onBytes?: (raw: number, link: number) => void;
+  /** Called with the new volume's id once it exists in the VLDB, before any data goes in. */
+  onCreated?: (volumeId: number) => void;
 }
 
 export type RestoreOutcome =
@@ -86,6 +88,17 @@ export type RestoreOutcome =
 /** vos restore of the chain into `target`: the full with -overwrite full, the incremental with -overwrite incremental. */
 export async function restoreChain(req: RestoreRequest): Promise<RestoreOutcome> {
   const headers = await checkChain(req.chain, req.tools);
+  // Create the target first, so that it is in the VLDB (and can be found and removed) from the start:
+  // a vos restore into a new name registers it only at the very end, and one killed midway leaves a
+  // nameless busy volume on the partition.
+  const created = await req.vos.run(
+    ['create', '-server', req.server, '-partition', req.partition, '-name', req.target, '-maxquota', '0'],
+    req.signal,
+  );
+  if (!created.ok) return { ...created, appliedLinks: 0 };
+  const made = await req.vos.examine(req.target, req.signal);
+  if (!made.ok) return { ...made, appliedLinks: 0 };
+  req.onCreated?.(Number(made.fields.id));
   let done = 0;
   for (const [i, link] of req.chain.entries()) {
     const before = done;

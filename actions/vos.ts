@@ -185,14 +185,21 @@ export class Vos {
    * Removes a volume that a killed vos restore may have left half-made: its open transactions are
    * ended first, or the volserver would refuse. `gone` is true when the volume no longer exists.
    */
-  async removeAfterAbort(volume: string): Promise<{ gone: boolean; why?: string }> {
-    const e = await this.listvldbEntry(volume);
-    if (e.ok && !e.entry) return { gone: true };
-    if (e.ok && e.entry?.rw) {
-      for (const site of e.entry.sites) await this.endTransactions(site.server, e.entry.rw);
+  async removeAfterAbort(volume: string, waitMs = 120_000): Promise<{ gone: boolean; why?: string }> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const e = await this.listvldbEntry(volume);
+      if (e.ok && !e.entry) return { gone: true };
+      if (e.ok && e.entry?.rw) {
+        for (const site of e.entry.sites) await this.endTransactions(site.server, e.entry.rw, 2000);
+      }
+      const rm = await this.remove(volume);
+      if (rm.ok || isNoSuchVolume(rm)) return { gone: true };
+      // A restore whose client died holds the volume until the volserver's call times out (about a minute).
+      if (!/busy/i.test(`${rm.stderr}${rm.stdout}`) || Date.now() > deadline)
+        return { gone: false, why: rm.message };
+      await new Promise((r) => setTimeout(r, 2000));
     }
-    const rm = await this.remove(volume);
-    return rm.ok || isNoSuchVolume(rm) ? { gone: true } : { gone: false, why: rm.message };
   }
 
   async listvldbEntry(

@@ -35,6 +35,11 @@ export class RestoredVolumes {
       .run(name, source, date, jobId, new Date().toISOString());
   }
 
+  /** The (still empty) target exists now, with this id. */
+  created(name: string, volumeId: number): void {
+    this.store.db.prepare('UPDATE restored_volumes SET volume_id = ? WHERE name = ?').run(volumeId, name);
+  }
+
   finish(name: string, volumeId: number): void {
     this.store.db
       .prepare(`UPDATE restored_volumes SET state = 'restored', volume_id = ? WHERE name = ?`)

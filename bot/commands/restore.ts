@@ -85,6 +85,7 @@ export default defineCommand({
             signal: job.signal,
             onBytes: (n, link) =>
               job.progress(link === 0 ? 'restoring the full dump' : 'applying the incremental', n, total),
+            onCreated: (volumeId) => restored.created(target, volumeId),
           });
         } catch (err) {
           if (err instanceof ChainError) {
@@ -96,13 +97,13 @@ export default defineCommand({
         }
         if (!r.ok) {
           if (r.cancelled) throw new Error('cancelled');
-          const rm = r.appliedLinks > 0 || r.exitCode !== null ? await s.vos.remove(target) : undefined;
-          if (!rm || rm.ok || /no such entry/i.test(rm.stderr)) {
+          const rm = await removeTarget();
+          if (rm.gone) {
             restored.discarded(target);
             job.settled(`volume:${target}`);
           }
           throw new Error(
-            `vos restore into ${target} failed: ${r.message}${rm?.ok ? `; the partial ${target} was removed` : ''}`,
+            `vos restore into ${target} failed: ${r.message}; ${rm.gone ? `nothing of ${target} is left` : `the partial ${target} could not be removed (${rm.why}): !discard ${target}`}`,
           );
         }
         const f = r.examine;

@@ -106,17 +106,21 @@ describe('a crash in the middle of a job', () => {
     expect(await busyTransactions(VOL)).toBe(0);
   });
 
-  it('mid-restore: the next start removes the half-restored volume', async () => {
+  it('mid-restore: the next start removes the half-restored volume', { timeout: 240_000 }, async () => {
     const dumped = await session(`!dump ${VOL} full\n`);
     expect(dumped).toMatch(/done: full dump of user\.t3crash/);
 
     const bot = start();
     bot.proc.stdin!.write(`!restore ${VOL} as t3.crash\n`);
     const id = (await waitFor(bot.out, /job (\d+) started/))[1];
-    // kill it once vos restore has made the volume
+    // kill it while vos restore is writing into the volume
     const deadline = Date.now() + 30_000;
-    while (!(await vos.listvldbEntry('t3.crash').then((e) => e.ok && e.entry))) {
-      if (Date.now() > deadline) throw new Error('the restore never created its volume');
+    const restoring = async () =>
+      parseStatus(await vosOk(vos, ['status', '-server', cell.server])).some(
+        (t) => t.procedure === 'Restore',
+      );
+    while (!(await restoring())) {
+      if (Date.now() > deadline) throw new Error('the restore never started writing');
       await new Promise((r) => setTimeout(r, 50));
     }
     bot.proc.kill('SIGKILL');

@@ -23,9 +23,8 @@ export async function vosOk(vos: Vos, args: string[]): Promise<string> {
 
 /** A fresh empty volume (removed first if a previous run left it). */
 export async function freshVolume(cell: CellInfo, name: string): Promise<void> {
-  const vos = cellVos(cell);
-  if ((await vos.examine(name)).ok) await vosOk(vos, ['remove', '-id', name]);
-  await vosOk(vos, [
+  await removeIfThere(cell, name);
+  await vosOk(cellVos(cell), [
     'create',
     '-server',
     cell.server,
@@ -38,9 +37,28 @@ export async function freshVolume(cell: CellInfo, name: string): Promise<void> {
   ]);
 }
 
+/**
+ * Removes a volume an earlier run left, whatever its state: read-only sites, a transaction left open
+ * by a killed vos (ended, then waited out), or a VLDB entry whose volume is already gone.
+ */
 export async function removeIfThere(cell: CellInfo, name: string): Promise<void> {
   const vos = cellVos(cell);
-  if ((await vos.examine(name)).ok) await vosOk(vos, ['remove', '-id', name]);
+  const e = await vos.listvldbEntry(name);
+  if (!e.ok || !e.entry) return;
+  if (e.entry.backup) await vos.endTransactions(cell.server, e.entry.backup);
+  for (const site of e.entry.sites.filter((x) => x.type === 'RO')) {
+    await vos.run([
+      'remove',
+      '-server',
+      site.server,
+      '-partition',
+      site.partition,
+      '-id',
+      `${name}.readonly`,
+    ]);
+  }
+  const rm = await vos.removeAfterAbort(name);
+  if (!rm.gone) await vosOk(vos, ['delentry', '-id', name]);
 }
 
 export function volumePath(cell: CellInfo, volume: string, path = ''): string {
