@@ -29,6 +29,7 @@ export function buildServices(opts: {
   adapters?: () => AdapterStatus[];
   post?: (origin: Origin, text: string) => Promise<void>;
   progress?: JobDeps['progress'];
+  announce?: (text: string) => Promise<void>;
 }): Services {
   const { config, log } = opts;
   const store = opts.store ?? new Store(config.storePath);
@@ -59,6 +60,7 @@ export function buildServices(opts: {
     version,
     startedAt: new Date(),
     adapters: opts.adapters ?? (() => []),
+    announce: opts.announce ?? (async () => {}),
   };
 }
 
@@ -91,10 +93,26 @@ export class Bot {
       adapters: () => this.adapters.map((a) => a.status()),
       post: (origin, text) => this.adapterOf(origin.backend).send(origin.conversation, text),
       progress: (origin, update) => this.adapterOf(origin.backend).progress?.(origin.conversation, update),
+      announce: (text) => this.announce(text),
     });
     this.dispatcher = new Dispatcher(this.services, (event, text) =>
       this.adapterOf(event.actor.backend).send(event.conversation, text),
     );
+  }
+
+  /** Every channel the adapters are in; the console when it is one of them. */
+  private async announce(text: string): Promise<void> {
+    for (const a of this.adapters) {
+      const st = a.status();
+      const targets = st.channels.length ? st.channels : a.backend === 'console' ? ['console'] : [];
+      for (const id of targets) {
+        try {
+          await a.send({ id, kind: a.backend === 'console' ? 'direct' : 'channel' }, text);
+        } catch (err) {
+          this.services.log.warn('could not announce', { backend: a.backend, channel: id, error: err });
+        }
+      }
+    }
   }
 
   private adapterOf(backend: Backend): ChatAdapter {
@@ -109,7 +127,8 @@ export class Bot {
     for (const adapter of this.adapters) {
       await adapter.start((event) => this.track(this.dispatcher.handle(event)));
     }
-    await this.track(
+    // Not awaited: freeing a volume that a killed restore holds can take the volserver a minute.
+    void this.track(
       recoverInterrupted(this.services, (origin, text) =>
         this.adapterOf(origin.backend).send(origin.conversation, text),
       ),

@@ -114,6 +114,20 @@ export const configSchema = z.object({
       whenBusy: z.enum(['queue', 'refuse']).default('queue'),
     })
     .prefault({}),
+  approvals: z
+    .object({
+      /** How many admins other than the requester must approve a destructive command. */
+      required: z.number().int().min(1).max(5).default(1),
+      ttlMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 24 * 60)
+        .default(30),
+      /** Allow `--break-glass "<reason>"`: one admin alone, announced loudly and audited. */
+      breakGlass: z.boolean().default(false),
+    })
+    .prefault({}),
   /** Time zone for dump dates (YYYY.MM.DD). Default: the system's. */
   timeZone: z.string().min(1).optional(),
 });
@@ -243,6 +257,19 @@ export const envOverrides: { env: string; path: string[]; kind: Kind; doc: strin
     doc: 'ccrypt key file for them',
   },
   { env: 'AFSBOT_TIME_ZONE', path: ['timeZone'], kind: 'string', doc: 'time zone for dump dates' },
+  {
+    env: 'AFSBOT_APPROVALS_REQUIRED',
+    path: ['approvals', 'required'],
+    kind: 'int',
+    doc: 'admins who must approve',
+  },
+  {
+    env: 'AFSBOT_APPROVAL_TTL_MINUTES',
+    path: ['approvals', 'ttlMinutes'],
+    kind: 'int',
+    doc: 'minutes a request stays open',
+  },
+  { env: 'AFSBOT_BREAK_GLASS', path: ['approvals', 'breakGlass'], kind: 'bool', doc: 'allow --break-glass' },
   {
     env: 'AFSBOT_IRC_PROGRESS_INTERVAL_MS',
     path: ['jobs', 'ircProgressIntervalMs'],

@@ -5,3 +5,6 @@
 export class UserError extends Error {
   override readonly name = 'UserError';
 }
+
+/** A refusal: the command was understood but is not allowed (shown as "refused: ...", audited as refused). */
+export class Refusal extends UserError {}

@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs';
 import { listPartials, removeQuietly } from '../actions/dump-store.ts';
 import type { Conversation } from './chat.ts';
 import type { Origin } from './jobs.ts';
+import { describeState, originOf, Promotions } from './promote.ts';
 import { RestoredVolumes } from './restored.ts';
 import type { Services } from './services.ts';
 
@@ -18,7 +19,24 @@ export async function recoverInterrupted(
   const partials = listPartials(s.config.dumps.dir);
   for (const p of partials) removeQuietly(p);
   if (partials.length) s.log.warn('removed partial dump files at start', { partials });
+  // Promotions first: their journal says exactly where they stopped.
+  const promos = new Promotions(s);
+  for (const p of promos.unfinished()) {
+    promos.record(
+      p.id,
+      { step: p.step, event: 'note', detail: 'afsbot restarted; the promotion was interrupted' },
+      { state: 'interrupted' },
+    );
+    const text = `${await describeState(s, p)} Nothing is lost: !promote resume ${p.id} finishes it, or !promote rollback ${p.id} puts the old ${p.volume} back${p.safety_dump ? ' from the safety dump' : ''}.`;
+    s.log.warn('interrupted promotion found at start', { promotion: p.id, step: p.step });
+    try {
+      await post?.(originOf(p), text);
+    } catch (err) {
+      s.log.warn('could not report an interrupted promotion', { promotion: p.id, error: err });
+    }
+  }
   for (const row of rows) {
+    if (row.kind.startsWith('promote')) continue; // reported above, from the promotion's own journal
     const cleaned: string[] = [];
     const left: string[] = [];
     for (const item of JSON.parse(row.leftovers ?? '[]') as string[]) {
@@ -44,14 +62,12 @@ export async function recoverInterrupted(
           if (rec) restored.discarded(what);
           cleaned.push(`${what} was never created`);
         } else if (rec && rec.state === 'restoring' && rec.job_id === row.id) {
-          const rm = await s.vos.remove(what);
-          if (rm.ok) {
+          const rm = await s.vos.removeAfterAbort(what);
+          if (rm.gone) {
             restored.discarded(what);
             cleaned.push(`removed the half-restored volume ${what}`);
           } else
-            left.push(
-              `the half-restored volume ${what} (vos remove failed: ${rm.message}; !discard ${what})`,
-            );
+            left.push(`the half-restored volume ${what} (vos remove failed: ${rm.why}; !discard ${what})`);
         } else left.push(what);
       } else left.push(item);
     }

@@ -15,6 +15,22 @@ export interface CommandContext {
   ref: number;
   reply(text: string): Promise<void>;
   services: Services;
+  /** Set when this run was approved (or break-glassed) through an approval request. */
+  approvalId?: number;
+}
+
+/** What a destructive command shows before it may run, and the facts an approval is bound to. */
+export interface Plan {
+  summary: string;
+  lines: string[];
+  /** Compared again at approval time: if anything differs, the request is refused as stale. */
+  facts: unknown;
+}
+
+export interface Destructive<A> {
+  /** Only some forms of a command may be destructive (promote is; promote resume is not). */
+  applies?(args: A): boolean;
+  plan(ctx: CommandContext, args: A): Promise<Plan>;
 }
 
 export interface CommandSpec<A = unknown> {
@@ -27,6 +43,8 @@ export interface CommandSpec<A = unknown> {
   permission: Permission;
   /** Validates and converts the argument tokens. Its messages are shown to the user, so make them helpful. */
   args: z.ZodType<A, string[]>;
+  /** Destructive commands do not run when asked: they post a plan and wait for another admin. */
+  destructive?: Destructive<A>;
   run(ctx: CommandContext, args: A): Promise<void>;
 }
 

@@ -25,4 +25,6 @@ export interface Services {
   version: string;
   startedAt: Date;
   adapters(): AdapterStatus[];
+  /** Says something in every ops channel of every adapter (break-glass, a stopped promotion). */
+  announce(text: string): Promise<void>;
 }

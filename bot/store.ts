@@ -70,6 +70,43 @@ const migrations: string[] = [
      mount_path  TEXT,
      discarded_at TEXT
    );`,
+  // 3: approval requests for destructive commands, and the step journal of each promotion.
+  `CREATE TABLE approvals (
+     id           INTEGER PRIMARY KEY,
+     command      TEXT    NOT NULL,
+     args         TEXT    NOT NULL,           -- JSON: the argument tokens, validated again when it runs
+     backend      TEXT    NOT NULL,
+     requester    TEXT    NOT NULL,
+     conversation TEXT    NOT NULL,
+     plan         TEXT    NOT NULL,
+     facts        TEXT    NOT NULL,           -- JSON: what the plan rests on; must still hold at approval
+     required     INTEGER NOT NULL,
+     approvers    TEXT    NOT NULL,           -- JSON [{backend, id, at}]
+     status       TEXT    NOT NULL CHECK (status IN ('pending','approved','denied','expired','stale')),
+     created_at   TEXT    NOT NULL,
+     expires_at   TEXT    NOT NULL,
+     decided_at   TEXT,
+     decided_by   TEXT,
+     reason       TEXT,                       -- a denial's reason, or the break-glass reason
+     break_glass  INTEGER NOT NULL DEFAULT 0,
+     job_id       INTEGER
+   );
+   CREATE TABLE promotions (
+     id               INTEGER PRIMARY KEY,
+     approval_id      INTEGER,
+     volume           TEXT    NOT NULL,
+     source           TEXT    NOT NULL,
+     old_volume_id    INTEGER NOT NULL,
+     source_volume_id INTEGER NOT NULL,
+     safety_dump      TEXT,
+     mounted_path     TEXT,
+     step             INTEGER NOT NULL,       -- the last step completed, 0 to 5
+     state            TEXT    NOT NULL CHECK (state IN ('running','interrupted','done','failed','rolled-back')),
+     journal          TEXT    NOT NULL,       -- JSON [{step, event, at, detail}]
+     origin           TEXT    NOT NULL,
+     created_at       TEXT    NOT NULL,
+     updated_at       TEXT    NOT NULL
+   );`,
 ];
 
 export type Outcome = 'pending' | 'ok' | 'refused' | 'rejected' | 'failed';

@@ -1,7 +1,10 @@
 // Every chat command, one file each. Adding a command means adding its file and one line here.
+import approvals from './approvals.ts';
+import approve from './approve.ts';
 import audit from './audit.ts';
 import backup from './backup.ts';
 import cancel from './cancel.ts';
+import deny from './deny.ts';
 import discard from './discard.ts';
 import dump from './dump.ts';
 import help from './help.ts';
@@ -9,6 +12,7 @@ import job from './job.ts';
 import jobs from './jobs.ts';
 import mount from './mount.ts';
 import ping from './ping.ts';
+import promote from './promote.ts';
 import restore from './restore.ts';
 import restoreFile from './restore-file.ts';
 import status from './status.ts';
@@ -31,4 +35,8 @@ export const commands = [
   jobs,
   job,
   cancel,
+  promote,
+  approve,
+  deny,
+  approvals,
 ];

@@ -1,6 +1,7 @@
 // Admins are recognised by services account, never by nick; everything refused is in the audit table.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Vos } from '../../actions/vos.ts';
+import { Approvals } from '../../bot/approvals.ts';
 import { type Harness, startIrcBot } from '../support/bot-harness.ts';
 import { IrcUser } from '../support/irc-user.ts';
 
@@ -83,6 +84,42 @@ describe('IRC identity and admin commands', () => {
     // public commands stay open to everyone
     expect(await mallory.ask(chan, '!ping', /pong/)).toBe('pong');
     await mallory.quit();
+  });
+
+  it('an approval is checked like a command: a spoofed nick cannot approve', async () => {
+    const approvals = new Approvals(h.bot.store, () => new Date());
+    const req = approvals.create({
+      command: 'promote',
+      args: ['user.alice'],
+      backend: 'irc',
+      requester: 'alice',
+      conversation: { id: chan, kind: 'channel' },
+      plan: 'Plan: promote user.alice.restored to user.alice.',
+      facts: {},
+      required: 1,
+      ttlMs: 30 * 60_000,
+    });
+    const spoof = await user('bob');
+    expect(await spoof.ask(chan, `!approve ${req.id}`, /^refused/)).toBe(
+      'refused: I cannot verify who you are: the nick bob is not logged in to a services account',
+    );
+    await spoof.quit();
+    const mallory = await user('bob', 'mallory');
+    expect(await mallory.ask(chan, `!approve ${req.id}`, /^refused/)).toBe(
+      'refused: mallory is not an afsbot admin on irc',
+    );
+    await mallory.quit();
+    const alice = await user('alice_self', 'alice');
+    expect(await alice.ask(chan, `!approve ${req.id}`, /^refused/)).toBe(
+      `refused: you asked for request ${req.id} yourself; another admin must approve it`,
+    );
+    expect(approvals.get(req.id)).toMatchObject({ status: 'pending', approvers: '[]' });
+    const refused = h.bot.store.recentAudit(10).filter((e) => e.text === `!approve ${req.id}`);
+    expect(refused.map((e) => [e.identity, e.outcome])).toEqual([
+      [null, 'refused'],
+      ['mallory', 'refused'],
+      ['alice', 'refused'],
+    ]);
   });
 
   it('answers in a private message too, and replies there', async () => {

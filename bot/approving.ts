@@ -1,0 +1,53 @@
+// The second half of an approval: re-plan, check that nothing the plan rested on has changed, and run.
+import type { ApprovalRow } from './approvals.ts';
+import { Approvals } from './approvals.ts';
+import { Refusal } from './errors.ts';
+import type { CommandContext } from './registry.ts';
+
+/** Lists what differs between two fact sets, as `restored.updated: 1795678686 -> 1795679000`. */
+export function factChanges(before: unknown, after: unknown, path = ''): string[] {
+  if (JSON.stringify(before) === JSON.stringify(after)) return [];
+  if (typeof before === 'object' && before !== null && typeof after === 'object' && after !== null) {
+    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    return [...keys].flatMap((k) =>
+      factChanges(
+        (before as Record<string, unknown>)[k],
+        (after as Record<string, unknown>)[k],
+        path ? `${path}.${k}` : k,
+      ),
+    );
+  }
+  return [`${path}: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`];
+}
+
+export async function runApproved(ctx: CommandContext, row: ApprovalRow, how: string): Promise<void> {
+  const s = ctx.services;
+  const approvals = new Approvals(s.store, s.clock);
+  const spec = s.registry.get(row.command);
+  const parsed = spec?.args.safeParse(JSON.parse(row.args));
+  if (!spec?.destructive || !parsed?.success)
+    throw new Error(`request ${row.id} names a command that can no longer run: ${row.command}`);
+  let changes: string[];
+  try {
+    const plan = await spec.destructive.plan(ctx, parsed.data);
+    changes = factChanges(JSON.parse(row.facts), plan.facts);
+  } catch (err) {
+    approvals.set(row.id, { status: 'stale', decided_at: s.clock().toISOString(), decided_by: ctx.actor.id });
+    throw new Refusal(
+      `request ${row.id} can no longer run as planned (${(err as Error).message}); ask again for a new plan`,
+    );
+  }
+  if (changes.length > 0) {
+    approvals.set(row.id, { status: 'stale', decided_at: s.clock().toISOString(), decided_by: ctx.actor.id });
+    throw new Refusal(
+      `what request ${row.id} was planned on has changed (${changes.join('; ')}), so it will not run; ask again with !${row.command} ${(JSON.parse(row.args) as string[]).join(' ')} for a new plan`,
+    );
+  }
+  approvals.set(row.id, {
+    status: 'approved',
+    decided_at: s.clock().toISOString(),
+    decided_by: ctx.actor.id,
+  });
+  await ctx.reply(`request ${row.id} ${how}; running it`);
+  await spec.run({ ...ctx, approvalId: row.id }, parsed.data);
+}

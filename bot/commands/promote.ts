@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { tokens } from '../args.ts';
+import { UserError } from '../errors.ts';
+import { formatBytes } from '../format.ts';
+import { describeState, Promotions, rollbackPromotion, runPromotion, STEPS } from '../promote.ts';
+import { type CommandContext, defineCommand, type Plan } from '../registry.ts';
+import { RestoredVolumes } from '../restored.ts';
+import type { Services } from '../services.ts';
+import { checkVolumeArg, iso } from '../volumes.ts';
+
+type Args = { sub: 'promote'; volume: string; source: string } | { sub: 'resume' | 'rollback'; id: number };
+
+const args = tokens.min(1, 'name the volume to promote').transform((t, ctx): Args => {
+  if ((t[0] === 'resume' || t[0] === 'rollback') && t.length === 2 && /^\d+$/.test(t[1]!)) {
+    return { sub: t[0], id: Number(t[1]) };
+  }
+  if (t.length === 1) return { sub: 'promote', volume: t[0]!, source: `${t[0]}.restored` };
+  if (t.length === 3 && t[1] === 'from') return { sub: 'promote', volume: t[0]!, source: t[2]! };
+  ctx.addIssue({
+    code: 'custom',
+    message:
+      'write "promote <volume>", "promote <volume> from <restored>", "promote resume <id>" or "promote rollback <id>"',
+  });
+  return z.NEVER;
+});
+
+/** What the plan rests on: both volumes as vos examine sees them now. */
+async function facts(s: Services, volume: string, source: string) {
+  const rec = new RestoredVolumes(s.store).get(source);
+  if (rec?.state !== 'restored') {
+    throw new UserError(
+      `${source} is not a volume afsbot restored, so it cannot be promoted (!restore ${volume} makes one)`,
+    );
+  }
+  const look = async (name: string) => {
+    const ex = await s.vos.examine(name);
+    if (!ex.ok)
+      throw new UserError(
+        ex.missing ? `there is no volume ${name}` : `vos examine ${name} failed: ${ex.message}`,
+      );
+    const f = ex.fields;
+    return {
+      id: Number(f.id),
+      files: Number(f.filecount),
+      kb: Number(f.diskused),
+      updated: Number(f.updateDate),
+    };
+  };
+  const live = await look(volume);
+  const restored = await look(source);
+  if (restored.id !== rec.volume_id) {
+    throw new UserError(
+      `${source} has id ${restored.id}, not the ${rec.volume_id} afsbot restored: it was replaced, so it will not be promoted`,
+    );
+  }
+  return { volume, source, live, restored, restoredBy: rec.job_id, mounted: rec.mount_path };
+}
+
+export default defineCommand({
+  name: 'promote',
+  summary:
+    'make a restored volume the live one (safety dump, vos remove, vos rename, vos release, verify); needs a second admin',
+  usage: 'promote <volume> [from <restored>] | promote resume <id> | promote rollback <id>',
+  example: 'promote user.alice',
+  permission: 'admin',
+  args,
+  destructive: {
+    applies: (a: Args) => a.sub === 'promote',
+    async plan(ctx: CommandContext, a: Args): Promise<Plan> {
+      if (a.sub !== 'promote') throw new Error('only promote itself is planned');
+      checkVolumeArg(a.volume);
+      checkVolumeArg(a.source);
+      const f = await facts(ctx.services, a.volume, a.source);
+      const show = (name: string, v: typeof f.live) =>
+        `${name}: id ${v.id}, ${v.files} files, ${formatBytes(v.kb * 1024)}, last update ${iso(v.updated)}`;
+      return {
+        summary: `promote ${a.source} to ${a.volume}`,
+        lines: [
+          `Plan: promote ${a.source} (restored by job ${f.restoredBy}) to ${a.volume}.`,
+          show(`now live ${a.volume}`, f.live),
+          show(`restored ${a.source}`, f.restored),
+          ...STEPS.map(
+            (step, i) =>
+              `${i + 1}. ${step}${i === 0 ? ` (full dump of ${a.volume}, kept until an admin expires it)` : ''}`,
+          ),
+        ],
+        facts: f,
+      };
+    },
+  },
+  async run(ctx, a) {
+    const s = ctx.services;
+    const promos = new Promotions(s);
+    const origin = { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation };
+    if (a.sub === 'promote') {
+      const f = await facts(s, a.volume, a.source);
+      const p = promos.create({
+        approvalId: ctx.approvalId ?? null,
+        volume: a.volume,
+        source: a.source,
+        oldId: f.live.id,
+        sourceId: f.restored.id,
+        mounted: f.mounted,
+        origin,
+      });
+      const { id } = s.jobs.submit({
+        kind: 'promote',
+        title: `promote ${a.source} to ${a.volume}`,
+        volumes: [a.volume, a.source],
+        origin,
+        run: (job) => runPromotion(s, job, p.id),
+      });
+      await ctx.reply(
+        `job ${id} started: promotion ${p.id}, ${a.source} to ${a.volume}; each step is journaled`,
+      );
+      return;
+    }
+    const p = promos.get(a.id);
+    if (!p) throw new UserError(`there is no promotion ${a.id}`);
+    if (p.state === 'done' || p.state === 'rolled-back')
+      throw new UserError(`promotion ${a.id} is ${p.state}; there is nothing to ${a.sub}`);
+    const { id } = s.jobs.submit({
+      kind: `promote-${a.sub}`,
+      title: `${a.sub} promotion ${a.id}`,
+      volumes: [p.volume, p.source],
+      origin,
+      run: (job) => (a.sub === 'resume' ? runPromotion(s, job, p.id) : rollbackPromotion(s, job, p.id)),
+    });
+    await ctx.reply(`job ${id} started: ${a.sub} of promotion ${a.id}. ${await describeState(s, p)}`);
+  },
+});

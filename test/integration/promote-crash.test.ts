@@ -1,0 +1,102 @@
+// The bot process killed (SIGKILL) right after each promote step in turn. After a restart the journal
+// names the step, and resume (or rollback) ends with nothing lost: the restored content live, the old
+// content in the safety dump; or, after a rollback, the old content back live.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, inject, it } from 'vitest';
+import {
+  cellVos,
+  freshVolume,
+  readVolumeFile,
+  removeIfThere,
+  writeVolumeFile,
+} from '../support/cell-tools.ts';
+import { repoRoot } from '../support/peers.ts';
+
+const cell = inject('cell');
+const vos = cellVos(cell);
+
+function bot(dir: string, extra: Record<string, string> = {}) {
+  const env = {
+    AFSBOT_STORE: join(dir, 'afsbot.db'),
+    AFSBOT_LOG_FILE: join(dir, 'afsbot.log'),
+    AFSBOT_ADMINS_CONSOLE: 'root',
+    AFSBOT_DUMP_DIR: join(dir, 'dumps'),
+    AFSBOT_STAGING_DIR: join(dir, 'staging'),
+    AFSBOT_AFS_CONFIG_DIR: cell.configDir,
+    AFSBOT_AFS_CELL: cell.cell,
+    AFSBOT_AFS_SERVER: cell.server,
+    AFSBOT_BREAK_GLASS: '1',
+    ...extra,
+  };
+  return (input: string) =>
+    execa(join(repoRoot, 'bin/afsbot'), ['--console'], { env, input, reject: false, timeout: 200_000 });
+}
+
+const STEP_NAMES = [
+  'safety dump of the live volume',
+  'vos remove of the live volume',
+  'vos rename of the restored volume',
+  'vos release',
+];
+
+async function scenario(step: number, then: 'resume' | 'rollback') {
+  const vol = `user.pc${step}${then[1]}`;
+  const copy = `${vol}.restored`;
+  await removeIfThere(cell, copy);
+  await freshVolume(cell, vol);
+  const dir = mkdtempSync(join(tmpdir(), `afsbot-pc${step}-`));
+  const run = bot(dir);
+  writeVolumeFile(cell, vol, 'notes.txt', `good ${step}\n`);
+  expect((await run(`!dump ${vol} full\n`)).stdout).toMatch(/done: full dump/);
+  writeVolumeFile(cell, vol, 'notes.txt', `damaged ${step}\n`);
+  expect((await run(`!restore ${vol}\n`)).stdout).toMatch(/is restored into/);
+
+  const crashed = await bot(dir, { AFSBOT_FAULT_KILL_AFTER_PROMOTE_STEP: String(step) })(
+    `!promote ${vol} --break-glass "crash test after step ${step}"\n`,
+  );
+  expect(crashed.signal).toBe('SIGKILL');
+  expect(crashed.stdout).toMatch(
+    new RegExp(
+      `^BREAK-GLASS: root on console runs "!promote ${vol.replace('.', '\\.')}" with no second admin`,
+      'm',
+    ),
+  );
+
+  const restarted = (await run('')).stdout;
+  const m = new RegExp(
+    `promotion (\\d+) of ${copy.replace(/\./g, '\\.')} to ${vol.replace('.', '\\.')} stopped after step ${step} \\(${STEP_NAMES[step - 1]}\\)\\. Now: (.*)`,
+  ).exec(restarted);
+  expect(m, restarted).not.toBeNull();
+  const leftBehind = m![2]!;
+
+  const finished = (await run(`!promote ${then} ${m![1]}\n`)).stdout;
+  expect(finished).toMatch(
+    then === 'resume' ? /done: user\.pc\S+ is now user\.pc/ : /done: promotion \d+ rolled back/,
+  );
+  if (then === 'resume') {
+    expect(readVolumeFile(cell, vol, 'notes.txt').toString()).toBe(`good ${step}\n`);
+    expect((await vos.examine(copy)).ok).toBe(false);
+    // the old content is in the safety dump
+    expect((await run(`!restore ${vol} as pc.old${step}\n`)).stdout).toMatch(/is restored into/);
+    expect(readVolumeFile(cell, `pc.old${step}`, 'notes.txt').toString()).toBe(`damaged ${step}\n`);
+    await removeIfThere(cell, `pc.old${step}`);
+  } else {
+    expect(readVolumeFile(cell, vol, 'notes.txt').toString()).toBe(`damaged ${step}\n`);
+    expect(readVolumeFile(cell, copy, 'notes.txt').toString()).toBe(`good ${step}\n`);
+  }
+  process.stderr.write(
+    `[promote-crash] killed after step ${step}, then ${then}: the restart found: ${leftBehind}\n`,
+  );
+}
+
+describe('promote survives a crash after every step', { timeout: 300_000 }, () => {
+  for (const step of [1, 2, 3, 4]) {
+    it(`killed after step ${step}: resume finishes it`, () => scenario(step, 'resume'));
+  }
+  for (const step of [2, 3]) {
+    it(`killed after step ${step}: rollback puts the old volume back`, () => scenario(step, 'rollback'));
+  }
+});
