@@ -1,14 +1,12 @@
 // Streams a stored dump (or legacy archive) through its decoders into a consumer program:
-//   file -> [sha256] -> zstd -d                 -> [count, peek header] -> vos restore / restorevol / tar
-//   file -> [sha256] -> ccrypt -c -d -k KEYFILE -> gzip -d -c -> [count] -> ...
-// Every stage is a separate process connected by pipes; nothing is held whole in memory, and the
-// legacy key is passed as a file name, never as the key itself.
-import { createReadStream } from 'node:fs';
+//   file -> zstd -d                               -> vos restore / restorevol / tar
+//   file -> ccrypt -c -d -k KEYFILE -> gzip -d -c -> ...
+// Every stage is a separate process connected straight to the next by a pipe; nothing is held in
+// memory, and the legacy key is passed as a file name, never as the key itself.
+import { closeSync, createReadStream, openSync, readFileSync, statSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { type DumpHeader, parseDumpHeader } from './dump-header.ts';
-import { spawnTool, type ToolFailure, type ToolResult } from './exec.ts';
-import { Meter } from './streams.ts';
+import { type Spawned, type StdioSpec, spawnTool, type ToolFailure, type ToolResult } from './exec.ts';
 
 export type DumpSource =
   | { kind: 'zstd'; path: string }
@@ -37,13 +35,8 @@ export interface DecodeRequest {
 
 export interface DecodeSuccess {
   ok: true;
-  /** Bytes of the stored file read, and its sha256. */
+  /** Size of the stored file that was read. */
   storedBytes: number;
-  sha256: string;
-  /** Decoded bytes handed to the consumer. */
-  rawBytes: number;
-  /** The dump header, when the decoded stream is a volume dump. */
-  header?: DumpHeader;
   consumerOutput: string;
 }
 
@@ -57,78 +50,71 @@ function stagesFor(source: DumpSource, tools: Tools): Consumer[] {
   ];
 }
 
+/** How far a process has read its stdin (a file): the kernel's own file position, so no byte goes through us. */
+function readPosition(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /^pos:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/0`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined; // exited, or no /proc
+  }
+}
+
+/**
+ * Runs file -> decoders -> consumer as processes joined by pipes. Node only starts them and watches:
+ * no byte of the dump passes through this process, so a restore costs the bot no memory and no CPU
+ * for the data (the stored file's integrity is zstd's frame checksum, or ccrypt's key check).
+ * `onBytes` gets the position in the stored file, polled from /proc twice a second.
+ */
 export async function decodeInto(req: DecodeRequest): Promise<DecodeOutcome> {
   const stop = new AbortController();
   const signal = req.signal ? AbortSignal.any([req.signal, stop.signal]) : stop.signal;
-  const stored = new Meter({ sha256: true });
-  const raw = new Meter({ keepHead: 4096, ...(req.onBytes ? { onBytes: req.onBytes } : {}) });
-
-  const stages = stagesFor(req.source, req.tools).map((s) =>
-    spawnTool(s.program, s.args, { stdin: 'pipe', stdout: 'pipe', signal }),
-  );
-  const consumer = spawnTool(req.consumer.program, req.consumer.args, {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    signal,
-    ...(req.consumer.cwd ? { cwd: req.consumer.cwd } : {}),
-  });
+  const size = statSync(req.source.path).size;
+  const fd = openSync(req.source.path, 'r');
+  const started: Spawned[] = [];
+  let input: StdioSpec = fd;
+  try {
+    for (const s of stagesFor(req.source, req.tools)) {
+      const stage = spawnTool(s.program, s.args, { stdin: input, stdout: 'pipe', signal });
+      if (typeof input !== 'number') input.destroy(); // the next process holds it now; our copy would keep it open
+      started.push(stage);
+      input = stage.child.stdout as Readable;
+    }
+    const consumer = spawnTool(req.consumer.program, req.consumer.args, {
+      stdin: input,
+      stdout: 'pipe',
+      signal,
+      ...(req.consumer.cwd ? { cwd: req.consumer.cwd } : {}),
+    });
+    if (typeof input !== 'number') input.destroy();
+    started.push(consumer);
+  } finally {
+    closeSync(fd);
+  }
+  const consumer = started.at(-1)!;
   let consumerOutput = '';
   consumer.child.stdout!.setEncoding('utf8');
   consumer.child.stdout!.on('data', (d: string) => {
     consumerOutput = (consumerOutput + d).slice(-65536);
   });
-
-  const links: Promise<void>[] = [];
-  let upstream: Readable = createReadStream(req.source.path).pipe(stored);
-  for (const stage of stages) {
-    links.push(pipeline(upstream, stage.child.stdin as Writable));
-    upstream = stage.child.stdout as Readable;
-  }
-  links.push(pipeline(upstream, raw, consumer.child.stdin as Writable));
-  const streams = Promise.all(links).then(
-    () => undefined,
-    (err: Error) => {
-      stop.abort();
-      return err;
-    },
-  );
-  const results: ToolResult[] = await Promise.all([...stages.map((s) => s.done), consumer.done]);
-  const streamError = await streams;
+  const first = started[0]!.child.pid;
+  const poll = req.onBytes
+    ? setInterval(() => {
+        const pos = readPosition(first);
+        if (pos !== undefined) req.onBytes!(pos);
+      }, 500)
+    : undefined;
+  // One process failing leaves the others blocked on their pipes: stop them all.
+  for (const p of started) void p.done.then((r) => !r.ok && stop.abort());
+  const results: ToolResult[] = await Promise.all(started.map((p) => p.done));
+  clearInterval(poll);
   // The consumer's own words first: a decoder dying of EPIPE because vos stopped reading says less.
-  const failure = (results.at(-1)!.ok ? results.find((r) => !r.ok) : results.at(-1)) as
-    | ToolFailure
-    | undefined;
+  const last = results.at(-1)!;
+  const failure = (last.ok ? results.find((r) => !r.ok) : last) as ToolFailure | undefined;
   if (failure) return { ...failure, cancelled: failure.cancelled || Boolean(req.signal?.aborted) };
-  if (streamError) {
-    return {
-      ok: false,
-      program: 'afsbot',
-      args: [],
-      exitCode: null,
-      stdout: '',
-      stderr: '',
-      timedOut: false,
-      cancelled: Boolean(req.signal?.aborted),
-      message: req.signal?.aborted
-        ? 'cancelled'
-        : `streaming ${req.source.path} failed: ${streamError.message}`,
-      durationMs: 0,
-    };
-  }
-  let header: DumpHeader | undefined;
-  try {
-    header = parseDumpHeader(raw.peek());
-  } catch {
-    header = undefined; // not a volume dump (a database tarball)
-  }
-  return {
-    ok: true,
-    storedBytes: stored.bytes,
-    sha256: stored.sha256(),
-    rawBytes: raw.bytes,
-    ...(header ? { header } : {}),
-    consumerOutput,
-  };
+  req.onBytes?.(size);
+  return { ok: true, storedBytes: size, consumerOutput };
 }
 
 /** Reads only the dump header of a stored dump (for rescan and chain checks), decoding a few KiB. */

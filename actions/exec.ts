@@ -2,6 +2,7 @@
 // string), a timeout and an optional AbortSignal; a failure comes back as a value that keeps the tool's
 // exit code and its own words on stderr, so callers can show them to an admin unchanged.
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 
 export interface RunOptions {
@@ -91,7 +92,8 @@ export async function runTool(
   };
 }
 
-export type StdioSpec = 'pipe' | 'ignore' | number;
+/** 'pipe', 'ignore', an open file descriptor, or another process's output stream to read straight from. */
+export type StdioSpec = 'pipe' | 'ignore' | number | Readable;
 
 export interface SpawnOptions {
   signal?: AbortSignal;

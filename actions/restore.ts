@@ -75,14 +75,14 @@ export interface RestoreRequest {
   partition: string;
   target: string;
   signal?: AbortSignal;
-  /** Bytes decoded so far over the whole chain, and which link is running (0-based). */
+  /** Bytes of the stored files read so far over the whole chain, and which link is running (0-based). */
   onBytes?: (raw: number, link: number) => void;
   /** Called with the new volume's id once it exists in the VLDB, before any data goes in. */
   onCreated?: (volumeId: number) => void;
 }
 
 export type RestoreOutcome =
-  | { ok: true; examine: VolumeFields; rawBytes: number; headers: DumpHeader[] }
+  | { ok: true; examine: VolumeFields; storedBytes: number; headers: DumpHeader[] }
   | (ToolFailure & { appliedLinks: number });
 
 /** vos restore of the chain into `target`: the full with -overwrite full, the incremental with -overwrite incremental. */
@@ -123,11 +123,11 @@ export async function restoreChain(req: RestoreRequest): Promise<RestoreOutcome>
       onBytes: (n) => req.onBytes?.(before + n, i),
     });
     if (!r.ok) return { ...r, appliedLinks: i };
-    done += r.rawBytes;
+    done += r.storedBytes;
   }
   const ex = await req.vos.run(['examine', '-id', req.target, '-format']);
   if (!ex.ok) return { ...ex, appliedLinks: req.chain.length };
-  return { ok: true, examine: parseFormatBlock(ex.stdout), rawBytes: done, headers };
+  return { ok: true, examine: parseFormatBlock(ex.stdout), storedBytes: done, headers };
 }
 
 export interface ExtractRequest {
@@ -156,7 +156,7 @@ export async function extractChain(
       onBytes: (n) => req.onBytes?.(before + n, i),
     });
     if (!r.ok) return r;
-    done += r.rawBytes;
+    done += r.storedBytes;
   }
   return { ok: true, headers };
 }

@@ -287,7 +287,7 @@ export async function rollbackPromotion(s: Services, job: RunningJob, id: number
     partition: site.partition,
     target: p.volume,
     signal: job.signal,
-    onBytes: (n) => job.progress('restoring the safety dump', n, row.raw_bytes ?? undefined),
+    onBytes: (n) => job.progress('restoring the safety dump', n, row.stored_bytes),
   });
   if (!r.ok) throw new Error(`restoring the safety dump into ${p.volume} failed: ${r.message}`);
   said.push(`restored ${p.volume} from the safety dump (${r.examine.filecount} files, id ${r.examine.id})`);

@@ -87,7 +87,7 @@ async function get(s: Services, job: RunningJob, date: string, what: string): Pr
     if (!r.ok) throw new Error(`extracting ${row.location} failed: ${r.message}`);
     job.settled(`dir:${dir}`);
     const entries = readdirSync(dir, { recursive: true }).length;
-    return `the database archive of ${date} is extracted in ${dir}: ${entries} entries, ${formatBytes(r.rawBytes)} (archive sha256 ${r.sha256})`;
+    return `the database archive of ${date} is extracted in ${dir}: ${entries} entries, from a ${formatBytes(r.storedBytes)} archive`;
   }
   const rows = chainFor(s, what, date);
   const lines: string[] = [];

@@ -82,7 +82,7 @@ export default defineCommand({
               job.progress(
                 'extracting',
                 n,
-                rows.reduce((a, b) => a + (b.raw_bytes ?? b.stored_bytes), 0),
+                rows.reduce((a, b) => a + b.stored_bytes, 0),
               ),
           });
           if (!r.ok) {

@@ -62,7 +62,7 @@ export default defineCommand({
     if (!ex.missing) throw new Error(`vos examine ${target} failed: ${ex.message}`);
     const site = await restoreSite(s, volume);
     const links = chainLinks(s, rows);
-    const total = rows.reduce((n, r) => n + (r.raw_bytes ?? r.stored_bytes), 0);
+    const total = rows.reduce((n, r) => n + r.stored_bytes, 0); // progress counts the stored files read
     const asOf = rows.at(-1)!.date;
     const removeTarget = () => s.vos.removeAfterAbort(target);
     const { id, waitingFor } = s.jobs.submit({
