@@ -34,6 +34,7 @@ function buildAdapters(
   config: Config,
   log: Logger,
   forceConsole: boolean,
+  jobsDone: () => Promise<void>,
 ): { adapters: ChatAdapter[]; console?: ConsoleAdapter } {
   const adapters: ChatAdapter[] = [];
   let consoleAdapter: ConsoleAdapter | undefined;
@@ -56,10 +57,12 @@ function buildAdapters(
     );
   }
   if (config.console.enabled || forceConsole) {
+    const script = !process.stdin.isTTY;
     consoleAdapter = new ConsoleAdapter({
       input: process.stdin,
       output: process.stdout,
-      prompt: process.stdin.isTTY,
+      prompt: !script,
+      ...(script ? { afterLine: () => jobsDone() } : {}),
     });
     adapters.push(consoleAdapter);
   }
@@ -95,25 +98,29 @@ async function main(): Promise<number> {
     level: config.log.level,
     ...(config.log.file ? { file: config.log.file } : {}),
   });
-  const { adapters, console: consoleAdapter } = buildAdapters(config, log, values.console);
-  const bot = new Bot({ config, log, adapters });
+  let bot: Bot | undefined;
+  const { adapters, console: consoleAdapter } = buildAdapters(config, log, values.console, async () =>
+    bot?.services.jobs.drain(),
+  );
+  bot = new Bot({ config, log, adapters });
+  const running = bot;
 
   let stopping: Promise<void> | undefined;
   const stop = (why: string) => {
     if (!stopping) {
       log.info('stopping', { why });
-      stopping = bot.stop().then(() => log.close());
+      stopping = running.stop().then(() => log.close());
     }
     return stopping;
   };
   process.on('SIGINT', () => void stop('SIGINT').then(() => process.exit(0)));
   process.on('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));
 
-  await bot.start();
+  await running.start();
   if (consoleAdapter) {
     await consoleAdapter.ended;
     // A scripted session: let the jobs it started finish and report before shutting down.
-    await bot.drain();
+    await running.drain();
     await stop('end of console input');
     return 0;
   }

@@ -20,6 +20,11 @@ export interface ConsoleOptions {
   prompt?: boolean;
   /** Without a terminal, at most one progress line per job this often. */
   progressIntervalMs?: number;
+  /**
+   * Called after each line is handled, before the next is read. For a script (stdin not a terminal)
+   * the caller passes "wait for the jobs it started", so `!dump x` then `!restore x` run in order.
+   */
+  afterLine?: () => Promise<void>;
 }
 
 export class ConsoleAdapter implements ChatAdapter {
@@ -49,6 +54,7 @@ export class ConsoleAdapter implements ChatAdapter {
             conversation,
             text: line,
           });
+          await this.opts.afterLine?.();
         }
         this.showPrompt();
       }
@@ -71,9 +77,16 @@ export class ConsoleAdapter implements ChatAdapter {
       this.live = !update.final;
       return;
     }
-    if (update.final) return;
+    if (update.final) {
+      this.lastProgress.delete(update.jobId);
+      return;
+    }
     const now = Date.now();
-    const last = this.lastProgress.get(update.jobId) ?? 0;
+    const last = this.lastProgress.get(update.jobId);
+    if (last === undefined) {
+      this.lastProgress.set(update.jobId, now); // the "job N started" answer is on its way
+      return;
+    }
     if (now - last < (this.opts.progressIntervalMs ?? 5000)) return;
     this.lastProgress.set(update.jobId, now);
     this.opts.output.write(`${formatProgress(update)}\n`);
