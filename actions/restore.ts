@@ -13,7 +13,6 @@ export interface ChainLink {
   level: 'full' | 'incremental';
   /** What the catalog says; checked against the file's own header before use. */
   expect?: { cloneTime: number; baseCloneTime: number | null; volumeId: number | null };
-  rawBytes?: number;
 }
 
 export class ChainError extends Error {

@@ -160,7 +160,6 @@ export function chainLinks(s: Services, rows: DumpRow[]): ChainLink[] {
     const link: ChainLink = { source: sourceOf(s, r), level: r.level };
     if (r.clone_time !== null)
       link.expect = { cloneTime: r.clone_time, baseCloneTime: r.base_clone_time, volumeId: r.volume_id };
-    if (r.raw_bytes !== null) link.rawBytes = r.raw_bytes;
     return link;
   });
 }
