@@ -166,14 +166,15 @@ export class Vos {
    * the volume stays busy (no backup, remove or restore) until the volserver times it out. Ends the
    * transactions on `volumeId`; returns how many.
    */
-  async endTransactions(server: string, volumeId: number, waitMs = 15_000): Promise<number> {
+  async endTransactions(server: string, volumeId: number, waitMs = 120_000): Promise<number> {
     const open = async () => {
       const st = await this.run(['status', '-server', server]);
       return st.ok ? parseStatus(st.stdout).filter((x) => x.volumeId === volumeId) : [];
     };
     const found = await open();
     for (const t of found) await this.run(['endtrans', '-server', server, '-transaction', String(t.id)]);
-    // The volserver lets go once the aborted call unwinds, a second or two later.
+    // The volserver lets go once the aborted call unwinds: usually a second or two, but up to about a
+    // minute when it has to wait out its call to the dead client.
     const deadline = Date.now() + waitMs;
     while (found.length > 0 && (await open()).length > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));

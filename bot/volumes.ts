@@ -51,7 +51,15 @@ export async function dumpVolume(
   kind: DumpKind = 'scheduled',
 ): Promise<DumpDone> {
   job.progress('cloning', 0);
-  const b = await s.vos.backup(volume, job.signal);
+  // A clone that another dump (or one a crash cut short) still holds is busy for up to a minute.
+  let b = await s.vos.backup(volume, job.signal);
+  for (let waited = 0; !b.ok && /busy/i.test(`${b.stderr}${b.stdout}`) && waited < 120_000; waited += 5000) {
+    if (waited === 0)
+      await job.say(`${volume} is busy on its file server; waiting for it (up to two minutes)`);
+    await new Promise((r) => setTimeout(r, 5000));
+    if (job.signal.aborted) throw new Error('cancelled');
+    b = await s.vos.backup(volume, job.signal);
+  }
   if (!b.ok) throw new Error(`vos backup ${volume} failed: ${b.message}`);
   const clone = `${volume}.backup`;
   const ex = await s.vos.examine(clone, job.signal);
