@@ -658,7 +658,9 @@ stop_servers() {
 	local bos=""
 	pid_is_cell_server "$p" && bos=$p
 	for f in "$S/local/"*.pid; do cand+=("$(read_pid "$f")"); done
-	if [[ -e /run/netns/$NETNS ]]; then
+	# Other processes in the namespace are ours only when this state dir made the namespace: a second
+	# checkout's cell of the same name must never stop the first one's processes.
+	if [[ -e /run/netns/$NETNS && -f $RUN/netns.created ]]; then
 		while read -r p; do cand+=("$p"); done < <(ip netns pids "$NETNS" 2>/dev/null || true)
 	fi
 	for p in "${cand[@]}"; do
