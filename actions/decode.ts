@@ -3,10 +3,17 @@
 //   file -> ccrypt -c -d -k KEYFILE -> gzip -d -c -> ...
 // Every stage is a separate process connected straight to the next by a pipe; nothing is held in
 // memory, and the legacy key is passed as a file name, never as the key itself.
-import { closeSync, createReadStream, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, statSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { type DumpHeader, parseDumpHeader } from './dump-header.ts';
-import { type Spawned, type StdioSpec, spawnTool, type ToolFailure, type ToolResult } from './exec.ts';
+import {
+  readPosition,
+  type Spawned,
+  type StdioSpec,
+  spawnTool,
+  type ToolFailure,
+  type ToolResult,
+} from './exec.ts';
 
 export type DumpSource =
   | { kind: 'zstd'; path: string }
@@ -48,17 +55,6 @@ function stagesFor(source: DumpSource, tools: Tools): Consumer[] {
     { program: tools.ccrypt, args: ['-c', '-d', '-k', source.keyFile] },
     { program: tools.gzip, args: ['-d', '-c'] },
   ];
-}
-
-/** How far a process has read its stdin (a file): the kernel's own file position, so no byte goes through us. */
-function readPosition(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const m = /^pos:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/0`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined; // exited, or no /proc
-  }
 }
 
 /**

@@ -2,6 +2,7 @@
 // string), a timeout and an optional AbortSignal; a failure comes back as a value that keeps the tool's
 // exit code and its own words on stderr, so callers can show them to an admin unchanged.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 
@@ -176,4 +177,15 @@ export function spawnTool(program: string, args: readonly string[], opts: SpawnO
     });
   });
   return { child, done };
+}
+
+/** How far a process has read its stdin (a file): the kernel's own file position, so no byte goes through us. */
+export function readPosition(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /^pos:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/0`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined; // exited, or no /proc
+  }
 }

@@ -1,0 +1,145 @@
+// restic on a real repository: dumps go in as stdin with tags, come back byte-identical with
+// `restic dump`, deduplicate across days, key slots per admin, and restic run as a backup user.
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { Restic } from '../../actions/restic.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'afsbot-restic-'));
+const password = randomBytes(12).toString('hex');
+const passwordFile = join(dir, 'password');
+writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+const restic = new Restic({
+  binary: 'restic',
+  repository: join(dir, 'repo'),
+  passwordFile,
+  cacheDir: join(dir, 'cache'),
+  timeoutMs: 120_000,
+});
+const data = randomBytes(5_000_000);
+const dumpFile = join(dir, 'user.x.full.1.dump.zst');
+writeFileSync(dumpFile, data);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function dumpBack(r: Restic, snapshot: string, name: string): Promise<Buffer> {
+  const c = r.dumpCommand(snapshot, name);
+  const out = await execa(c.program, c.args, { env: c.env, encoding: 'buffer' });
+  return Buffer.from(out.stdout);
+}
+
+describe('restic archive', () => {
+  it('creates the repository once', async () => {
+    expect(await restic.init()).toEqual({ ok: true, created: true });
+    expect(await restic.init()).toEqual({ ok: true, created: false });
+  });
+
+  it('archives a dump file with tags and streams it back byte-identical', async () => {
+    const seen: number[] = [];
+    const r = await restic.backupFile(
+      dumpFile,
+      'user.x.full.1.dump.zst',
+      ['date:2026.01.05', 'volume:user.x', 'level:full'],
+      {
+        onBytes: (n) => seen.push(n),
+      },
+    );
+    if (!r.ok) throw new Error(r.message);
+    expect(r.summary.total_bytes_processed).toBe(5_000_000);
+    expect(r.summary.data_added).toBeGreaterThan(4_000_000);
+    const snaps = await restic.snapshots(['volume:user.x']);
+    if (!snaps.ok) throw new Error(snaps.message);
+    expect(snaps.snapshots).toHaveLength(1);
+    expect(snaps.snapshots[0]).toMatchObject({
+      paths: ['/user.x.full.1.dump.zst'],
+      tags: ['date:2026.01.05', 'volume:user.x', 'level:full'],
+    });
+    expect(sha(await dumpBack(restic, r.summary.snapshot_id, 'user.x.full.1.dump.zst'))).toBe(sha(data));
+  });
+
+  it('deduplicates the same bytes on another day', async () => {
+    const r = await restic.backupFile(dumpFile, 'user.x.full.2.dump.zst', [
+      'date:2026.01.06',
+      'volume:user.x',
+      'level:full',
+    ]);
+    if (!r.ok) throw new Error(r.message);
+    expect(r.summary.data_added).toBeLessThan(20_000);
+    const byDay = await restic.snapshots(['date:2026.01.06']);
+    expect(byDay.ok && byDay.snapshots.map((s) => s.paths[0])).toEqual(['/user.x.full.2.dump.zst']);
+  });
+
+  it('keeps the password out of argv: only the name of its file, in the environment', () => {
+    const c = restic.command(['snapshots']);
+    expect(JSON.stringify(c)).not.toContain(password);
+    expect(restic.env()).toEqual({
+      RESTIC_PASSWORD_FILE: passwordFile,
+      RESTIC_CACHE_DIR: join(dir, 'cache'),
+    });
+  });
+
+  it('adds and removes a key slot for another admin', async () => {
+    const other = join(dir, 'bob-password');
+    writeFileSync(other, 'bob has his own password\n', { mode: 0o600 });
+    expect((await restic.addKey(other)).ok).toBe(true);
+    const keys = await restic.keys();
+    if (!keys.ok) throw new Error(keys.message);
+    expect(keys.keys).toHaveLength(2);
+    const bob = new Restic({
+      binary: 'restic',
+      repository: join(dir, 'repo'),
+      passwordFile: other,
+      timeoutMs: 60_000,
+    });
+    const viaBob = await bob.snapshots();
+    expect(viaBob.ok && viaBob.snapshots.length).toBe(2);
+    const added = keys.keys.find((k) => !k.current)!;
+    expect((await restic.removeKey(added.id)).ok).toBe(true);
+    expect((await bob.snapshots()).ok).toBe(false);
+  });
+
+  it('runs as the backup user, not as root, when one is configured', async () => {
+    const userDir = join(dir, 'as-nobody');
+    mkdirSync(userDir);
+    chmodSync(dir, 0o755);
+    const pw = join(userDir, 'password');
+    writeFileSync(pw, 'the backup user password\n', { mode: 0o600 });
+    const file = join(userDir, 'x.dump');
+    writeFileSync(file, randomBytes(100_000), { mode: 0o644 });
+    for (const p of [userDir, pw]) chownSync(p, 65534, 65534);
+    const asNobody = new Restic({
+      binary: 'restic',
+      repository: join(userDir, 'repo'),
+      passwordFile: pw,
+      runAs: 'nobody',
+      cacheDir: join(userDir, 'cache'),
+      timeoutMs: 60_000,
+    });
+    expect(asNobody.command(['init'])).toMatchObject({
+      program: 'runuser',
+      args: ['-u', 'nobody', '--', 'restic', '-r', join(userDir, 'repo'), 'init'],
+    });
+    expect(await asNobody.init()).toMatchObject({ ok: true, created: true });
+    const r = await asNobody.backupFile(file, 'x.dump', ['volume:x']);
+    if (!r.ok) throw new Error(r.message);
+    // everything restic wrote belongs to nobody
+    const owners = new Set(
+      readdirSync(join(userDir, 'repo'), { recursive: true }).map(
+        (f) => statSync(join(userDir, 'repo', String(f))).uid,
+      ),
+    );
+    expect([...owners]).toEqual([65534]);
+    expect(readFileSync(pw, 'utf8')).toBe('the backup user password\n');
+  });
+});
