@@ -14,8 +14,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Restic } from '../../actions/restic.ts';
+import { parseEnv, repoRoot } from '../support/peers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'afsbot-restic-'));
 const password = randomBytes(12).toString('hex');
@@ -141,5 +142,41 @@ describe('restic archive', () => {
     );
     expect([...owners]).toEqual([65534]);
     expect(readFileSync(pw, 'utf8')).toBe('the backup user password\n');
+  });
+});
+
+describe('restic over SFTP to a real OpenSSH server on loopback', () => {
+  let sftp: Restic;
+  const sshd = join(repoRoot, 'scripts/peers/sshd.sh');
+
+  beforeAll(async () => {
+    const env = parseEnv((await execa(sshd, ['up', '--name', 'restic'], { stderr: 'inherit' })).stdout);
+    sftp = new Restic({
+      binary: 'restic',
+      repository: `sftp:${env.AFSBOT_SFTP_USER}@${env.AFSBOT_SFTP_HOST}:${env.AFSBOT_SFTP_REPOS}/offsite`,
+      passwordFile,
+      // its own key and known_hosts: the host key is checked, not waved through
+      sftpCommand: `ssh -p ${env.AFSBOT_SFTP_PORT} -i ${env.AFSBOT_SFTP_KEY} -o UserKnownHostsFile=${env.AFSBOT_SFTP_KNOWN_HOSTS} -o StrictHostKeyChecking=yes ${env.AFSBOT_SFTP_USER}@${env.AFSBOT_SFTP_HOST} -s sftp`,
+      cacheDir: join(dir, 'sftp-cache'),
+      timeoutMs: 120_000,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    if (process.env.AFSBOT_KEEP_PEERS !== '1')
+      await execa(sshd, ['down', '--name', 'restic', '--wipe'], { stderr: 'inherit' });
+  });
+
+  it('archives a dump and streams it back, like the local repository', async () => {
+    expect(await sftp.init()).toMatchObject({ ok: true });
+    const r = await sftp.backupFile(dumpFile, 'user.x.full.1.dump.zst', [
+      'date:2026.01.05',
+      'volume:user.x',
+      'level:full',
+    ]);
+    if (!r.ok) throw new Error(r.message);
+    const snaps = await sftp.snapshots(['volume:user.x']);
+    expect(snaps.ok && snaps.snapshots.map((s) => s.paths)).toEqual([['/user.x.full.1.dump.zst']]);
+    expect(sha(await dumpBack(sftp, r.summary.snapshot_id, 'user.x.full.1.dump.zst'))).toBe(sha(data));
   });
 });
