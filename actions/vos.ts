@@ -1,6 +1,6 @@
 // vos, the AFS volume tool: one typed client plus parsers for the text it prints. The parsers are pure
 // so they can be tested on captured output; the client only builds argv and calls runTool().
-import { runTool, type ToolFailure, type ToolResult } from './exec.ts';
+import { lastLine, runTool, type ToolFailure, type ToolResult } from './exec.ts';
 
 export interface VosOptions {
   /** Path or name of the vos binary. */
@@ -66,6 +66,16 @@ export function parseFormatBlock(text: string): VolumeFields {
     if (m) fields[m[1]!] = m[2]!;
   }
   return fields;
+}
+
+/** `vos listvol -format`: one block per volume between BEGIN_OF_ENTRY and END_OF_ENTRY. */
+export function parseListvolFormat(text: string): VolumeFields[] {
+  return [...text.matchAll(/BEGIN_OF_ENTRY\n([\s\S]*?)END_OF_ENTRY/g)].map((m) => parseFormatBlock(m[1]!));
+}
+
+/** The volume names a `vos backupsys -dryrun` would clone (indented lines). */
+export function parseBackupsysDryRun(text: string): string[] {
+  return [...text.matchAll(/(?:^|\.\. )\s+([A-Za-z0-9._-]+)\s*$/gm)].map((m) => m[1]!);
 }
 
 export interface BackupsysSummary {
@@ -146,6 +156,51 @@ export class Vos {
     const r = await this.run(['examine', '-id', volume, '-format'], signal);
     if (!r.ok) return { ...r, missing: isNoSuchVolume(r) };
     return { ok: true, fields: parseFormatBlock(r.stdout) };
+  }
+
+  /**
+   * `vos backupsys`: clones every matching read-write volume. It exits 0 even when every clone
+   * failed, so the result is read from its summary line; no summary is a failure.
+   */
+  async backupsys(
+    opts: { prefixes: string[]; xprefixes?: string[]; server?: string; dryRun?: boolean },
+    signal?: AbortSignal,
+  ): Promise<({ ok: true; volumes: string[] } & BackupsysSummary) | ToolFailure> {
+    const args = ['backupsys'];
+    if (opts.prefixes.length) args.push('-prefix', ...opts.prefixes);
+    if (opts.xprefixes?.length) args.push('-xprefix', ...opts.xprefixes);
+    if (opts.server) args.push('-server', opts.server);
+    if (opts.dryRun) args.push('-dryrun');
+    const r = await this.run(args, signal);
+    if (!r.ok) return r;
+    const summary = parseBackupsys(r.stdout);
+    if (!summary) {
+      return {
+        ...r,
+        ok: false,
+        exitCode: 0,
+        timedOut: false,
+        cancelled: false,
+        program: this.binary,
+        args,
+        message: `vos backupsys printed no summary: ${lastLine(r.stderr) || lastLine(r.stdout)}`,
+      };
+    }
+    return { ok: true, ...summary, volumes: opts.dryRun ? parseBackupsysDryRun(r.stdout) : [] };
+  }
+
+  /** `vos listvol -format` of a server (and partition): every volume's fields. */
+  async listvol(
+    server: string,
+    partition?: string,
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; volumes: VolumeFields[] } | ToolFailure> {
+    const r = await this.run(
+      ['listvol', '-server', server, ...(partition ? ['-partition', partition] : []), '-format'],
+      signal,
+    );
+    if (!r.ok) return r;
+    return { ok: true, volumes: parseListvolFormat(r.stdout) };
   }
 
   /** `vos backup`: (re)makes the .backup clone of a read-write volume. */

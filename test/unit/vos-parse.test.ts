@@ -59,3 +59,27 @@ describe('vos status', () => {
     expect(parseStatus('No active transactions on 10.77.77.1\n')).toEqual([]);
   });
 });
+
+describe('listvol -format and backupsys -dryrun', () => {
+  it('reads every volume of a listvol -format', async () => {
+    const { parseListvolFormat } = await import('../../actions/vos.ts');
+    const vols = parseListvolFormat(fixture('listvol-format.txt'));
+    expect(vols.length).toBeGreaterThan(5);
+    const alice = vols.find((v) => v.name === 'user.alice.backup');
+    expect(alice).toMatchObject({ type: 'BK', parentID: '536870918' });
+    expect(Number(alice?.creationDate)).toBeGreaterThan(1_700_000_000);
+  });
+
+  it('lists what a dry run would clone', async () => {
+    const { parseBackupsysDryRun } = await import('../../actions/vos.ts');
+    expect(parseBackupsysDryRun(fixture('backupsys-dryrun.txt'))).toEqual(['user.alice', 'user.bob']);
+    expect(parseBackupsysDryRun(fixture('backupsys-xprefix-exclude.txt'))).toEqual([
+      'user.alice',
+      'mail.alice',
+      'root.afs',
+      'root.cell',
+      'db.alice',
+      'mail.alice',
+    ]);
+  });
+});
