@@ -128,6 +128,18 @@ export const configSchema = z.object({
       breakGlass: z.boolean().default(false),
     })
     .prefault({}),
+  nightly: z
+    .object({
+      /** vos backupsys -prefix: the volumes the nightly run covers. */
+      prefixes: z.array(z.string().min(1)).default(['user.', 'db.', 'mail.']),
+      /** vos backupsys -xprefix: volumes left out although a prefix matches. */
+      xprefixes: z.array(z.string().min(1)).default([]),
+      /** The day of the weekly full dump: 0 Sunday .. 6 Saturday (in timeZone). */
+      fullWeekday: z.number().int().min(0).max(6).default(0),
+      /** Dumps running at once on one file server. */
+      perServer: z.number().int().min(1).max(16).default(2),
+    })
+    .prefault({}),
   /** Time zone for dump dates (YYYY.MM.DD). Default: the system's. */
   timeZone: z.string().min(1).optional(),
 });
@@ -257,6 +269,30 @@ export const envOverrides: { env: string; path: string[]; kind: Kind; doc: strin
     doc: 'ccrypt key file for them',
   },
   { env: 'AFSBOT_TIME_ZONE', path: ['timeZone'], kind: 'string', doc: 'time zone for dump dates' },
+  {
+    env: 'AFSBOT_NIGHTLY_PREFIXES',
+    path: ['nightly', 'prefixes'],
+    kind: 'list',
+    doc: 'volume prefixes the nightly run covers',
+  },
+  {
+    env: 'AFSBOT_NIGHTLY_XPREFIXES',
+    path: ['nightly', 'xprefixes'],
+    kind: 'list',
+    doc: 'prefixes it leaves out',
+  },
+  {
+    env: 'AFSBOT_NIGHTLY_FULL_WEEKDAY',
+    path: ['nightly', 'fullWeekday'],
+    kind: 'int',
+    doc: 'weekly full day, 0 = Sunday',
+  },
+  {
+    env: 'AFSBOT_NIGHTLY_PER_SERVER',
+    path: ['nightly', 'perServer'],
+    kind: 'int',
+    doc: 'dumps at once per file server',
+  },
   {
     env: 'AFSBOT_APPROVALS_REQUIRED',
     path: ['approvals', 'required'],

@@ -107,6 +107,16 @@ const migrations: string[] = [
      created_at       TEXT    NOT NULL,
      updated_at       TEXT    NOT NULL
    );`,
+  // 4: one row per nightly run, with its report.
+  `CREATE TABLE nightly_runs (
+     id         INTEGER PRIMARY KEY,
+     date       TEXT    NOT NULL,
+     dry_run    INTEGER NOT NULL,
+     started_at TEXT    NOT NULL,
+     ended_at   TEXT,
+     stats      TEXT,                         -- JSON: counts, bytes, phase durations, per-volume results
+     report     TEXT
+   );`,
 ];
 
 export type Outcome = 'pending' | 'ok' | 'refused' | 'rejected' | 'failed';

@@ -50,6 +50,12 @@ export async function dumpVolume(
   level: Level,
   kind: DumpKind = 'scheduled',
 ): Promise<DumpDone> {
+  await cloneVolume(s, job, volume);
+  return dumpClone(s, job, volume, level, kind);
+}
+
+/** vos backup, waiting out a clone that is still busy. */
+export async function cloneVolume(s: Services, job: RunningJob, volume: string): Promise<void> {
   job.progress('cloning', 0);
   // A clone that another dump (or one a crash cut short) still holds is busy for up to a minute.
   let b = await s.vos.backup(volume, job.signal);
@@ -61,13 +67,28 @@ export async function dumpVolume(
     b = await s.vos.backup(volume, job.signal);
   }
   if (!b.ok) throw new Error(`vos backup ${volume} failed: ${b.message}`);
+}
+
+/**
+ * Dumps the existing .backup clone of `volume` into the store, checksummed and catalogued. An
+ * incremental is relative to the newest full's clone time, unless `since` says otherwise.
+ */
+export async function dumpClone(
+  s: Services,
+  job: RunningJob,
+  volume: string,
+  level: Level,
+  kind: DumpKind = 'scheduled',
+  opts: { since?: number; onBytes?: (n: number, expected: number) => void } = {},
+): Promise<DumpDone> {
   const clone = `${volume}.backup`;
   const ex = await s.vos.examine(clone, job.signal);
   if (!ex.ok) throw new Error(`vos examine ${clone} failed: ${ex.message}`);
   const cloneTime = Number(ex.fields.creationDate);
   const expected = Number(ex.fields.diskused ?? 0) * 1024;
   let since = 0;
-  if (level === 'incremental') {
+  if (level === 'incremental' && opts.since !== undefined) since = opts.since;
+  else if (level === 'incremental') {
     const full = s.catalog.newestFull(volume);
     if (!full?.clone_time)
       throw new UserError(
@@ -95,7 +116,8 @@ export async function dumpVolume(
     path,
     zstd: { binary: s.tools.zstd, level: s.config.dumps.zstdLevel },
     signal: job.signal,
-    onBytes: (n) => job.progress('dumping', n, expected || undefined),
+    onBytes: (n) =>
+      opts.onBytes ? opts.onBytes(n, expected) : job.progress('dumping', n, expected || undefined),
   });
   if (!r.ok) {
     // A killed vos leaves the clone busy on the volserver until its transaction is ended.

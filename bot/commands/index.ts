@@ -11,6 +11,7 @@ import help from './help.ts';
 import job from './job.ts';
 import jobs from './jobs.ts';
 import mount from './mount.ts';
+import nightly from './nightly.ts';
 import ping from './ping.ts';
 import promote from './promote.ts';
 import restore from './restore.ts';
@@ -39,4 +40,5 @@ export const commands = [
   approve,
   deny,
   approvals,
+  nightly,
 ];

@@ -1,0 +1,75 @@
+// The nightly run on the real cell, over simulated days (an injected clock): full the first night,
+// then incremental for what changed and nothing for what did not, with a report that says so.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
+import { freshVolume, writeVolumeFile } from '../support/cell-tools.ts';
+
+const cell = inject('cell');
+let now = new Date('2026-02-02T03:00:00Z'); // a Monday
+let h: MemoryHarness;
+
+beforeAll(async () => {
+  for (const v of ['night.a', 'night.b']) {
+    await freshVolume(cell, v);
+    writeVolumeFile(cell, v, 'f.txt', `${v} first\n`);
+  }
+  h = await startMemoryBot({
+    cell,
+    clock: () => now,
+    env: { AFSBOT_NIGHTLY_PREFIXES: 'night.', AFSBOT_NIGHTLY_FULL_WEEKDAY: '0' },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+describe('nightly run', () => {
+  it('a dry run says what it would do per volume and changes nothing', async () => {
+    const r = await h.chat.job('!nightly run --dry-run');
+    expect(r.result).toMatch(
+      /nightly 2026\.02\.02 \(dry run\): OK\. 2 volumes: 2 full, 0 incremental, 0 unchanged, 0 failed\./,
+    );
+    expect(r.result).toMatch(/^night\.a: full \(it has no full dump yet\)$/m);
+    expect(h.bot.services.catalog.dates()).toEqual([]);
+  });
+
+  it('the first night dumps every covered volume full', async () => {
+    const r = await h.chat.job('!nightly run');
+    expect(r.result).toMatch(
+      /nightly 2026\.02\.02: OK\. 2 volumes: 2 full, 0 incremental, 0 unchanged, 0 failed\./,
+    );
+    expect(r.result).toMatch(/vos backupsys: 2 cloned, 0 failed\./);
+    expect(h.bot.services.catalog.onDate('2026.02.02').map((d) => [d.volume, d.level])).toEqual([
+      ['night.a', 'full'],
+      ['night.b', 'full'],
+    ]);
+  });
+
+  it('the next night: incremental for the volume that changed, nothing for the other', async () => {
+    now = new Date('2026-02-03T03:00:00Z');
+    await new Promise((r) => setTimeout(r, 1100));
+    writeVolumeFile(cell, 'night.a', 'f.txt', 'night.a changed\n');
+    const r = await h.chat.job('!nightly run');
+    expect(r.result).toMatch(
+      /nightly 2026\.02\.03: OK\. 2 volumes: 0 full, 1 incremental, 1 unchanged, 0 failed\./,
+    );
+    const rows = h.bot.services.catalog.onDate('2026.02.03');
+    expect(rows.map((d) => [d.volume, d.level])).toEqual([['night.a', 'incremental']]);
+    expect(rows[0]!.base_clone_time).toBe(
+      h.bot.services.catalog.onDate('2026.02.02').find((d) => d.volume === 'night.a')!.clone_time,
+    );
+    // and that date restores the new content
+    const restored = await h.chat.job('!restore 2026.02.03 night.a as night.a.r');
+    expect(restored.result).toMatch(/from full of 2026\.02\.02 .* \+ incremental of 2026\.02\.03/);
+  });
+
+  it('refuses a second run while one is going', async () => {
+    const first = await h.chat.type('!nightly run');
+    expect(first).toMatch(/^job \d+ started: the nightly run$/);
+    expect(await h.chat.type('!nightly run')).toMatch(
+      /^error: the nightly run is already going as job \d+; !job \d+ shows where it is/,
+    );
+    await h.chat.waitFor(/nightly 2026\.02\.03: OK/, 60_000, h.chat.said.length - 1);
+  });
+});
