@@ -3,10 +3,11 @@
 //   file -> ccrypt -c -d -k KEYFILE -> gzip -d -c -> ...
 // Every stage is a separate process connected straight to the next by a pipe; nothing is held in
 // memory, and the legacy key is passed as a file name, never as the key itself.
-import { closeSync, createReadStream, openSync, statSync } from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
+import { closeSync, openSync, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { type DumpHeader, parseDumpHeader } from './dump-header.ts';
 import {
+  pipelineFailure,
   readPosition,
   type Spawned,
   type StdioSpec,
@@ -105,38 +106,54 @@ export async function decodeInto(req: DecodeRequest): Promise<DecodeOutcome> {
   for (const p of started) void p.done.then((r) => !r.ok && stop.abort());
   const results: ToolResult[] = await Promise.all(started.map((p) => p.done));
   clearInterval(poll);
-  // The consumer's own words first: a decoder dying of EPIPE because vos stopped reading says less.
-  const last = results.at(-1)!;
-  const failure = (last.ok ? results.find((r) => !r.ok) : last) as ToolFailure | undefined;
-  if (failure) return { ...failure, cancelled: failure.cancelled || Boolean(req.signal?.aborted) };
+  const failure = pipelineFailure(results);
+  // Cancelled means the caller asked for it; a stage we stopped because another broke is a failure.
+  if (failure) return { ...failure, cancelled: Boolean(req.signal?.aborted) };
   req.onBytes?.(size);
   return { ok: true, storedBytes: size, consumerOutput };
 }
 
-/** Reads only the dump header of a stored dump (for rescan and chain checks), decoding a few KiB. */
+/**
+ * Reads only the dump header of a stored dump (for rescan and chain checks), decoding a few KiB.
+ * Throws an Error that says why not: a missing file, a decoder's own words (a wrong ccrypt key,
+ * a corrupt zstd frame), or what is wrong with the header.
+ */
 export async function readStoredHeader(source: DumpSource, tools: Tools): Promise<DumpHeader> {
+  let fd: number;
+  try {
+    fd = openSync(source.path, 'r');
+  } catch (err) {
+    throw new Error(
+      `cannot read ${source.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; !backup rescan updates the catalog to what is on disk`,
+    );
+  }
   const stop = new AbortController();
-  const stages = stagesFor(source, tools).map((s) =>
-    spawnTool(s.program, s.args, { stdin: 'pipe', stdout: 'pipe', signal: stop.signal }),
-  );
-  const file = createReadStream(source.path);
-  let upstream: Readable = file;
-  for (const stage of stages) {
-    upstream.pipe(stage.child.stdin as Writable).on('error', () => {});
-    upstream = stage.child.stdout as Readable;
+  const stages: Spawned[] = [];
+  let input: StdioSpec = fd;
+  try {
+    for (const s of stagesFor(source, tools)) {
+      const stage = spawnTool(s.program, s.args, { stdin: input, stdout: 'pipe', signal: stop.signal });
+      if (typeof input !== 'number') input.destroy();
+      stages.push(stage);
+      input = stage.child.stdout as Readable;
+    }
+  } finally {
+    closeSync(fd);
   }
   const chunks: Buffer[] = [];
   let have = 0;
-  try {
-    for await (const chunk of upstream) {
-      chunks.push(chunk as Buffer);
-      have += (chunk as Buffer).length;
-      if (have >= 4096) break;
-    }
-  } finally {
-    stop.abort();
-    file.destroy();
-    await Promise.all(stages.map((s) => s.done));
+  for await (const chunk of input as Readable) {
+    chunks.push(chunk as Buffer);
+    have += (chunk as Buffer).length;
+    if (have >= 4096) break;
+  }
+  const enough = have >= 4096;
+  if (enough) stop.abort(); // the rest is not needed
+  const failure = pipelineFailure(await Promise.all(stages.map((s) => s.done)));
+  if (!enough && failure) {
+    const hint =
+      source.kind === 'legacy' ? ' (is dumps.legacyKeyFile, AFSBOT_LEGACY_KEY_FILE, the right key?)' : '';
+    throw new Error(`${failure.message}${hint}`);
   }
   return parseDumpHeader(Buffer.concat(chunks));
 }

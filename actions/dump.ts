@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type DumpHeader, parseDumpHeader } from './dump-header.ts';
 import { fsyncDir, fsyncFile, partialName, removeQuietly } from './dump-store.ts';
-import { spawnTool, type ToolFailure } from './exec.ts';
+import { pipelineFailure, spawnTool, type ToolFailure } from './exec.ts';
 import { Meter } from './streams.ts';
 import type { Vos } from './vos.ts';
 
@@ -68,7 +68,7 @@ export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
   );
   const [dumpResult, zstdResult, streamError] = await Promise.all([dump.done, zstd.done, streams]);
 
-  const failure = [dumpResult, zstdResult].find((r) => !r.ok) as ToolFailure | undefined;
+  const failure = pipelineFailure([dumpResult, zstdResult]);
   if (failure || streamError || req.signal?.aborted) {
     removeQuietly(tmp);
     const base: ToolFailure = failure ?? {
@@ -83,7 +83,8 @@ export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
       message: req.signal?.aborted ? 'cancelled' : `writing ${tmp} failed: ${streamError?.message}`,
       durationMs: 0,
     };
-    return { ...base, cancelled: base.cancelled || Boolean(req.signal?.aborted), partialRemoved: true };
+    // Cancelled means the caller asked for it; a stage we stopped because another broke is a failure.
+    return { ...base, cancelled: Boolean(req.signal?.aborted), partialRemoved: true };
   }
 
   let header: DumpHeader;

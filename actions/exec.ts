@@ -40,6 +40,18 @@ export interface ToolFailure {
 
 export type ToolResult = ToolSuccess | ToolFailure;
 
+/**
+ * Of the processes of one pipeline (in pipeline order), the failure to report: the first that failed
+ * on its own and not of a broken pipe. The others are consequences: a stage upstream of a consumer
+ * that stopped dies of a broken pipe, a decoder after a wrong key sees its input end early, and stages
+ * we stopped ourselves are marked cancelled.
+ */
+export function pipelineFailure(results: ToolResult[]): ToolFailure | undefined {
+  const failed = results.filter((r): r is ToolFailure => !r.ok);
+  const brokenPipe = (r: ToolFailure) => /SIGPIPE|broken pipe|EPIPE/i.test(`${r.message}\n${r.stderr}`);
+  return failed.find((r) => !r.cancelled && !brokenPipe(r)) ?? failed.find((r) => !r.cancelled) ?? failed[0];
+}
+
 /** The last non-empty line of a tool's stderr: usually the line that says what went wrong. */
 export function lastLine(text: string): string {
   const lines = text.split('\n').map((l) => l.trim());

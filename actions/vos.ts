@@ -241,11 +241,20 @@ export class Vos {
    * Removes a volume that a killed vos restore may have left half-made: its open transactions are
    * ended first, or the volserver would refuse. `gone` is true when the volume no longer exists.
    */
-  async removeAfterAbort(volume: string, waitMs = 120_000): Promise<{ gone: boolean; why?: string }> {
-    const deadline = Date.now() + waitMs;
+  async removeAfterAbort(
+    volume: string,
+    opts: { expectId?: number; waitMs?: number } = {},
+  ): Promise<{ gone: boolean; why?: string }> {
+    const deadline = Date.now() + (opts.waitMs ?? 120_000);
     for (;;) {
       const e = await this.listvldbEntry(volume);
       if (e.ok && !e.entry) return { gone: true };
+      if (e.ok && opts.expectId !== undefined && e.entry?.rw !== opts.expectId) {
+        return {
+          gone: false,
+          why: `${volume} is now id ${e.entry?.rw}, not the ${opts.expectId} this job made; left alone`,
+        };
+      }
       if (e.ok && e.entry?.rw) {
         for (const site of e.entry.sites) await this.endTransactions(site.server, e.entry.rw, 2000);
       }

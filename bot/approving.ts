@@ -27,6 +27,13 @@ export async function runApproved(ctx: CommandContext, row: ApprovalRow, how: st
   const parsed = spec?.args.safeParse(JSON.parse(row.args));
   if (!spec?.destructive || !parsed?.success)
     throw new Error(`request ${row.id} names a command that can no longer run: ${row.command}`);
+  // Claim the request before anything waits: two admins approving at once must not run it twice.
+  const claimed = s.store.db
+    .prepare(
+      `UPDATE approvals SET status = 'approved', decided_at = ?, decided_by = ? WHERE id = ? AND status = 'pending'`,
+    )
+    .run(s.clock().toISOString(), ctx.actor.id, row.id);
+  if (claimed.changes !== 1) throw new Refusal(`request ${row.id} is already being run or decided`);
   let changes: string[];
   try {
     const plan = await spec.destructive.plan(ctx, parsed.data);
@@ -43,11 +50,6 @@ export async function runApproved(ctx: CommandContext, row: ApprovalRow, how: st
       `what request ${row.id} was planned on has changed (${changes.join('; ')}), so it will not run; ask again with !${row.command} ${(JSON.parse(row.args) as string[]).join(' ')} for a new plan`,
     );
   }
-  approvals.set(row.id, {
-    status: 'approved',
-    decided_at: s.clock().toISOString(),
-    decided_by: ctx.actor.id,
-  });
   await ctx.reply(`request ${row.id} ${how}; running it`);
   await spec.run({ ...ctx, approvalId: row.id }, parsed.data);
 }

@@ -244,7 +244,12 @@ export class JobManager {
           cleanup = `cleaning up failed: ${(e as Error).message}`;
         }
         const left = [...job.leftovers];
-        text = `job ${id} (${job.spec.title}) cancelled. ${cleanup || 'Nothing was left behind.'}${left.length ? ` Still left: ${left.join('; ')}` : ''}`;
+        const rest = left.length
+          ? ` Still left: ${left.join('; ')}`
+          : cleanup
+            ? ''
+            : ' Nothing was left behind.';
+        text = `job ${id} (${job.spec.title}) cancelled.${cleanup ? ` ${cleanup}` : ''}${rest}`;
         this.update(id, { result: text });
       } else if (err instanceof UserError) {
         status = 'failed';
@@ -269,7 +274,11 @@ export class JobManager {
     this.live.delete(id);
     this.pump();
     try {
-      await this.deps.post(job.spec.origin, text);
+      // Not forever: a chat that is down (an IRC reconnect) must not hold up shutdown; the result is in the store.
+      await Promise.race([
+        this.deps.post(job.spec.origin, text),
+        new Promise((r) => setTimeout(r, 30_000).unref()),
+      ]);
     } catch (err) {
       this.deps.log.warn('could not post a job result', { job: id, error: err });
     }

@@ -62,7 +62,10 @@ export async function recoverInterrupted(
           if (rec) restored.discarded(what);
           cleaned.push(`${what} was never created`);
         } else if (rec && rec.state === 'restoring' && rec.job_id === row.id) {
-          const rm = await s.vos.removeAfterAbort(what);
+          const rm = await s.vos.removeAfterAbort(
+            what,
+            rec.volume_id === null ? {} : { expectId: rec.volume_id },
+          );
           if (rm.gone) {
             restored.discarded(what);
             cleaned.push(`removed the half-restored volume ${what}`);

@@ -22,22 +22,17 @@ export class RestoredVolumes {
       | undefined;
   }
 
-  /** Records, before the first byte is restored, that this job is making `name`. */
-  begin(name: string, source: string, date: string, jobId: number): void {
+  /** Records, once the job's own vos create made it and before any data goes in, that this job is making `name`. */
+  begin(name: string, source: string, date: string, jobId: number, volumeId: number): void {
     this.store.db
       .prepare(
         `INSERT INTO restored_volumes (name, volume_id, source, date, state, job_id, created_at)
-         VALUES (?, NULL, ?, ?, 'restoring', ?, ?)
-         ON CONFLICT(name) DO UPDATE SET volume_id = NULL, source = excluded.source, date = excluded.date,
+         VALUES (?, ?, ?, ?, 'restoring', ?, ?)
+         ON CONFLICT(name) DO UPDATE SET volume_id = excluded.volume_id, source = excluded.source, date = excluded.date,
            state = 'restoring', job_id = excluded.job_id, created_at = excluded.created_at, mount_path = NULL,
            discarded_at = NULL`,
       )
-      .run(name, source, date, jobId, new Date().toISOString());
-  }
-
-  /** The (still empty) target exists now, with this id. */
-  created(name: string, volumeId: number): void {
-    this.store.db.prepare('UPDATE restored_volumes SET volume_id = ? WHERE name = ?').run(volumeId, name);
+      .run(name, volumeId, source, date, jobId, new Date().toISOString());
   }
 
   finish(name: string, volumeId: number): void {

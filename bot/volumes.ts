@@ -26,7 +26,8 @@ export function checkVolumeArg(name: string): string {
 }
 
 /** Checks, before a job is made, that `volume` is a read-write volume in the VLDB. */
-export async function requireRwVolume(s: Services, volume: string): Promise<void> {
+/** Returns the read-write volume's id. */
+export async function requireRwVolume(s: Services, volume: string): Promise<number> {
   const ex = await s.vos.examine(volume);
   if (!ex.ok) {
     if (ex.missing) throw new UserError(`there is no volume ${volume} in the VLDB (vos listvldb lists them)`);
@@ -34,6 +35,16 @@ export async function requireRwVolume(s: Services, volume: string): Promise<void
   }
   if (ex.fields.type && ex.fields.type !== 'RW')
     throw new UserError(`${volume} is a ${ex.fields.type} volume; name its read-write volume`);
+  return Number(ex.fields.id);
+}
+
+/**
+ * The full dump an incremental of `volume` may build on: its newest, and only if it is of the same
+ * volume (a promote or a re-creation gives the name a new id, and starts a new chain).
+ */
+export function baseFull(s: Services, volume: string, volumeId: number): DumpRow | undefined {
+  const full = s.catalog.newestFull(volume);
+  return full?.clone_time && (full.volume_id === null || full.volume_id === volumeId) ? full : undefined;
 }
 
 export interface DumpDone {
@@ -89,10 +100,10 @@ export async function dumpClone(
   let since = 0;
   if (level === 'incremental' && opts.since !== undefined) since = opts.since;
   else if (level === 'incremental') {
-    const full = s.catalog.newestFull(volume);
+    const full = baseFull(s, volume, Number(ex.fields.parentID));
     if (!full?.clone_time)
       throw new UserError(
-        `there is no full dump of ${volume} yet, so an incremental has no base; run !dump ${volume} full`,
+        `there is no full dump of ${volume} as it is now (none yet, or it was replaced since), so an incremental has no base; run !dump ${volume} full`,
       );
     since = full.clone_time;
   }

@@ -49,6 +49,8 @@ export class IrcAdapter implements ChatAdapter {
   private registerTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private identifyTimer: NodeJS.Timeout | undefined;
+  /** Set when the server rejected the SASL credentials (a wrong password, not absent services). */
+  private credentialsRejected = false;
   /** Set when a SASL exchange never finished: the next connection skips SASL. */
   private saslHung = false;
   private readonly joined = new Set<string>();
@@ -99,6 +101,8 @@ export class IrcAdapter implements ChatAdapter {
       clearTimeout(this.identifyTimer);
     });
     c.on('sasl failed', (e: { reason: string; message?: string }) => {
+      // Rejected credentials will not work through NickServ either: do not send them again.
+      if (e.reason !== 'capability_missing') this.credentialsRejected = true;
       this.opts.log.warn('irc SASL login failed; continuing without an account', {
         reason: e.reason,
         message: e.message,
@@ -200,6 +204,7 @@ export class IrcAdapter implements ChatAdapter {
   private scheduleIdentify(attempt: number): void {
     clearTimeout(this.identifyTimer);
     const delay = Math.min(60_000, 2000 * 2 ** Math.min(attempt - 1, 5));
+    if (attempt > 8 || this.credentialsRejected) return; // about ten minutes of trying, then leave it
     this.identifyTimer = setTimeout(() => {
       if (!this.registered || this.loggedInAs || !this.opts.sasl) return;
       this.opts.log.info('irc: not logged in to services; identifying to NickServ', { attempt });

@@ -14,7 +14,7 @@ export default defineCommand({
   async run(ctx, volume) {
     const s = ctx.services;
     checkVolumeArg(volume);
-    const rec = mine(s, volume);
+    const rec = mine(s, volume, true);
     if (rec.mount_path)
       throw new UserError(`${volume} is mounted at ${rec.mount_path}; !unmount ${volume} first`);
     const ex = await s.vos.examine(volume);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { tokens } from '../args.ts';
 import { UserError } from '../errors.ts';
 import { defineCommand } from '../registry.ts';
-import { checkVolumeArg, dumpVolume, requireRwVolume } from '../volumes.ts';
+import { baseFull, checkVolumeArg, dumpVolume, requireRwVolume } from '../volumes.ts';
 
 export default defineCommand({
   name: 'dump',
@@ -28,12 +28,13 @@ export default defineCommand({
   async run(ctx, { volume, level }) {
     const s = ctx.services;
     checkVolumeArg(volume);
-    await requireRwVolume(s, volume);
-    const full = s.catalog.newestFull(volume);
+    const volumeId = await requireRwVolume(s, volume);
+    const full = baseFull(s, volume, volumeId);
     const chosen = level ?? (full ? 'incremental' : 'full');
     if (chosen === 'incremental' && !full) {
+      const replaced = s.catalog.newestFull(volume) !== undefined;
       throw new UserError(
-        `there is no full dump of ${volume} yet, so an incremental has no base; run !dump ${volume} full first`,
+        `there is no full dump of ${volume} ${replaced ? 'as it is now (it was replaced since its last full, so a new chain starts)' : 'yet'}, so an incremental has no base; run !dump ${volume} full first`,
       );
     }
     const { id, waitingFor } = s.jobs.submit({

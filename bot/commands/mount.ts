@@ -20,8 +20,14 @@ export function scratch(s: Services, volume: string): { dir: string; parent: str
   return { dir, parent, path: join(dir, volume) };
 }
 
-export function mine(s: Services, volume: string) {
+/**
+ * A volume afsbot restored. With `halfDone`, also one a failed restore left half-made (so that
+ * !discard can remove it), once the job that was making it is over.
+ */
+export function mine(s: Services, volume: string, halfDone = false) {
   const rec = new RestoredVolumes(s.store).get(volume);
+  const over = (id: number) => !['queued', 'running'].includes(s.jobs.get(id)?.status ?? '');
+  if (halfDone && rec?.state === 'restoring' && over(rec.job_id)) return rec;
   if (rec?.state !== 'restored') {
     throw new UserError(
       `${volume} is not a volume afsbot restored, so it will not touch it (!restore makes one)`,

@@ -25,6 +25,20 @@ export function checkVolumePath(p: string): string {
   return n;
 }
 
+/** The first part of `p` under `root` that is a symbolic link, if any. */
+export function symlinkOnPath(root: string, p: string): string | undefined {
+  let cur = root;
+  for (const part of p.split('/')) {
+    cur = join(cur, part);
+    try {
+      if (lstatSync(cur).isSymbolicLink()) return cur.slice(root.length + 1);
+    } catch {
+      return undefined; // not there: reported as missing
+    }
+  }
+  return undefined;
+}
+
 function sizeOf(path: string): { files: number; bytes: number } {
   const st = lstatSync(path);
   if (!st.isDirectory()) return { files: 1, bytes: st.size };
@@ -92,8 +106,16 @@ export default defineCommand({
           const root = join(work, r.headers[0]!.volumeName.replace(/\.backup$/, ''));
           const found: string[] = [];
           const missing: string[] = [];
+          const symlinks: string[] = [];
           for (const p of paths) {
             const src = join(root, p);
+            // A symbolic link in the dump (a user's own, or a mount point as restorevol writes it) is
+            // never followed: it could point anywhere on this machine.
+            const link = symlinkOnPath(root, p);
+            if (link) {
+              symlinks.push(`${p} (${link} is a symbolic link in the dump; not followed)`);
+              continue;
+            }
             if (!existsSync(src)) {
               missing.push(p);
               continue;
@@ -110,13 +132,14 @@ export default defineCommand({
           }
           if (found.length === 0) {
             throw new UserError(
-              `none of ${paths.join(', ')} is in ${volume} as of ${asOf}; nothing was kept`,
+              `none of ${paths.join(', ')} is in ${volume} as of ${asOf}${symlinks.length ? ` (${symlinks.join('; ')})` : ''}; nothing was kept`,
             );
           }
           return [
             `from ${volume} as of ${asOf}, in ${out}:`,
             ...found,
             ...(missing.length ? [`not in the dump: ${missing.join(', ')}`] : []),
+            ...(symlinks.length ? [`not copied: ${symlinks.join('; ')}`] : []),
           ].join('\n');
         } catch (err) {
           if (err instanceof ChainError) throw new UserError(`refused: ${err.message}`);

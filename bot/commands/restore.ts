@@ -64,15 +64,22 @@ export default defineCommand({
     const links = chainLinks(s, rows);
     const total = rows.reduce((n, r) => n + r.stored_bytes, 0); // progress counts the stored files read
     const asOf = rows.at(-1)!.date;
-    const removeTarget = () => s.vos.removeAfterAbort(target);
+    // Set once this job's own vos create made the target: only then may a failure or cancel remove it.
+    let createdId: number | undefined;
+    const removeTarget = async (): Promise<{ gone: boolean; why?: string }> =>
+      createdId === undefined ? { gone: true } : s.vos.removeAfterAbort(target, { expectId: createdId });
     const { id, waitingFor } = s.jobs.submit({
       kind: 'restore',
       title: `restore ${volume} of ${asOf} as ${target}`,
       volumes: [volume, target],
       origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
       run: async (job) => {
-        restored.begin(target, volume, asOf, job.id);
-        job.leftover(`volume:${target}`);
+        // It was free when asked for; a job ahead in line may have taken the name since.
+        if ((await s.vos.examine(target, job.signal)).ok) {
+          throw new UserError(
+            `${target} was made while this job waited; nothing was touched. Restore as another name`,
+          );
+        }
         let r: Awaited<ReturnType<typeof restoreChain>>;
         try {
           r = await restoreChain({
@@ -85,14 +92,15 @@ export default defineCommand({
             signal: job.signal,
             onBytes: (n, link) =>
               job.progress(link === 0 ? 'restoring the full dump' : 'applying the incremental', n, total),
-            onCreated: (volumeId) => restored.created(target, volumeId),
+            onCreated: (volumeId) => {
+              createdId = volumeId;
+              restored.begin(target, volume, asOf, job.id, volumeId);
+              job.leftover(`volume:${target}`);
+            },
           });
         } catch (err) {
-          if (err instanceof ChainError) {
-            restored.discarded(target);
-            job.settled(`volume:${target}`);
+          if (err instanceof ChainError)
             throw new UserError(`refused: ${err.message}. Nothing was restored.`);
-          }
           throw err;
         }
         if (!r.ok) {
@@ -119,6 +127,7 @@ export default defineCommand({
         ].join('\n');
       },
       onCancel: async (job) => {
+        if (createdId === undefined) return `${target} was not created yet; nothing was left.`;
         const rm = await removeTarget();
         if (rm.gone) {
           restored.discarded(target);

@@ -109,7 +109,9 @@ describe('legacy archives', () => {
     h.bot.services.config.dumps.legacyKeyFile = join(dir, 'wrong-key');
     try {
       const r = await h.chat.job(`!restore 2013.01.28 ${VOL} as t3.wrongkey`);
-      expect(r.result).toMatch(/failed: refused: .* is not a readable volume dump: .*Nothing was restored\./);
+      expect(r.result).toMatch(
+        /failed: refused: .* is not a readable volume dump: ccrypt .*legacyKeyFile.*Nothing was restored\./,
+      );
       expect((await vos.examine('t3.wrongkey')).ok).toBe(false);
     } finally {
       h.bot.services.config.dumps.legacyKeyFile = keyFile;

@@ -83,3 +83,43 @@ describe('listvol -format and backupsys -dryrun', () => {
     ]);
   });
 });
+
+describe('pipelineFailure', () => {
+  it('reports the stage whose failure caused the others', async () => {
+    const { pipelineFailure } = await import('../../actions/exec.ts');
+    const fail = (program: string, message: string, cancelled = false) => ({
+      ok: false as const,
+      program,
+      args: [],
+      stdout: '',
+      stderr: '',
+      timedOut: false,
+      durationMs: 0,
+      exitCode: 1,
+      cancelled,
+      message,
+    });
+    const ok = { ok: true as const, stdout: '', stderr: '', durationMs: 0 };
+    const corrupt = fail('zstd', 'zstd exited with 1: Data corruption detected');
+    // a corrupt file: zstd's words, not those of the vos we stopped because of it
+    expect(pipelineFailure([corrupt, fail('vos', 'vos cancelled', true)])?.message).toMatch(
+      /Data corruption/,
+    );
+    // vos runs out of space: its words, not zstd's broken pipe
+    expect(
+      pipelineFailure([
+        fail('zstd', 'zstd killed by SIGPIPE'),
+        fail('vos', 'vos exited with 255: VOLSER: no space'),
+      ])?.message,
+    ).toMatch(/no space/);
+    // a wrong legacy key: ccrypt's words, not gzip's early end of input
+    expect(
+      pipelineFailure([
+        fail('ccrypt', 'ccrypt exited with 4: key does not match'),
+        fail('gzip', 'gzip exited with 1: unexpected end of file'),
+      ])?.message,
+    ).toMatch(/key does not match/);
+    expect(pipelineFailure([ok, fail('vos', 'vos cancelled', true)])?.message).toBe('vos cancelled');
+    expect(pipelineFailure([ok, ok])).toBeUndefined();
+  });
+});
