@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { sandboxEnv } from '../test/support/bot-env.ts';
 import { cellVos, freshVolume, removeIfThere, writeVolumeFile } from '../test/support/cell-tools.ts';
 import { type CellInfo, cellDown, cellUp, repoRoot } from '../test/support/peers.ts';
 
@@ -154,18 +155,7 @@ function botEnv(cell: CellInfo, dir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   // Only what is set here configures the bot: no AFSBOT_* from the caller's shell (e.g. AFSBOT_IRC=1).
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AFSBOT_')) env[k] = v;
-  return {
-    ...env,
-    AFSBOT_STORE: join(dir, 'afsbot.db'),
-    AFSBOT_LOG_FILE: join(dir, 'afsbot.log'),
-    AFSBOT_ADMINS_CONSOLE: 'root',
-    AFSBOT_DUMP_DIR: join(dir, 'dumps'),
-    AFSBOT_STAGING_DIR: join(dir, 'staging'),
-    AFSBOT_AFS_CONFIG_DIR: cell.configDir,
-    AFSBOT_AFS_CELL: cell.cell,
-    AFSBOT_AFS_SERVER: cell.server,
-    AFSBOT_AFS_PARTITION: cell.partition,
-  };
+  return { ...env, ...sandboxEnv(cell, dir) };
 }
 
 async function botSession(env: NodeJS.ProcessEnv, input: string, onSpawn?: (pid: number) => void) {

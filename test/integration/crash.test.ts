@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseStatus } from '../../actions/vos.ts';
+import { sandboxEnv } from '../support/bot-env.ts';
 import { cellVos, freshVolume, removeIfThere, vosOk, writeVolumeFile } from '../support/cell-tools.ts';
 import { repoRoot } from '../support/peers.ts';
 
@@ -15,16 +16,7 @@ const cell = inject('cell');
 const vos = cellVos(cell);
 const VOL = 'user.t3crash';
 const dir = mkdtempSync(join(tmpdir(), 'afsbot-crash-'));
-const env = {
-  AFSBOT_STORE: join(dir, 'afsbot.db'),
-  AFSBOT_LOG_FILE: join(dir, 'afsbot.log'),
-  AFSBOT_ADMINS_CONSOLE: 'root',
-  AFSBOT_DUMP_DIR: join(dir, 'dumps'),
-  AFSBOT_STAGING_DIR: join(dir, 'staging'),
-  AFSBOT_AFS_CONFIG_DIR: cell.configDir,
-  AFSBOT_AFS_CELL: cell.cell,
-  AFSBOT_AFS_SERVER: cell.server,
-};
+const env = sandboxEnv(cell, dir);
 
 function start() {
   let out = '';

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
+import { sandboxEnv } from '../support/bot-env.ts';
 import {
   cellVos,
   freshVolume,
@@ -19,18 +20,7 @@ const cell = inject('cell');
 const vos = cellVos(cell);
 
 function bot(dir: string, extra: Record<string, string> = {}) {
-  const env = {
-    AFSBOT_STORE: join(dir, 'afsbot.db'),
-    AFSBOT_LOG_FILE: join(dir, 'afsbot.log'),
-    AFSBOT_ADMINS_CONSOLE: 'root',
-    AFSBOT_DUMP_DIR: join(dir, 'dumps'),
-    AFSBOT_STAGING_DIR: join(dir, 'staging'),
-    AFSBOT_AFS_CONFIG_DIR: cell.configDir,
-    AFSBOT_AFS_CELL: cell.cell,
-    AFSBOT_AFS_SERVER: cell.server,
-    AFSBOT_BREAK_GLASS: '1',
-    ...extra,
-  };
+  const env = { ...sandboxEnv(cell, dir), AFSBOT_BREAK_GLASS: '1', ...extra };
   return (input: string) =>
     execa(join(repoRoot, 'bin/afsbot'), ['--console'], { env, input, reject: false, timeout: 200_000 });
 }

@@ -7,6 +7,7 @@ import { IrcAdapter } from '../../adapters/irc/irc-adapter.ts';
 import { Bot } from '../../bot/bot.ts';
 import { type Config, loadConfig } from '../../bot/config.ts';
 import { createLogger } from '../../bot/log.ts';
+import { sandboxEnv } from './bot-env.ts';
 import { MemoryAdapter } from './memory-adapter.ts';
 import type { CellInfo, IrcInfo } from './peers.ts';
 
@@ -95,16 +96,7 @@ export async function startMemoryBot(opts: {
 }): Promise<MemoryHarness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'afsbot-mem-'));
   const config = loadConfig({
-    env: {
-      AFSBOT_STORE: join(dir, 'afsbot.db'),
-      AFSBOT_ADMINS_CONSOLE: 'root',
-      AFSBOT_DUMP_DIR: join(dir, 'dumps'),
-      AFSBOT_STAGING_DIR: join(dir, 'staging'),
-      AFSBOT_AFS_CONFIG_DIR: opts.cell.configDir,
-      AFSBOT_AFS_CELL: opts.cell.cell,
-      AFSBOT_TIME_ZONE: 'UTC',
-      ...opts.env,
-    },
+    env: { ...sandboxEnv(opts.cell, dir), AFSBOT_TIME_ZONE: 'UTC', ...opts.env },
   });
   const chat = new MemoryAdapter();
   const log = createLogger({ level: 'warn', file: join(dir, 'afsbot.log') });
