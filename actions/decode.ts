@@ -82,6 +82,9 @@ export async function decodeInto(req: DecodeRequest): Promise<DecodeOutcome> {
       stdin: input,
       stdout: 'pipe',
       signal,
+      // stopped by its input ending (the decoders before it are killed): a vos restore killed by a
+      // signal would leave its transaction open and the new volume busy
+      gentle: 'wait-for-eof',
       ...(req.consumer.cwd ? { cwd: req.consumer.cwd } : {}),
     });
     if (typeof input !== 'number') input.destroy();

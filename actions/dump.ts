@@ -42,11 +42,8 @@ export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
   const dump = spawnTool(
     req.vos.binary,
     req.vos.argv(['dump', '-id', req.volume, '-time', String(req.since)]),
-    {
-      stdin: 'ignore',
-      stdout: 'pipe',
-      signal,
-    },
+    // stopped by closing its output: a vos killed by a signal would leave the clone busy on the volserver
+    { stdin: 'ignore', stdout: 'pipe', signal, gentle: 'close-stdout' },
   );
   const zstd = spawnTool(req.zstd.binary, [`-${req.zstd.level}`, '-q', '-c', '-T1'], {
     stdin: 'pipe',

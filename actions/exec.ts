@@ -118,6 +118,15 @@ export interface SpawnOptions {
   cwd?: string;
   /** How long after SIGTERM to send SIGKILL when cancelled. */
   killAfterMs?: number;
+  /**
+   * How to stop it when cancelled, instead of SIGTERM: 'close-stdout' closes our end of its output
+   * (it then fails writing and exits by itself), 'wait-for-eof' leaves it to see its input end once
+   * the stages before it are stopped. vos needs this: killed by a signal it leaves its volserver
+   * transaction open and the volume busy, while exiting on a write or read error it ends it cleanly.
+   * SIGTERM follows after `gentleMs` if it is still there.
+   */
+  gentle?: 'close-stdout' | 'wait-for-eof';
+  gentleMs?: number;
 }
 
 export interface Spawned {
@@ -146,10 +155,15 @@ export function spawnTool(program: string, args: readonly string[], opts: SpawnO
   });
   let cancelled = false;
   let killTimer: NodeJS.Timeout | undefined;
-  const onAbort = () => {
-    cancelled = true;
+  const terminate = () => {
     child.kill('SIGTERM');
     killTimer = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 2000);
+  };
+  const onAbort = () => {
+    cancelled = true;
+    if (!opts.gentle) return terminate();
+    if (opts.gentle === 'close-stdout') child.stdout?.destroy();
+    killTimer = setTimeout(terminate, opts.gentleMs ?? 10_000);
   };
   if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
