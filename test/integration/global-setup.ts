@@ -13,12 +13,23 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const started = Date.now();
-  const [cell, irc] = await Promise.all([cellUp('test'), ircUp('test', ['--class', 'default'])]);
+  const down = () => Promise.allSettled([cellDown('test'), ircDown('test')]);
+  const [cellUpResult, ircUpResult] = await Promise.allSettled([
+    cellUp('test'),
+    ircUp('test', ['--class', 'default']),
+  ]);
+  if (cellUpResult.status === 'rejected' || ircUpResult.status === 'rejected') {
+    await down(); // one peer failing must not leave the other running
+    throw cellUpResult.status === 'rejected'
+      ? cellUpResult.reason
+      : (ircUpResult as PromiseRejectedResult).reason;
+  }
+  const [cell, irc] = [cellUpResult.value, ircUpResult.value];
   process.stderr.write(`[global-setup] peers up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   project.provide('cell', cell);
   project.provide('irc', irc);
   return async () => {
     if (process.env.AFSBOT_KEEP_PEERS === '1') return;
-    await Promise.allSettled([cellDown('test'), ircDown('test')]);
+    await down();
   };
 }
