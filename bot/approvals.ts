@@ -97,10 +97,7 @@ export class Approvals {
   }
 
   set(id: number, fields: Partial<Omit<ApprovalRow, 'id'>>): void {
-    const keys = Object.keys(fields);
-    this.store.db
-      .prepare(`UPDATE approvals SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`)
-      .run({ ...fields, id });
+    this.store.updateRow('approvals', id, fields);
   }
 
   approvers(row: ApprovalRow): Approver[] {

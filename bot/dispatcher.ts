@@ -122,18 +122,23 @@ export class Dispatcher {
       return;
     }
 
-    const decision = authorize(event.actor, spec.permission, config.admins);
-    if (!decision.allowed) {
-      store.settleAudit(ref, 'refused', decision.reason);
+    /** One way to refuse: audited as refused, logged with who it was, told to the sender. */
+    const refuse = async (reason: string) => {
+      store.settleAudit(ref, 'refused', reason);
       log.warn('refused', {
         ref,
         backend: event.actor.backend,
         identity: event.actor.id,
         nick: event.actor.name,
         command: spec.name,
-        reason: decision.reason,
+        reason,
       });
-      await reply(`refused: ${decision.reason}`);
+      await reply(`refused: ${reason}`);
+    };
+
+    const decision = authorize(event.actor, spec.permission, config.admins);
+    if (!decision.allowed) {
+      await refuse(decision.reason);
       return;
     }
 
@@ -155,15 +160,7 @@ export class Dispatcher {
       store.settleAudit(ref, 'ok', null);
     } catch (err) {
       if (err instanceof Refusal) {
-        store.settleAudit(ref, 'refused', err.message);
-        log.warn('refused', {
-          ref,
-          backend: event.actor.backend,
-          identity: event.actor.id,
-          command: spec.name,
-          reason: err.message,
-        });
-        await reply(`refused: ${err.message}`);
+        await refuse(err.message);
         return;
       }
       if (err instanceof UserError) {

@@ -33,6 +33,14 @@ export interface JobRow {
   leftovers: string | null;
 }
 
+/** Where a command's job reports: the backend, who asked, and the conversation it was asked in. */
+export function originOfCommand(ctx: {
+  actor: { backend: Backend; id: string | null };
+  conversation: Conversation;
+}): Origin {
+  return { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation };
+}
+
 export interface RunningJob {
   readonly id: number;
   readonly signal: AbortSignal;
@@ -90,11 +98,7 @@ export class JobManager {
   constructor(private readonly deps: JobDeps) {}
 
   private update(id: number, fields: Partial<Omit<JobRow, 'id'>>): void {
-    const keys = Object.keys(fields);
-    if (keys.length === 0) return;
-    this.deps.store.db
-      .prepare(`UPDATE jobs SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`)
-      .run({ ...fields, id });
+    this.deps.store.updateRow('jobs', id, fields);
   }
 
   get(id: number): JobRow | undefined {

@@ -52,10 +52,4 @@ export class RestoredVolumes {
   setMount(name: string, path: string | null): void {
     this.store.db.prepare('UPDATE restored_volumes SET mount_path = ? WHERE name = ?').run(path, name);
   }
-
-  active(): RestoredRow[] {
-    return this.store.db
-      .prepare(`SELECT * FROM restored_volumes WHERE state != 'discarded' ORDER BY created_at`)
-      .all() as RestoredRow[];
-  }
 }

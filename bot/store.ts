@@ -202,6 +202,15 @@ export class Store {
     return rows.reverse();
   }
 
+  /** UPDATE of the given columns of one row by id. Column names come from code, never from input. */
+  updateRow(table: 'jobs' | 'approvals', id: number, fields: Record<string, unknown>): void {
+    const keys = Object.keys(fields);
+    if (keys.length === 0) return;
+    this.db
+      .prepare(`UPDATE ${table} SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`)
+      .run({ ...fields, id });
+  }
+
   sizeBytes(): number {
     const pages = this.db.pragma('page_count', { simple: true }) as number;
     const size = this.db.pragma('page_size', { simple: true }) as number;

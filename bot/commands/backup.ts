@@ -6,7 +6,7 @@ import type { DumpRow } from '../catalog.ts';
 import { parseDate } from '../dates.ts';
 import { UserError } from '../errors.ts';
 import { formatBytes } from '../format.ts';
-import type { RunningJob } from '../jobs.ts';
+import { originOfCommand, type RunningJob } from '../jobs.ts';
 import { type CommandContext, defineCommand } from '../registry.ts';
 import type { Services } from '../services.ts';
 import { chainFor, checkVolumeArg, iso, sourceOf } from '../volumes.ts';
@@ -161,7 +161,7 @@ export default defineCommand({
       kind: 'get',
       title: `get ${what} of ${date}`,
       volumes: [],
-      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      origin: originOfCommand(ctx),
       run: (job) => get(s, job, date, what),
     });
     await ctx.reply(`job ${id} started: fetching ${what} of ${date} into the staging directory`);

@@ -1,4 +1,5 @@
 import { UserError } from '../errors.ts';
+import { originOfCommand } from '../jobs.ts';
 import { defineCommand } from '../registry.ts';
 import { RestoredVolumes } from '../restored.ts';
 import { checkVolumeArg } from '../volumes.ts';
@@ -27,7 +28,7 @@ export default defineCommand({
       kind: 'discard',
       title: `discard ${volume}`,
       volumes: [volume],
-      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      origin: originOfCommand(ctx),
       run: async (job) => {
         const rm = await s.vos.remove(volume, job.signal);
         if (!rm.ok && !/no such entry/i.test(rm.stderr))

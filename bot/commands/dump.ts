@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { tokens } from '../args.ts';
 import { UserError } from '../errors.ts';
+import { originOfCommand } from '../jobs.ts';
 import { defineCommand } from '../registry.ts';
 import { baseFull, checkVolumeArg, dumpVolume, requireRwVolume } from '../volumes.ts';
 
@@ -41,7 +42,7 @@ export default defineCommand({
       kind: 'dump',
       title: `${chosen} dump of ${volume}`,
       volumes: [volume],
-      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      origin: originOfCommand(ctx),
       run: async (job) => (await dumpVolume(s, job, volume, chosen)).text,
       onCancel: async () => 'The partial dump file was removed; the catalog is unchanged.',
     });

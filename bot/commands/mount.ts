@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { tokens } from '../args.ts';
 import { UserError } from '../errors.ts';
+import { originOfCommand, type RunningJob } from '../jobs.ts';
 import { defineCommand } from '../registry.ts';
 import { RestoredVolumes } from '../restored.ts';
 import type { Services } from '../services.ts';
@@ -36,6 +37,20 @@ export function mine(s: Services, volume: string, halfDone = false) {
   return rec;
 }
 
+/** The wiki's `vos release old` after a mount point changed; `done` says what already happened. */
+export async function releaseParent(
+  s: Services,
+  job: RunningJob,
+  parent: string,
+  done: string,
+): Promise<void> {
+  const rel = await s.vos.release(parent, job.signal);
+  if (!rel.ok)
+    throw new Error(
+      `${done}, but vos release ${parent} failed: ${rel.message}; run "vos release ${parent}" by hand`,
+    );
+}
+
 export default defineCommand({
   name: 'mount',
   summary: 'mount a restored volume under the scratch directory (fs mkmount, then vos release of its parent)',
@@ -53,16 +68,12 @@ export default defineCommand({
       kind: 'mount',
       title: `mount ${volume}`,
       volumes: [volume, parent],
-      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      origin: originOfCommand(ctx),
       run: async (job) => {
         const mk = await s.fs.mkmount(path, volume, job.signal);
         if (!mk.ok) throw new Error(`fs mkmount failed: ${mk.message}`);
         new RestoredVolumes(s.store).setMount(volume, path);
-        const rel = await s.vos.release(parent, job.signal);
-        if (!rel.ok)
-          throw new Error(
-            `the mount point ${path} was made, but vos release ${parent} failed: ${rel.message}; run it by hand`,
-          );
+        await releaseParent(s, job, parent, `the mount point ${path} was made`);
         return `${volume} is mounted at ${path} (${parent} released); !unmount ${volume} when done`;
       },
     });

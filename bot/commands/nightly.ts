@@ -1,5 +1,6 @@
 import { tokens } from '../args.ts';
 import { UserError } from '../errors.ts';
+import { originOfCommand } from '../jobs.ts';
 import { renderReport, runNightly } from '../nightly.ts';
 import { defineCommand } from '../registry.ts';
 
@@ -28,7 +29,7 @@ export default defineCommand({
       kind: 'nightly',
       title: `nightly run${dryRun ? ' (dry run)' : ''}`,
       volumes: [],
-      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      origin: originOfCommand(ctx),
       run: async (job) => {
         const started = new Date().toISOString();
         const stats = await runNightly(s, job, dryRun);

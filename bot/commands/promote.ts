@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { tokens } from '../args.ts';
 import { UserError } from '../errors.ts';
 import { formatBytes } from '../format.ts';
+import { originOfCommand } from '../jobs.ts';
 import { describeState, Promotions, rollbackPromotion, runPromotion, STEPS } from '../promote.ts';
 import { type CommandContext, defineCommand, type Plan } from '../registry.ts';
 import { RestoredVolumes } from '../restored.ts';
@@ -91,7 +92,7 @@ export default defineCommand({
   async run(ctx, a) {
     const s = ctx.services;
     const promos = new Promotions(s);
-    const origin = { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation };
+    const origin = originOfCommand(ctx);
     if (a.sub === 'promote') {
       const f = await facts(s, a.volume, a.source);
       const p = promos.create({

@@ -5,6 +5,7 @@ import { tokens } from '../args.ts';
 import { looksLikeDate, parseDate } from '../dates.ts';
 import { UserError } from '../errors.ts';
 import { formatBytes } from '../format.ts';
+import { originOfCommand } from '../jobs.ts';
 import { defineCommand } from '../registry.ts';
 import { chainFor, chainLinks, checkVolumeArg } from '../volumes.ts';
 
@@ -81,7 +82,7 @@ export default defineCommand({
       kind: 'restore-file',
       title: `restore-file ${volume} of ${asOf}`,
       volumes: [],
-      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      origin: originOfCommand(ctx),
       run: async (job) => {
         const work = join(s.config.dumps.stagingDir, `job-${job.id}-extract`);
         const out = join(s.config.dumps.stagingDir, `job-${job.id}-${volume}-${asOf}`);

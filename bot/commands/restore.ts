@@ -4,6 +4,7 @@ import { tokens } from '../args.ts';
 import { looksLikeDate, parseDate } from '../dates.ts';
 import { UserError } from '../errors.ts';
 import { formatBytes } from '../format.ts';
+import { originOfCommand } from '../jobs.ts';
 import { defineCommand } from '../registry.ts';
 import { RestoredVolumes } from '../restored.ts';
 import { chainFor, chainLinks, checkVolumeArg, iso, restoreSite } from '../volumes.ts';
@@ -72,7 +73,7 @@ export default defineCommand({
       kind: 'restore',
       title: `restore ${volume} of ${asOf} as ${target}`,
       volumes: [volume, target],
-      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      origin: originOfCommand(ctx),
       run: async (job) => {
         // It was free when asked for; a job ahead in line may have taken the name since.
         if ((await s.vos.examine(target, job.signal)).ok) {

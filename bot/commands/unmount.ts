@@ -1,8 +1,9 @@
 import { UserError } from '../errors.ts';
+import { originOfCommand } from '../jobs.ts';
 import { defineCommand } from '../registry.ts';
 import { RestoredVolumes } from '../restored.ts';
 import { checkVolumeArg } from '../volumes.ts';
-import { mine, oneVolume, scratch } from './mount.ts';
+import { mine, oneVolume, releaseParent, scratch } from './mount.ts';
 
 export default defineCommand({
   name: 'unmount',
@@ -22,16 +23,12 @@ export default defineCommand({
       kind: 'unmount',
       title: `unmount ${volume}`,
       volumes: [volume, parent],
-      origin: { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      origin: originOfCommand(ctx),
       run: async (job) => {
         const rm = await s.fs.rmmount(path, job.signal);
         if (!rm.ok) throw new Error(`fs rmmount failed: ${rm.message}`);
         new RestoredVolumes(s.store).setMount(volume, null);
-        const rel = await s.vos.release(parent, job.signal);
-        if (!rel.ok)
-          throw new Error(
-            `the mount point ${path} is gone, but vos release ${parent} failed: ${rel.message}; run it by hand`,
-          );
+        await releaseParent(s, job, parent, `the mount point ${path} is gone`);
         return `${volume} is no longer mounted (${parent} released)`;
       },
     });

@@ -11,13 +11,7 @@ let alice: IrcUser;
 
 beforeAll(async () => {
   h = await startIrcBot({ irc, channels: [chan] });
-  alice = await IrcUser.connect({
-    host: irc.host,
-    port: irc.port,
-    nick: 'alice_flood',
-    sasl: { account: 'alice', password: irc.passwords.alice! },
-  });
-  await alice.join(chan);
+  alice = await IrcUser.loggedInAs(irc, 'alice', 'alice_flood', chan);
 });
 
 afterAll(async () => {

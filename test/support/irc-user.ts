@@ -66,6 +66,23 @@ export class IrcUser {
     return u;
   }
 
+  /** A user logged in as `account` (its password from the test server's accounts), in `channel`. */
+  static async loggedInAs(
+    irc: { host: string; port: number; passwords: Record<string, string> },
+    account: string,
+    nick: string,
+    channel: string,
+  ): Promise<IrcUser> {
+    const u = await IrcUser.connect({
+      host: irc.host,
+      port: irc.port,
+      nick,
+      sasl: { account, password: irc.passwords[account]! },
+    });
+    await u.join(channel);
+    return u;
+  }
+
   async join(channel: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`could not join ${channel}`)), 10_000);
