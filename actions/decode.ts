@@ -1,5 +1,6 @@
 // Streams a stored dump (or legacy archive) through its decoders into a consumer program:
 //   file -> zstd -d                               -> vos restore / restorevol / tar
+//   restic dump SNAPSHOT PATH -> zstd -d          -> ...   (a dump whose local file is gone)
 //   file -> ccrypt -c -d -k KEYFILE -> gzip -d -c -> ...
 // Every stage is a separate process connected straight to the next by a pipe; nothing is held in
 // memory, and the legacy key is passed as a file name, never as the key itself.
@@ -8,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { type DumpHeader, parseDumpHeader } from './dump-header.ts';
 import {
   pipelineFailure,
+  readCount,
   readPosition,
   type Spawned,
   type StdioSpec,
@@ -19,7 +21,17 @@ import {
 export type DumpSource =
   | { kind: 'zstd'; path: string }
   /** The wiki's old format: gzip, then ccrypt with the key in keyFile. */
-  | { kind: 'legacy'; path: string; keyFile: string };
+  | { kind: 'legacy'; path: string; keyFile: string }
+  /**
+   * A zstd dump in the restic archive: `command` is `restic dump` of it, writing the file to stdout.
+   * `path` names it for messages (archive:SNAPSHOT:PATH); `size` is its stored size.
+   */
+  | {
+      kind: 'archive';
+      path: string;
+      size: number;
+      command: { program: string; args: string[]; env: Record<string, string> };
+    };
 
 export interface Tools {
   zstd: string;
@@ -50,8 +62,13 @@ export interface DecodeSuccess {
 
 export type DecodeOutcome = DecodeSuccess | ToolFailure;
 
-function stagesFor(source: DumpSource, tools: Tools): Consumer[] {
+interface Stage extends Consumer {
+  env?: Record<string, string>;
+}
+
+function stagesFor(source: DumpSource, tools: Tools): Stage[] {
   if (source.kind === 'zstd') return [{ program: tools.zstd, args: ['-d', '-c', '-q'] }];
+  if (source.kind === 'archive') return [source.command, { program: tools.zstd, args: ['-d', '-c', '-q'] }];
   return [
     { program: tools.ccrypt, args: ['-c', '-d', '-k', source.keyFile] },
     { program: tools.gzip, args: ['-d', '-c'] },
@@ -67,14 +84,20 @@ function stagesFor(source: DumpSource, tools: Tools): Consumer[] {
 export async function decodeInto(req: DecodeRequest): Promise<DecodeOutcome> {
   const stop = new AbortController();
   const signal = req.signal ? AbortSignal.any([req.signal, stop.signal]) : stop.signal;
-  const size = statSync(req.source.path).size;
-  const fd = openSync(req.source.path, 'r');
+  const fromFile = req.source.kind !== 'archive';
+  const size = req.source.kind === 'archive' ? req.source.size : statSync(req.source.path).size;
+  const fd = fromFile ? openSync(req.source.path, 'r') : undefined;
   const started: Spawned[] = [];
-  let input: StdioSpec = fd;
+  let input: StdioSpec = fd ?? 'ignore';
   try {
     for (const s of stagesFor(req.source, req.tools)) {
-      const stage = spawnTool(s.program, s.args, { stdin: input, stdout: 'pipe', signal });
-      if (typeof input !== 'number') input.destroy(); // the next process holds it now; our copy would keep it open
+      const stage = spawnTool(s.program, s.args, {
+        stdin: input,
+        stdout: 'pipe',
+        signal,
+        ...(s.env ? { env: s.env } : {}),
+      });
+      if (typeof input === 'object') input.destroy(); // the next process holds it now; our copy would keep it open
       started.push(stage);
       input = stage.child.stdout as Readable;
     }
@@ -87,10 +110,10 @@ export async function decodeInto(req: DecodeRequest): Promise<DecodeOutcome> {
       gentle: 'wait-for-eof',
       ...(req.consumer.cwd ? { cwd: req.consumer.cwd } : {}),
     });
-    if (typeof input !== 'number') input.destroy();
+    if (typeof input === 'object') input.destroy();
     started.push(consumer);
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
   const consumer = started.at(-1)!;
   let consumerOutput = '';
@@ -98,10 +121,11 @@ export async function decodeInto(req: DecodeRequest): Promise<DecodeOutcome> {
   consumer.child.stdout!.on('data', (d: string) => {
     consumerOutput = (consumerOutput + d).slice(-65536);
   });
-  const first = started[0]!.child.pid;
+  // From a file: the first stage's position in it. From the archive: what zstd has read from restic.
+  const watched = started[fromFile ? 0 : 1]!.child.pid;
   const poll = req.onBytes
     ? setInterval(() => {
-        const pos = readPosition(first);
+        const pos = fromFile ? readPosition(watched) : readCount(watched);
         if (pos !== undefined) req.onBytes!(pos);
       }, 500)
     : undefined;
@@ -122,26 +146,33 @@ export async function decodeInto(req: DecodeRequest): Promise<DecodeOutcome> {
  * a corrupt zstd frame), or what is wrong with the header.
  */
 export async function readStoredHeader(source: DumpSource, tools: Tools): Promise<DumpHeader> {
-  let fd: number;
-  try {
-    fd = openSync(source.path, 'r');
-  } catch (err) {
-    throw new Error(
-      `cannot read ${source.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; !backup rescan updates the catalog to what is on disk`,
-    );
+  let fd: number | undefined;
+  if (source.kind !== 'archive') {
+    try {
+      fd = openSync(source.path, 'r');
+    } catch (err) {
+      throw new Error(
+        `cannot read ${source.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; !backup rescan updates the catalog to what is on disk`,
+      );
+    }
   }
   const stop = new AbortController();
   const stages: Spawned[] = [];
-  let input: StdioSpec = fd;
+  let input: StdioSpec = fd ?? 'ignore';
   try {
     for (const s of stagesFor(source, tools)) {
-      const stage = spawnTool(s.program, s.args, { stdin: input, stdout: 'pipe', signal: stop.signal });
-      if (typeof input !== 'number') input.destroy();
+      const stage = spawnTool(s.program, s.args, {
+        stdin: input,
+        stdout: 'pipe',
+        signal: stop.signal,
+        ...(s.env ? { env: s.env } : {}),
+      });
+      if (typeof input === 'object') input.destroy();
       stages.push(stage);
       input = stage.child.stdout as Readable;
     }
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
   const chunks: Buffer[] = [];
   let have = 0;

@@ -35,6 +35,9 @@ export const sidecarSchema = z.object({
   rawBytes: z.number().int(),
   storedBytes: z.number().int(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The clone's file count and disk use (KiB) when it was dumped: what a test restore must give back. */
+  files: z.number().int().optional(),
+  diskKb: z.number().int().optional(),
   createdAt: z.string(),
 });
 export type Sidecar = z.infer<typeof sidecarSchema>;

@@ -215,3 +215,14 @@ export function readPosition(pid: number | undefined): number | undefined {
     return undefined; // exited, or no /proc
   }
 }
+
+/** How many bytes a process has read so far (any input, a pipe too): rchar in /proc/<pid>/io. */
+export function readCount(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /^rchar:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -34,7 +34,7 @@ export async function checkChain(chain: ChainLink[], tools: Tools): Promise<Dump
     } catch (err) {
       throw new ChainError(`${link.source.path} is not a readable volume dump: ${(err as Error).message}`);
     }
-    if (link.expect && link.source.kind === 'zstd' && h.toTime !== link.expect.cloneTime) {
+    if (link.expect && link.source.kind !== 'legacy' && h.toTime !== link.expect.cloneTime) {
       throw new ChainError(
         `${link.source.path} holds a clone of ${h.toTime}, but the catalog says ${link.expect.cloneTime}: run !backup rescan`,
       );

@@ -81,12 +81,44 @@ export function parseBackupsysDryRun(text: string): string[] {
 export interface BackupsysSummary {
   backedUp: number;
   failed: number;
+  /** Each volume it could not clone, with the line vos printed just before saying so. */
+  failedVolumes: { volume: string; why: string }[];
 }
 
-/** `vos backupsys` exits 0 even when every volume failed: the truth is in its last line. */
-export function parseBackupsys(text: string): BackupsysSummary | undefined {
-  const m = /Total volumes backed up: (\d+); failed to backup: (\d+)/.exec(text);
-  return m ? { backedUp: Number(m[1]), failed: Number(m[2]) } : undefined;
+/**
+ * `vos backupsys` exits 0 even when every volume failed: the truth is in its last line. It names each
+ * volume it could not clone on stdout ("Could not backup X") and says why on stderr, one block per
+ * failure ("Failed to clone the volume N" then the reason); the reasons are matched up in order when
+ * the counts agree.
+ */
+export function parseBackupsys(stdout: string, stderr = ''): BackupsysSummary | undefined {
+  const m = /Total volumes backed up: (\d+); failed to backup: (\d+)/.exec(stdout);
+  if (!m) return undefined;
+  const names = [...stdout.matchAll(/^\s*Could not backup (\S+)\s*$/gm)].map((f) => f[1]!);
+  const blocks = stderr
+    .split(/\n(?=Failed to |Could not )/)
+    .map((b) => {
+      const why = [
+        ...new Set(
+          b
+            .trim()
+            .split('\n')
+            .slice(1)
+            .map((l) => l.trim())
+            .filter(Boolean),
+        ),
+      ];
+      return why.join('; ') || b.trim();
+    })
+    .filter(Boolean);
+  const failedVolumes = names.map((volume, i) => ({
+    volume,
+    why:
+      blocks.length === names.length
+        ? blocks[i]!
+        : `vos backupsys could not clone it${stderr.trim() ? ` (vos said: ${stderr.trim().split('\n').at(-1)})` : ''}`,
+  }));
+  return { backedUp: Number(m[1]), failed: Number(m[2]), failedVolumes };
 }
 
 export interface Transaction {
@@ -173,7 +205,7 @@ export class Vos {
     if (opts.dryRun) args.push('-dryrun');
     const r = await this.run(args, signal);
     if (!r.ok) return r;
-    const summary = parseBackupsys(r.stdout);
+    const summary = parseBackupsys(r.stdout, r.stderr);
     if (!summary) {
       return {
         ...r,

@@ -8,8 +8,11 @@ import { Bot, version } from '../bot/bot.ts';
 import type { ChatAdapter } from '../bot/chat.ts';
 import { type Config, ConfigError, loadConfig } from '../bot/config.ts';
 import { createLogger, type Logger } from '../bot/log.ts';
+import { Store } from '../bot/store.ts';
+import { keysMain } from './keys.ts';
 
 const usage = `usage: afsbot [--config FILE] [--console]
+       afsbot keys list | keys add <admin> | keys remove <id>
 
 Runs the bot with the adapters enabled in the config (IRC, console).
   --config FILE   JSON config file (or AFSBOT_CONFIG); environment variables AFSBOT_* override it
@@ -75,6 +78,17 @@ function buildAdapters(
 }
 
 async function main(): Promise<number> {
+  // afsbot keys list|add|remove: the archive's key slots, on the command line only
+  if (process.argv[2] === 'keys') {
+    const config = loadConfig(process.env.AFSBOT_CONFIG ? { file: process.env.AFSBOT_CONFIG } : {});
+    const log = createLogger({ level: 'warn', ...(config.log.file ? { file: config.log.file } : {}) });
+    const store = new Store(config.storePath);
+    try {
+      return await keysMain(process.argv.slice(3), { config, store, log });
+    } finally {
+      store.close();
+    }
+  }
   const { values } = parseArgs({
     options: {
       config: { type: 'string' },

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { FsDriver } from '../actions/fs.ts';
 import { Vos } from '../actions/vos.ts';
+import { Archive } from './archive.ts';
 import { Catalog } from './catalog.ts';
 import type { AdapterStatus, Backend, ChatAdapter } from './chat.ts';
 import { commands } from './commands/index.ts';
@@ -12,6 +13,7 @@ import { type JobDeps, JobManager, type Origin } from './jobs.ts';
 import type { Logger } from './log.ts';
 import { recoverInterrupted } from './recovery.ts';
 import { type CommandSpec, Registry } from './registry.ts';
+import { Scheduler } from './scheduler.ts';
 import type { Services } from './services.ts';
 import { Store } from './store.ts';
 
@@ -30,6 +32,7 @@ export function buildServices(opts: {
   post?: (origin: Origin, text: string) => Promise<void>;
   progress?: JobDeps['progress'];
   announce?: (text: string) => Promise<void>;
+  report?: (text: string, except?: Origin) => Promise<void>;
 }): Services {
   const { config, log } = opts;
   const store = opts.store ?? new Store(config.storePath);
@@ -40,6 +43,7 @@ export function buildServices(opts: {
     ...(config.afs.configDir ? { configDir: config.afs.configDir } : {}),
     ...(config.afs.cell ? { cell: config.afs.cell } : {}),
   });
+  const catalog = new Catalog(store);
   return {
     config,
     store,
@@ -54,13 +58,16 @@ export function buildServices(opts: {
       progress: opts.progress ?? (() => {}),
       whenBusy: config.jobs.whenBusy,
     }),
-    catalog: new Catalog(store),
+    catalog,
+    archive: new Archive({ config, catalog, log, store }),
     tools: config.tools,
     clock: opts.clock ?? (() => new Date()),
     version,
     startedAt: new Date(),
     adapters: opts.adapters ?? (() => []),
     announce: opts.announce ?? (async () => {}),
+    report: opts.report ?? (async () => {}),
+    nextNightly: () => undefined,
   };
 }
 
@@ -79,6 +86,7 @@ export class Bot {
   private readonly dispatcher: Dispatcher;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly adapters: ChatAdapter[];
+  readonly scheduler: Scheduler;
 
   constructor(opts: BotOptions) {
     this.adapters = opts.adapters;
@@ -91,10 +99,16 @@ export class Bot {
       store: this.store,
       ...(opts.clock ? { clock: opts.clock } : {}),
       adapters: () => this.adapters.map((a) => a.status()),
-      post: (origin, text) => this.adapterOf(origin.backend).send(origin.conversation, text),
-      progress: (origin, update) => this.adapterOf(origin.backend).progress?.(origin.conversation, update),
+      post: (origin, text) =>
+        origin.reports ? this.report(text) : this.adapterOf(origin.backend).send(origin.conversation, text),
+      progress: (origin, update) => {
+        if (!origin.reports) this.adapterOf(origin.backend).progress?.(origin.conversation, update);
+      },
       announce: (text) => this.announce(text),
+      report: (text, except) => this.report(text, except),
     });
+    this.scheduler = new Scheduler(this.services);
+    this.services.nextNightly = () => this.scheduler.nextNightly();
     this.dispatcher = new Dispatcher(this.services, (event, text) =>
       this.adapterOf(event.actor.backend).send(event.conversation, text),
     );
@@ -115,18 +129,48 @@ export class Bot {
     }
   }
 
+  /** The report channels of each adapter (IRC: irc.reportChannels, else every channel it is in). */
+  private async report(text: string, except?: Origin): Promise<void> {
+    for (const a of this.adapters) {
+      const st = a.status();
+      const configured = a.backend === 'irc' ? this.services.config.irc.reportChannels : [];
+      const targets = configured.length
+        ? configured
+        : st.channels.length
+          ? st.channels
+          : a.backend === 'console'
+            ? ['console']
+            : [];
+      for (const id of targets) {
+        if (except && !except.reports && except.backend === a.backend && except.conversation.id === id)
+          continue;
+        try {
+          await a.send({ id, kind: a.backend === 'console' ? 'direct' : 'channel' }, text);
+        } catch (err) {
+          this.services.log.warn('could not post a report', { backend: a.backend, channel: id, error: err });
+        }
+      }
+    }
+  }
+
   private adapterOf(backend: Backend): ChatAdapter {
     const adapter = this.adapters.find((a) => a.backend === backend);
     if (!adapter) throw new Error(`no adapter for ${backend}`);
     return adapter;
   }
 
-  async start(): Promise<void> {
+  /**
+   * `schedule: false` and `recover: false` are for backup-manager: a one-shot tool on the same store
+   * leaves the schedule and crash recovery to the bot.
+   */
+  async start(opts: { schedule?: boolean; recover?: boolean } = {}): Promise<void> {
     const { log } = this.services;
     log.info('starting', { version, adapters: this.adapters.map((a) => a.backend), store: this.store.path });
     for (const adapter of this.adapters) {
       await adapter.start((event) => this.track(this.dispatcher.handle(event)));
     }
+    if (opts.schedule !== false) this.scheduler.start();
+    if (opts.recover === false) return;
     // Not awaited: freeing a volume that a killed restore holds can take the volserver a minute.
     void this.track(
       recoverInterrupted(this.services, (origin, text) =>
@@ -151,6 +195,7 @@ export class Bot {
 
   /** Stops: running jobs are cancelled (and clean up after themselves) unless `wait` lets them finish. */
   async stop(opts: { wait?: boolean } = {}): Promise<void> {
+    this.scheduler.stop();
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
     if (opts.wait) await this.services.jobs.drain();
     else await this.services.jobs.stopAll();

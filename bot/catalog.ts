@@ -22,9 +22,21 @@ export interface DumpRow {
   location: string;
   created_at: string;
   job_id: number | null;
+  /** Where it is in the restic archive (null: not archived yet). */
+  archive_snapshot: string | null;
+  archive_path: string | null;
+  archived_at: string | null;
+  /** 1 while the local file is there; 0 once retention removed it (then only the archive has it). */
+  local: number;
+  /** The clone's file count and disk use (KiB) when dumped, from vos examine. */
+  files: number | null;
+  disk_kb: number | null;
 }
 
-export type NewDump = Omit<DumpRow, 'id' | 'created_at'>;
+export type NewDump = Omit<
+  DumpRow,
+  'id' | 'created_at' | 'archive_snapshot' | 'archive_path' | 'archived_at' | 'local' | 'files' | 'disk_kb'
+> & { files?: number | null; disk_kb?: number | null };
 
 export interface DateSummary {
   date: string;
@@ -45,15 +57,16 @@ export class Catalog {
     const r = this.store.db
       .prepare(
         `INSERT INTO dumps (volume, volume_id, clone_id, date, level, kind, clone_time, base_clone_time, raw_bytes,
-                            stored_bytes, sha256, location, created_at, job_id)
+                            stored_bytes, sha256, location, created_at, job_id, files, disk_kb)
          VALUES (@volume, @volume_id, @clone_id, @date, @level, @kind, @clone_time, @base_clone_time, @raw_bytes,
-                 @stored_bytes, @sha256, @location, @created_at, @job_id)
+                 @stored_bytes, @sha256, @location, @created_at, @job_id, @files, @disk_kb)
          ON CONFLICT(location) DO UPDATE SET volume=excluded.volume, volume_id=excluded.volume_id,
            clone_id=excluded.clone_id, date=excluded.date, level=excluded.level, kind=excluded.kind,
            clone_time=excluded.clone_time, base_clone_time=excluded.base_clone_time, raw_bytes=excluded.raw_bytes,
-           stored_bytes=excluded.stored_bytes, sha256=excluded.sha256`,
+           stored_bytes=excluded.stored_bytes, sha256=excluded.sha256, local=1,
+           files=COALESCE(excluded.files, files), disk_kb=COALESCE(excluded.disk_kb, disk_kb)`,
       )
-      .run({ ...d, created_at: new Date().toISOString() });
+      .run({ files: null, disk_kb: null, ...d, created_at: new Date().toISOString() });
     return Number(r.lastInsertRowid);
   }
 
@@ -88,6 +101,21 @@ export class Catalog {
       | undefined;
   }
 
+  /** Dumps with a local file that are not in the archive yet, oldest first. */
+  unarchived(): DumpRow[] {
+    return this.store.db
+      .prepare(
+        `SELECT * FROM dumps WHERE archive_snapshot IS NULL AND local = 1 AND kind IN ('scheduled','pre-promote')
+         ORDER BY date, id`,
+      )
+      .all() as DumpRow[];
+  }
+
+  /** Marks a dump's local file as removed (retention): from now on it is read from the archive. */
+  markRemoved(id: number): void {
+    this.store.db.prepare('UPDATE dumps SET local = 0 WHERE id = ?').run(id);
+  }
+
   /** The newest full dump of a volume (any date), for the base of an incremental. */
   newestFull(volume: string): DumpRow | undefined {
     return this.store.db
@@ -99,17 +127,20 @@ export class Catalog {
   }
 
   /**
-   * The dump chain that restores `volume` as of `date` (or its newest dump): the date's newest dump,
-   * and when that is an incremental, the full it is relative to. Returns a reason when there is none.
+   * The dump chain that restores `volume` as of `date` (or its newest dump): the newest dump on or
+   * before that date (a volume the nightly run found unchanged has none on the date itself), and when
+   * that is an incremental, the full it is relative to. Returns a reason when there is none.
    */
   chain(volume: string, date?: string): { links: DumpRow[] } | { error: string } {
     const all = this.forVolume(volume).filter((d) => d.kind !== 'databases');
     if (all.length === 0)
       return { error: `there are no dumps of ${volume}; !backup list shows the dates that have dumps` };
-    const candidates = date ? all.filter((d) => d.date === date) : all;
+    const candidates = date ? all.filter((d) => d.date <= date) : all;
     if (candidates.length === 0) {
       const dates = [...new Set(all.map((d) => d.date))].slice(-5).reverse();
-      return { error: `there is no dump of ${volume} on ${date}; its newest dates are ${dates.join(', ')}` };
+      return {
+        error: `there is no dump of ${volume} on or before ${date}; its newest dates are ${dates.join(', ')}`,
+      };
     }
     const last = candidates.reduce((a, b) => ((b.clone_time ?? 0) >= (a.clone_time ?? 0) ? b : a));
     if (last.level === 'full') return { links: [last] };
@@ -150,6 +181,8 @@ export class Catalog {
           sha256: side.sha256,
           location: f.path,
           job_id: null,
+          files: side.files ?? null,
+          disk_kb: side.diskKb ?? null,
         });
         continue;
       }
@@ -209,11 +242,15 @@ export class Catalog {
     const keep = new Set(found.map((f) => f.location));
     let removed = 0;
     db.transaction(() => {
-      for (const row of db.prepare('SELECT id, location FROM dumps').all() as {
+      for (const row of db.prepare('SELECT id, location, archive_snapshot FROM dumps').all() as {
         id: number;
         location: string;
+        archive_snapshot: string | null;
       }[]) {
-        if (!keep.has(row.location)) {
+        if (keep.has(row.location)) continue;
+        // Its file is gone; an archived dump stays in the catalog, read from the archive from now on.
+        if (row.archive_snapshot) db.prepare('UPDATE dumps SET local = 0 WHERE id = ?').run(row.id);
+        else {
           db.prepare('DELETE FROM dumps WHERE id = ?').run(row.id);
           removed++;
         }

@@ -2,6 +2,7 @@
 // value stops the bot with the key, the value, where it came from and what is expected.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseCron } from './cron.ts';
 
 const account = z
   .string()
@@ -9,6 +10,19 @@ const account = z
   .max(64)
   .regex(/^[^\s,]+$/, 'expected an account name without spaces or commas');
 const channel = z.string().regex(/^[#&][^\s,]{1,49}$/, 'expected an IRC channel name such as "#ops"');
+
+/** A cron expression, or "" / "never" for never. */
+export function isNever(text: string): boolean {
+  return text.trim() === '' || text.trim() === 'never';
+}
+const cronText = z.string().superRefine((text, ctx) => {
+  if (isNever(text)) return;
+  try {
+    parseCron(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
 
 const ircSchema = z.object({
   enabled: z.boolean().default(false),
@@ -28,6 +42,8 @@ const ircSchema = z.object({
   /** File holding the SASL password (one line). Required with `account`. Never put the password itself in config. */
   passwordFile: z.string().min(1).optional(),
   channels: z.array(channel).default([]),
+  /** Where nightly reports and approval requests go. Default: every channel in `channels`. */
+  reportChannels: z.array(channel).default([]),
   /** Outgoing flood control: this many lines at once, then one line per intervalMs. */
   sendBurst: z.number().int().min(1).max(50).default(4),
   sendIntervalMs: z.number().int().min(50).max(60_000).default(1100),
@@ -138,6 +154,51 @@ export const configSchema = z.object({
       fullWeekday: z.number().int().min(0).max(6).default(0),
       /** Dumps running at once on one file server. */
       perServer: z.number().int().min(1).max(16).default(2),
+      /** When the run starts by itself: a cron expression (minute hour day month weekday) in timeZone; "never" for never. */
+      schedule: cronText.default('15 2 * * *'),
+      /** Maintenance (restic forget+prune, check, the weekly test restore): a cron expression; "never" for never. */
+      maintenanceSchedule: cronText.default('30 7 * * *'),
+      /** The day of the weekly test restore: 0 Sunday .. 6 Saturday. */
+      testRestoreWeekday: z.number().int().min(0).max(6).default(3),
+      /** The report warns about a volume whose last good dump is older than this. */
+      staleDays: z.number().int().min(1).default(3),
+    })
+    .prefault({}),
+  /** The encrypted off-site archive (restic). */
+  archive: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** A local path (the default) or sftp:user@host:/path (the wiki's rsync.net). */
+      repository: z.string().min(1).default('/var/lib/afsbot/archive'),
+      /** File holding the repository password, readable only by the user restic runs as (mode 0600 or 0400). */
+      passwordFile: z.string().min(1).default('/var/lib/afsbot/archive.password'),
+      /** For SFTP: the ssh command restic runs, with its own key and known_hosts (`ssh -i KEY ... -s sftp`). */
+      sftpCommand: z.string().min(1).optional(),
+      /** Run restic as this unix user, not as root (the wiki's hcoopbackup): dumps need root, the upload does not. */
+      runAs: z.string().min(1).optional(),
+      cacheDir: z.string().min(1).optional(),
+      restic: z.string().min(1).default('restic'),
+      /** The dumps are zstd already, so restic's own compression is off unless asked for. */
+      compression: z.enum(['off', 'auto', 'max']).default('off'),
+      timeoutMs: z
+        .number()
+        .int()
+        .min(1000)
+        .default(6 * 3600_000),
+      /** Keep local dump files this many days; older ones live only in the archive. Pre-promote dumps are never removed. */
+      localKeepDays: z.number().int().min(0).max(3650).default(14),
+      /** restic forget --keep-daily/--keep-weekly/--keep-monthly, then prune. */
+      keepDaily: z.number().int().min(1).default(14),
+      keepWeekly: z.number().int().min(0).default(8),
+      keepMonthly: z.number().int().min(0).default(24),
+      /** restic check --read-data-subset n/N: each check reads the next 1/N of the data. */
+      checkSubsets: z.number().int().min(1).max(1000).default(7),
+      /** How long a job waits for a live restic lock held by someone else. */
+      lockWaitMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(30 * 60_000),
     })
     .prefault({}),
   /** Time zone for dump dates (YYYY.MM.DD). Default: the system's. */
@@ -292,6 +353,90 @@ export const envOverrides: { env: string; path: string[]; kind: Kind; doc: strin
     path: ['nightly', 'perServer'],
     kind: 'int',
     doc: 'dumps at once per file server',
+  },
+  {
+    env: 'AFSBOT_NIGHTLY_SCHEDULE',
+    path: ['nightly', 'schedule'],
+    kind: 'string',
+    doc: 'cron expression for the nightly run; empty for never',
+  },
+  {
+    env: 'AFSBOT_MAINTENANCE_SCHEDULE',
+    path: ['nightly', 'maintenanceSchedule'],
+    kind: 'string',
+    doc: 'cron expression for archive maintenance',
+  },
+  {
+    env: 'AFSBOT_NIGHTLY_STALE_DAYS',
+    path: ['nightly', 'staleDays'],
+    kind: 'int',
+    doc: 'warn when a volume has no good dump this many days',
+  },
+  {
+    env: 'AFSBOT_ARCHIVE',
+    path: ['archive', 'enabled'],
+    kind: 'bool',
+    doc: 'send dumps to the restic archive',
+  },
+  {
+    env: 'AFSBOT_ARCHIVE_REPOSITORY',
+    path: ['archive', 'repository'],
+    kind: 'string',
+    doc: 'restic repository: a path or sftp:user@host:/path',
+  },
+  {
+    env: 'AFSBOT_ARCHIVE_PASSWORD_FILE',
+    path: ['archive', 'passwordFile'],
+    kind: 'string',
+    doc: 'file holding the repository password (mode 0600)',
+  },
+  {
+    env: 'AFSBOT_ARCHIVE_SFTP_COMMAND',
+    path: ['archive', 'sftpCommand'],
+    kind: 'string',
+    doc: 'ssh command for an SFTP repository',
+  },
+  {
+    env: 'AFSBOT_ARCHIVE_RUN_AS',
+    path: ['archive', 'runAs'],
+    kind: 'string',
+    doc: 'unix user restic runs as',
+  },
+  {
+    env: 'AFSBOT_ARCHIVE_CACHE_DIR',
+    path: ['archive', 'cacheDir'],
+    kind: 'string',
+    doc: "restic's cache directory",
+  },
+  {
+    env: 'AFSBOT_ARCHIVE_KEEP_DAILY',
+    path: ['archive', 'keepDaily'],
+    kind: 'int',
+    doc: 'archive keeps the newest N dump dates',
+  },
+  {
+    env: 'AFSBOT_ARCHIVE_KEEP_WEEKLY',
+    path: ['archive', 'keepWeekly'],
+    kind: 'int',
+    doc: 'and the newest date of N weeks',
+  },
+  {
+    env: 'AFSBOT_ARCHIVE_KEEP_MONTHLY',
+    path: ['archive', 'keepMonthly'],
+    kind: 'int',
+    doc: 'and the newest date of N months',
+  },
+  {
+    env: 'AFSBOT_LOCAL_KEEP_DAYS',
+    path: ['archive', 'localKeepDays'],
+    kind: 'int',
+    doc: 'days local dump files are kept',
+  },
+  {
+    env: 'AFSBOT_IRC_REPORT_CHANNELS',
+    path: ['irc', 'reportChannels'],
+    kind: 'list',
+    doc: 'IRC channels for reports and approval requests',
   },
   {
     env: 'AFSBOT_APPROVALS_REQUIRED',

@@ -10,6 +10,8 @@ import type { Store } from './store.ts';
 export type JobStatus = 'queued' | 'running' | 'ok' | 'failed' | 'cancelled' | 'interrupted';
 
 export interface Origin {
+  /** A job nobody typed (the schedule) reports to the report channels. */
+  reports?: boolean;
   backend: Backend;
   identity: string | null;
   conversation: Conversation;
@@ -94,6 +96,7 @@ export class JobManager {
   private readonly live = new Map<number, Live>();
   private readonly locks = new Map<string, number>();
   private readonly queue: number[] = [];
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: JobDeps) {}
 
@@ -133,8 +136,8 @@ export class JobManager {
     }
     const r = this.deps.store.db
       .prepare(
-        `INSERT INTO jobs (kind, title, volumes, backend, identity, conversation, status, created_at, leftovers)
-         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, '[]')`,
+        `INSERT INTO jobs (kind, title, volumes, backend, identity, conversation, status, created_at, leftovers, pid)
+         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, '[]', ?)`,
       )
       .run(
         spec.kind,
@@ -144,6 +147,7 @@ export class JobManager {
         spec.origin.identity,
         JSON.stringify(spec.origin.conversation),
         new Date().toISOString(),
+        process.pid,
       );
     const id = Number(r.lastInsertRowid);
     this.live.set(id, {
@@ -161,8 +165,69 @@ export class JobManager {
     return busy !== undefined ? { id, waitingFor: busy } : { id };
   }
 
+  /**
+   * Takes the store's locks on `names` for job `id`, all or none, unless another live afsbot process
+   * (the bot, or backup-manager) holds one. A lock whose process is dead is taken over. Returns the
+   * holder when it cannot.
+   */
+  private claim(names: string[], id: number): { jobId: number; pid: number } | undefined {
+    const db = this.deps.store.db;
+    return db
+      .transaction(() => {
+        for (const name of names) {
+          const row = db.prepare('SELECT job_id, pid FROM locks WHERE name = ?').get(name) as
+            | { job_id: number; pid: number }
+            | undefined;
+          if (row && row.pid !== process.pid && processAlive(row.pid))
+            return { jobId: row.job_id, pid: row.pid };
+        }
+        for (const name of names) {
+          db.prepare(
+            'INSERT INTO locks (name, job_id, pid, since) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET job_id = excluded.job_id, pid = excluded.pid, since = excluded.since',
+          ).run(name, id, process.pid, new Date().toISOString());
+        }
+        return undefined;
+      })
+      .immediate();
+  }
+
+  private release(names: string[], id: number): void {
+    for (const name of names) {
+      if (this.locks.get(name) === id) this.locks.delete(name);
+      this.deps.store.db
+        .prepare('DELETE FROM locks WHERE name = ? AND job_id = ? AND pid = ?')
+        .run(name, id, process.pid);
+    }
+  }
+
+  /**
+   * Inside a running job: waits for the lock on `name` (another job here or in another afsbot process
+   * may hold it), then holds it until the returned function is called. The nightly run locks each
+   * volume only while it dumps it.
+   */
+  async lockWithin(job: RunningJob, name: string): Promise<() => void> {
+    let told = false;
+    for (;;) {
+      if (job.signal.aborted) throw new CancelledError();
+      const mine = this.locks.get(name);
+      const queuedForIt = this.queue.some((q) => this.live.get(q)?.spec.volumes.includes(name));
+      if ((mine === undefined || mine === job.id) && !queuedForIt) {
+        const other = this.claim([name], job.id);
+        if (!other) {
+          this.locks.set(name, job.id);
+          return () => this.release([name], job.id);
+        }
+        if (!told)
+          await job.say(`${name} is busy with job ${other.jobId} of process ${other.pid}; waiting for it`);
+      } else if (!told) await job.say(`${name} is busy with job ${mine ?? 'queued'}; waiting for it`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
   /** Starts every queued job whose volumes are free, oldest first. */
   private pump(): void {
+    let waitingOnOthers = false;
     for (const id of [...this.queue]) {
       const job = this.live.get(id)!;
       // A job waits for any older queued job that wants one of its volumes, so order is kept.
@@ -171,9 +236,20 @@ export class JobManager {
         job.spec.volumes.some((v) => this.locks.has(v)) ||
         older.some((o) => this.live.get(o)!.spec.volumes.some((v) => job.spec.volumes.includes(v)));
       if (blocked) continue;
+      // Another afsbot process on this store (backup-manager, or the bot) may hold a volume.
+      if (this.claim(job.spec.volumes, id)) {
+        waitingOnOthers = true;
+        continue;
+      }
       this.queue.splice(this.queue.indexOf(id), 1);
       for (const v of job.spec.volumes) this.locks.set(v, id);
       job.promise = this.execute(id, job);
+    }
+    if (waitingOnOthers && !this.retry) {
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.pump();
+      }, 1000);
     }
   }
 
@@ -274,7 +350,7 @@ export class JobManager {
       leftovers: JSON.stringify([...job.leftovers]),
     });
     this.deps.progress(job.spec.origin, this.snapshot(id, job, true));
-    for (const v of job.spec.volumes) if (this.locks.get(v) === id) this.locks.delete(v);
+    this.release(job.spec.volumes, id);
     this.live.delete(id);
     this.pump();
     try {
@@ -316,14 +392,17 @@ export class JobManager {
   async drain(): Promise<void> {
     while (this.live.size > 0) {
       const running = [...this.live.values()].map((j) => j.promise).filter(Boolean);
-      if (running.length === 0) break;
-      await Promise.all(running);
+      if (running.length > 0) await Promise.all(running);
+      else if (this.queue.length > 0)
+        await new Promise((r) => setTimeout(r, 500)); // waiting on another process
+      else break;
     }
   }
 
   /** Cancels everything and waits (shutdown). */
   async stopAll(): Promise<void> {
     for (const id of [...this.queue]) this.cancel(id);
+    clearTimeout(this.retry);
     for (const job of this.live.values()) job.controller.abort();
     await this.drain();
   }
@@ -333,11 +412,23 @@ export class JobManager {
    * so and returns them, with what they recorded as possibly left behind.
    */
   interrupted(): JobRow[] {
-    const rows = this.deps.store.db
-      .prepare(`SELECT * FROM jobs WHERE status IN ('queued','running') ORDER BY id`)
-      .all() as JobRow[];
+    const rows = (
+      this.deps.store.db
+        .prepare(`SELECT * FROM jobs WHERE status IN ('queued','running') ORDER BY id`)
+        .all() as (JobRow & { pid: number | null })[]
+    ).filter((r) => r.pid === null || (r.pid !== process.pid && !processAlive(r.pid)));
     for (const r of rows) this.update(r.id, { status: 'interrupted', ended_at: new Date().toISOString() });
     return rows;
+  }
+}
+
+/** Whether a process exists (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -2,10 +2,11 @@
 import type { Tools } from '../actions/decode.ts';
 import type { FsDriver } from '../actions/fs.ts';
 import type { Vos } from '../actions/vos.ts';
+import type { Archive } from './archive.ts';
 import type { Catalog } from './catalog.ts';
 import type { AdapterStatus } from './chat.ts';
 import type { Config } from './config.ts';
-import type { JobManager } from './jobs.ts';
+import type { JobManager, Origin } from './jobs.ts';
 import type { Logger } from './log.ts';
 import type { Registry } from './registry.ts';
 import type { Store } from './store.ts';
@@ -19,6 +20,8 @@ export interface Services {
   fs: FsDriver;
   jobs: JobManager;
   catalog: Catalog;
+  /** The restic archive. */
+  archive: Archive;
   tools: Tools & { restorevol: string; tar: string };
   /** Now. Injectable so that a simulated week can run in a test. */
   clock(): Date;
@@ -27,4 +30,11 @@ export interface Services {
   adapters(): AdapterStatus[];
   /** Says something in every ops channel of every adapter (break-glass, a stopped promotion). */
   announce(text: string): Promise<void>;
+  /**
+   * Says something in the report channels of every adapter (nightly runs, maintenance), except in the
+   * conversation of `except`, which gets the job's own result anyway.
+   */
+  report(text: string, except?: Origin): Promise<void>;
+  /** When the nightly run starts next by the schedule (undefined: no schedule running). */
+  nextNightly(): Date | undefined;
 }

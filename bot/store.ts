@@ -117,6 +117,30 @@ const migrations: string[] = [
      stats      TEXT,                         -- JSON: counts, bytes, phase durations, per-volume results
      report     TEXT
    );`,
+  // 5: the archive (where each dump went in restic, and whether its local file is still there),
+  // locks shared by every afsbot process on the store (the bot and backup-manager), and maintenance.
+  `ALTER TABLE dumps ADD COLUMN archive_snapshot TEXT;
+   ALTER TABLE dumps ADD COLUMN archive_path TEXT;
+   ALTER TABLE dumps ADD COLUMN archived_at TEXT;
+   ALTER TABLE dumps ADD COLUMN local INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE dumps ADD COLUMN files INTEGER;
+   ALTER TABLE dumps ADD COLUMN disk_kb INTEGER;
+   ALTER TABLE jobs ADD COLUMN pid INTEGER;
+   ALTER TABLE nightly_runs ADD COLUMN archived_bytes INTEGER;
+   CREATE TABLE locks (
+     name    TEXT PRIMARY KEY,               -- a volume name, or @nightly for the archive's own jobs
+     job_id  INTEGER NOT NULL,
+     pid     INTEGER NOT NULL,
+     since   TEXT    NOT NULL
+   );
+   CREATE TABLE maintenance_runs (
+     id         INTEGER PRIMARY KEY,
+     kind       TEXT    NOT NULL CHECK (kind IN ('forget','check','test-restore')),
+     started_at TEXT    NOT NULL,
+     ended_at   TEXT    NOT NULL,
+     ok         INTEGER NOT NULL,
+     summary    TEXT    NOT NULL
+   );`,
 ];
 
 export type Outcome = 'pending' | 'ok' | 'refused' | 'rejected' | 'failed';

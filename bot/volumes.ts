@@ -156,6 +156,8 @@ export async function dumpClone(
     rawBytes: r.rawBytes,
     storedBytes: r.storedBytes,
     sha256: r.sha256,
+    ...(ex.fields.filecount ? { files: Number(ex.fields.filecount) } : {}),
+    ...(ex.fields.diskused ? { diskKb: Number(ex.fields.diskused) } : {}),
     createdAt: new Date().toISOString(),
   });
   const id = s.catalog.add({
@@ -172,6 +174,8 @@ export async function dumpClone(
     sha256: r.sha256,
     location: path,
     job_id: job.id,
+    files: ex.fields.filecount ? Number(ex.fields.filecount) : null,
+    disk_kb: ex.fields.diskused ? Number(ex.fields.diskused) : null,
   });
   const row = s.catalog.byLocation(path)!;
   const base = level === 'incremental' ? `, since the full of ${iso(since)}` : '';
@@ -193,12 +197,18 @@ export function sourceOf(s: Services, row: DumpRow): DumpSource {
     }
     return { kind: 'legacy', path: row.location, keyFile };
   }
-  return { kind: 'zstd', path: row.location };
+  if (row.local && existsSync(row.location)) return { kind: 'zstd', path: row.location };
+  if (row.archive_snapshot) return s.archive.sourceOf(row);
+  throw new UserError(
+    `the dump ${row.location} is gone from disk and was never archived; !backup rescan updates the catalog`,
+  );
 }
 
-export function chainLinks(s: Services, rows: DumpRow[]): ChainLink[] {
+/** The chain's sources; `fromArchive` reads every archived link from the archive even when it is on disk. */
+export function chainLinks(s: Services, rows: DumpRow[], opts: { fromArchive?: boolean } = {}): ChainLink[] {
   return rows.map((r) => {
-    const link: ChainLink = { source: sourceOf(s, r), level: r.level };
+    const source = opts.fromArchive && r.archive_snapshot ? s.archive.sourceOf(r) : sourceOf(s, r);
+    const link: ChainLink = { source, level: r.level };
     if (r.clone_time !== null)
       link.expect = { cloneTime: r.clone_time, baseCloneTime: r.base_clone_time, volumeId: r.volume_id };
     return link;

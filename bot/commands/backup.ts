@@ -1,4 +1,5 @@
-import { copyFileSync, linkSync, mkdirSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { decodeInto } from '../../actions/decode.ts';
 import { tokens } from '../args.ts';
@@ -23,7 +24,8 @@ function describe(d: DumpRow): string {
   const kind = d.kind === 'pre-promote' ? ' (safety dump before a promote)' : '';
   const base = d.level === 'incremental' ? `, base ${iso(d.base_clone_time)}` : '';
   const raw = d.raw_bytes !== null ? `${formatBytes(d.raw_bytes)} raw, ` : '';
-  return `${d.volume}  ${d.level}${kind}, ${raw}${formatBytes(d.stored_bytes)} stored, clone ${iso(d.clone_time)}${base}`;
+  const where = d.local ? (d.archive_snapshot ? 'local + archive' : 'local only') : 'archive only';
+  return `${d.volume}  ${d.level}${kind}, ${raw}${formatBytes(d.stored_bytes)} stored, clone ${iso(d.clone_time)}${base} [${where}]`;
 }
 
 async function list(ctx: CommandContext, date?: string): Promise<void> {
@@ -59,6 +61,13 @@ async function list(ctx: CommandContext, date?: string): Promise<void> {
   await ctx.reply(rows.map(describe).join('\n'));
 }
 
+/** sha256 of a file, read as a stream. */
+async function sha256Of(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
 /** Hard link when the staging directory is on the same file system, a copy when not. */
 function place(src: string, dir: string): string {
   const dst = join(dir, basename(src));
@@ -92,16 +101,39 @@ async function get(s: Services, job: RunningJob, date: string, what: string): Pr
   const rows = chainFor(s, what, date);
   const lines: string[] = [];
   for (const row of rows) {
-    const placed = place(row.location, dir);
-    if (row.kind !== 'legacy') {
-      try {
-        place(`${row.location}.json`, dir);
-      } catch {
-        // no sidecar: the file and its checksum below are what matters
+    const placed = join(dir, basename(row.location));
+    let from = '';
+    if (row.kind === 'legacy' || (row.local && existsSync(row.location))) {
+      place(row.location, dir);
+      if (row.kind !== 'legacy') {
+        try {
+          place(`${row.location}.json`, dir);
+        } catch {
+          // no sidecar: the file and its checksum below are what matters
+        }
       }
+    } else if (row.archive_snapshot && row.archive_path) {
+      // retention removed the local file: stream it out of the archive, and check it
+      job.leftover(`dir:${dir}`);
+      job.progress(`fetching ${basename(row.location)} from the archive`, 0, row.stored_bytes);
+      await s.archive.fetch(row.archive_snapshot, row.archive_path, placed, job.signal);
+      await s.archive
+        .fetch(row.archive_snapshot, `${row.archive_path}.json`, `${placed}.json`, job.signal)
+        .catch(() => undefined); // an old dump may have gone in without its sidecar
+      const sum = await sha256Of(placed);
+      if (row.sha256 && sum !== row.sha256)
+        throw new Error(
+          `${basename(placed)} from the archive has sha256 ${sum}, but the catalog says ${row.sha256}; it is left in ${dir} for inspection`,
+        );
+      job.settled(`dir:${dir}`);
+      from = `, from archive snapshot ${row.archive_snapshot.slice(0, 8)}${row.sha256 ? ', checksum verified' : ''}`;
+    } else {
+      throw new UserError(
+        `${row.location} is gone from disk and was never archived; !backup rescan updates the catalog`,
+      );
     }
     lines.push(
-      `${basename(placed)} (${row.level}, ${formatBytes(row.stored_bytes)}${row.sha256 ? `, sha256 ${row.sha256}` : ''})`,
+      `${basename(placed)} (${row.level}, ${formatBytes(row.stored_bytes)}${row.sha256 ? `, sha256 ${row.sha256}` : ''}${from})`,
     );
   }
   const how =

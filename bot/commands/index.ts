@@ -10,6 +10,7 @@ import dump from './dump.ts';
 import help from './help.ts';
 import job from './job.ts';
 import jobs from './jobs.ts';
+import keys from './keys.ts';
 import mount from './mount.ts';
 import nightly from './nightly.ts';
 import ping from './ping.ts';
@@ -36,6 +37,7 @@ export const commands = [
   jobs,
   job,
   cancel,
+  keys,
   promote,
   approve,
   deny,

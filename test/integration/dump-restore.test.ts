@@ -160,7 +160,7 @@ describe('dump and restore on the real cell', () => {
       'error: there is no volume user.nosuch in the VLDB (vos listvldb lists them). usage: !dump <volume> [full|incremental] (e.g. !dump user.alice full)',
     );
     expect(await h.chat.type(`!restore 2001.01.01 ${VOL}`)).toMatch(
-      /^error: there is no dump of user\.t3 on 2001\.01\.01; its newest dates are 2026\.01\.07, 2026\.01\.06, 2026\.01\.05/,
+      /^error: there is no dump of user\.t3 on or before 2001\.01\.01; its newest dates are 2026\.01\.07, 2026\.01\.06, 2026\.01\.05/,
     );
     expect(await h.chat.type('!restore user.abcdefghijklmnop')).toMatch(
       /^error: "user\.abcdefghijklmnop\.restored" is 30 characters long; AFS volume names have at most 22; give a shorter name, e.g\. !restore user\.abcdefghijklmnop as user\.abcdefghijklmno\.r\. usage/,

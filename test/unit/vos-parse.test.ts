@@ -41,12 +41,32 @@ describe('vos parsers on real output', () => {
   });
 
   it('backupsys: the summary line, since vos exits 0 even when volumes failed', () => {
-    expect(parseBackupsys(fixture('backupsys-prefix-user.txt'))).toEqual({ backedUp: 2, failed: 0 });
+    expect(parseBackupsys(fixture('backupsys-prefix-user.txt'))).toEqual({
+      backedUp: 2,
+      failed: 0,
+      failedVolumes: [],
+    });
     expect(parseBackupsys('Total volumes backed up: 0; failed to backup: 3\n')).toEqual({
       backedUp: 0,
       failed: 3,
+      failedVolumes: [],
     });
     expect(parseBackupsys('Possible communication failure')).toBeUndefined();
+  });
+
+  it('backupsys: names each volume it could not clone, with the reason from stderr', () => {
+    // captured on the test cell with one volume taken off line (vos offline)
+    const stdout = 'Could not backup off.y\ndone\nTotal volumes backed up: 0; failed to backup: 1\n';
+    const stderr = 'Failed to clone the volume 536870948\nVolume is off line\n';
+    expect(parseBackupsys(stdout, stderr)?.failedVolumes).toEqual([
+      { volume: 'off.y', why: 'Volume is off line' },
+    ]);
+    const two =
+      'Could not backup a.x\nCould not backup b.x\ndone\nTotal volumes backed up: 0; failed to backup: 2\n';
+    expect(parseBackupsys(two, 'Volume is off line\n')?.failedVolumes).toEqual([
+      { volume: 'a.x', why: 'vos backupsys could not clone it (vos said: Volume is off line)' },
+      { volume: 'b.x', why: 'vos backupsys could not clone it (vos said: Volume is off line)' },
+    ]);
   });
 });
 

@@ -1,0 +1,245 @@
+// Archive maintenance, as jobs that never overlap a nightly run (both hold the @archive lock):
+// restic forget with the configured keep policy plus prune; restic check reading a different subset
+// of the data each time; and a test restore of one volume picked at random, from the archive into a
+// scratch name, compared with what the catalog recorded when it was dumped, then removed. Each result
+// is stored, and the next nightly report shows it.
+import { randomInt } from 'node:crypto';
+import { restoreChain } from '../actions/restore.ts';
+import type { DumpRow } from './catalog.ts';
+import { dumpDate } from './dates.ts';
+import { formatBytes } from './format.ts';
+import type { Origin, RunningJob } from './jobs.ts';
+import type { Services } from './services.ts';
+import type { Store } from './store.ts';
+import { chainFor, chainLinks, restoreSite } from './volumes.ts';
+
+export type MaintenanceKind = 'forget' | 'check' | 'test-restore';
+
+export interface MaintenanceRow {
+  kind: MaintenanceKind;
+  started_at: string;
+  ended_at: string;
+  ok: number;
+  summary: string;
+}
+
+/** The newest result of each kind. */
+export function lastMaintenance(store: Store): MaintenanceRow[] {
+  return store.db
+    .prepare(
+      `SELECT kind, started_at, ended_at, ok, summary FROM maintenance_runs m
+       WHERE id = (SELECT MAX(id) FROM maintenance_runs WHERE kind = m.kind) ORDER BY kind`,
+    )
+    .all() as MaintenanceRow[];
+}
+
+function record(s: Services, kind: MaintenanceKind, started: Date, ok: boolean, summary: string): string {
+  s.store.db
+    .prepare('INSERT INTO maintenance_runs (kind, started_at, ended_at, ok, summary) VALUES (?, ?, ?, ?, ?)')
+    .run(kind, started.toISOString(), new Date().toISOString(), ok ? 1 : 0, summary);
+  return `${kind}: ${ok ? 'ok' : 'FAILED'}: ${summary}`;
+}
+
+/** Monday of the ISO week of a YYYY.MM.DD date, as YYYY.MM.DD. */
+function weekOf(date: string): string {
+  const d = new Date(`${date.replaceAll('.', '-')}T12:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+  return d.toISOString().slice(0, 10).replaceAll('-', '.');
+}
+
+/**
+ * The dump dates a keep policy keeps: the newest `daily` dates, the newest date of each of the newest
+ * `weekly` weeks, and of each of the newest `monthly` months (restic's --keep-* rules, over dump dates).
+ */
+export function keepDates(
+  dates: string[],
+  p: { daily: number; weekly: number; monthly: number },
+): Set<string> {
+  const desc = [...new Set(dates)].sort().reverse();
+  const keep = new Set(desc.slice(0, p.daily));
+  const newestPer = (key: (d: string) => string, n: number) => {
+    const seen = new Set<string>();
+    for (const d of desc) {
+      if (seen.size >= n) break;
+      if (seen.has(key(d))) continue;
+      seen.add(key(d));
+      keep.add(d);
+    }
+  };
+  newestPer(weekOf, p.weekly);
+  newestPer((d) => d.slice(0, 7), p.monthly);
+  return keep;
+}
+
+/**
+ * Forgets the snapshots that hold only dumps the keep policy (over dump dates) lets go, then prunes.
+ * A kept incremental keeps its full; each volume's newest dump and every pre-promote safety dump are
+ * always kept. restic's own --keep-*
+ * cannot do this: it judges snapshots by their time and groups, and knows nothing of dump chains.
+ */
+async function forget(s: Services, job: RunningJob): Promise<{ ok: boolean; summary: string }> {
+  const a = s.config.archive;
+  const policy = `keep ${a.keepDaily} daily, ${a.keepWeekly} weekly, ${a.keepMonthly} monthly`;
+  const rows = s.store.db
+    .prepare(`SELECT * FROM dumps WHERE archive_snapshot IS NOT NULL AND kind IN ('scheduled','pre-promote')`)
+    .all() as DumpRow[];
+  const dates = keepDates(
+    rows.filter((r) => r.kind === 'scheduled').map((r) => r.date),
+    { daily: a.keepDaily, weekly: a.keepWeekly, monthly: a.keepMonthly },
+  );
+  // each volume's newest dump always stays: an unchanged volume has no dump on the recent dates
+  const newest = new Map<string, DumpRow>();
+  for (const r of rows.filter((x) => x.kind === 'scheduled'))
+    if ((r.clone_time ?? 0) >= (newest.get(r.volume)?.clone_time ?? 0)) newest.set(r.volume, r);
+  const kept = rows.filter(
+    (r) => r.kind === 'pre-promote' || dates.has(r.date) || newest.get(r.volume) === r,
+  );
+  for (const r of kept.filter((x) => x.level === 'incremental')) {
+    const base = rows.find(
+      (f) => f.volume === r.volume && f.level === 'full' && f.clone_time === r.base_clone_time,
+    );
+    if (base && !kept.includes(base)) kept.push(base);
+  }
+  const keptSnapshots = new Set(kept.map((r) => r.archive_snapshot));
+  const goneRows = rows.filter((r) => !keptSnapshots.has(r.archive_snapshot));
+  const gone = [...new Set(goneRows.map((r) => r.archive_snapshot!))];
+  if (gone.length === 0)
+    return { ok: true, summary: `${policy}: nothing to forget (${keptSnapshots.size} snapshots, all kept)` };
+  const r = await s.archive.restic.forgetAndPrune(gone, job.signal);
+  if (!r.ok) return { ok: false, summary: `${policy}: ${r.message}` };
+  const db = s.store.db;
+  db.transaction(() => {
+    for (const d of goneRows) {
+      if (d.local)
+        db.prepare(
+          'UPDATE dumps SET archive_snapshot = NULL, archive_path = NULL, archived_at = NULL WHERE id = ?',
+        ).run(d.id);
+      else db.prepare('DELETE FROM dumps WHERE id = ?').run(d.id);
+    }
+  })();
+  return {
+    ok: true,
+    summary: `${policy}, then prune: ${keptSnapshots.size} snapshots kept, ${gone.length} forgotten (${goneRows.length} dumps of ${[...new Set(goneRows.map((x) => x.date))].sort().join(', ')})`,
+  };
+}
+
+async function check(s: Services, job: RunningJob): Promise<{ ok: boolean; summary: string }> {
+  const of = s.config.archive.checkSubsets;
+  const done = (
+    s.store.db.prepare(`SELECT COUNT(*) AS n FROM maintenance_runs WHERE kind = 'check'`).get() as {
+      n: number;
+    }
+  ).n;
+  const n = (done % of) + 1;
+  const r = await s.archive.restic.check(n, of, job.signal);
+  if (!r.ok) return { ok: false, summary: `subset ${n}/${of}: ${r.message}` };
+  return { ok: true, summary: `read data subset ${n}/${of}, no errors` };
+}
+
+/** The scratch name of a test restore: short enough for any volume (22 characters at most). */
+function scratchName(jobId: number): string {
+  return `afsbot.test.${jobId}`.slice(0, 22);
+}
+
+async function testRestore(
+  s: Services,
+  job: RunningJob,
+  pick?: string,
+): Promise<{ ok: boolean; summary: string }> {
+  const candidates = (
+    s.store.db
+      .prepare(
+        `SELECT DISTINCT volume FROM dumps WHERE kind = 'scheduled' AND archive_snapshot IS NOT NULL AND files IS NOT NULL`,
+      )
+      .all() as { volume: string }[]
+  ).map((r) => r.volume);
+  if (candidates.length === 0) return { ok: false, summary: 'no archived dump to test yet' };
+  const volume = pick ?? candidates[randomInt(candidates.length)]!;
+  let rows: DumpRow[];
+  try {
+    rows = chainFor(s, volume);
+  } catch (err) {
+    return { ok: false, summary: `${volume}: ${(err as Error).message}` };
+  }
+  const last = rows.at(-1)!;
+  const target = scratchName(job.id);
+  const site = await restoreSite(s, volume);
+  let createdId: number | undefined;
+  const r = await restoreChain({
+    vos: s.vos,
+    tools: s.tools,
+    chain: chainLinks(s, rows, { fromArchive: true }),
+    server: site.server,
+    partition: site.partition,
+    target,
+    signal: job.signal,
+    onBytes: (n) => job.progress(`test restore of ${volume}`, n),
+    onCreated: (id) => {
+      createdId = id;
+      job.leftover(`volume:${target}`);
+    },
+  }).catch((err: Error) => ({ ok: false as const, message: err.message }));
+  const rm =
+    createdId === undefined ? { gone: true } : await s.vos.removeAfterAbort(target, { expectId: createdId });
+  if (rm.gone) job.settled(`volume:${target}`);
+  const cleanup = rm.gone
+    ? ''
+    : `; the scratch volume ${target} could not be removed: !discard is not for it, run vos remove`;
+  const what = `${volume} of ${last.date} (${rows.map((x) => x.level).join(' + ')}) from the archive`;
+  if (!r.ok) return { ok: false, summary: `${what}: ${r.message}${cleanup}` };
+  const files = Number(r.examine.filecount);
+  const kb = Number(r.examine.diskused);
+  const sameFiles = files === last.files;
+  const sameSize = last.disk_kb !== null && Math.abs(kb - last.disk_kb) <= Math.max(16, last.disk_kb * 0.05);
+  return {
+    ok: sameFiles && sameSize,
+    summary: `${what}: ${files} files (catalog ${last.files}), ${formatBytes(kb * 1024)} (catalog ${formatBytes((last.disk_kb ?? 0) * 1024)})${sameFiles && sameSize ? ', matches' : ', DOES NOT MATCH'}${cleanup}`,
+  };
+}
+
+/**
+ * The maintenance job: forget+prune and check, and the test restore when it is its weekday (or asked
+ * for). Each waits for a live restic lock and removes a provably stale one.
+ */
+export function startMaintenance(
+  s: Services,
+  opts: { origin: Origin; kinds?: MaintenanceKind[]; testVolume?: string },
+): number {
+  const { id } = s.jobs.submit({
+    kind: 'maintenance',
+    title: `archive maintenance${opts.kinds ? ` (${opts.kinds.join(', ')})` : ''}`,
+    volumes: ['@archive'],
+    origin: opts.origin,
+    run: async (job) => {
+      const now = s.clock();
+      const weekday = new Date(
+        `${dumpDate(now, s.config.timeZone).replaceAll('.', '-')}T12:00:00Z`,
+      ).getUTCDay();
+      const kinds =
+        opts.kinds ??
+        ([
+          'forget',
+          'check',
+          ...(weekday === s.config.nightly.testRestoreWeekday ? ['test-restore'] : []),
+        ] as MaintenanceKind[]);
+      await s.archive.ready();
+      const lines: string[] = [];
+      const locks = await s.archive.clearLocks(true, job.signal, (t) => job.say(t));
+      lines.push(...locks.removed, ...locks.notes);
+      for (const kind of kinds) {
+        if (job.signal.aborted) break;
+        const started = new Date();
+        job.progress(kind, 0);
+        const r =
+          kind === 'forget'
+            ? await forget(s, job)
+            : kind === 'check'
+              ? await check(s, job)
+              : await testRestore(s, job, opts.testVolume);
+        lines.push(record(s, kind, started, r.ok, r.summary));
+      }
+      return lines.join('\n');
+    },
+  });
+  return id;
+}
