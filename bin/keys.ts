@@ -65,6 +65,10 @@ export async function keysMain(
   const archive = new Archive({ ...deps, catalog: new Catalog(deps.store) });
   const restic = archive.restic;
   const who = userInfo().username;
+  if (['list', 'add', 'remove'].includes(sub ?? '')) {
+    const note = await archive.ready(); // the password file's mode, and the repository itself
+    if (note) process.stderr.write(`${note}\n`);
+  }
   const audit = (text: string, outcome: 'ok' | 'failed', detail: string) =>
     deps.store.audit({
       backend: 'console',

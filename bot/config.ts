@@ -427,6 +427,12 @@ export const envOverrides: { env: string; path: string[]; kind: Kind; doc: strin
     doc: 'and the newest date of N months',
   },
   {
+    env: 'AFSBOT_ARCHIVE_LOCK_WAIT_MS',
+    path: ['archive', 'lockWaitMs'],
+    kind: 'int',
+    doc: "how long to wait for another process's restic lock",
+  },
+  {
     env: 'AFSBOT_LOCAL_KEEP_DAYS',
     path: ['archive', 'localKeepDays'],
     kind: 'int',

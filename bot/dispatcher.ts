@@ -4,7 +4,7 @@
 import { Approvals } from './approvals.ts';
 import { authorize } from './auth.ts';
 import type { ChatEvent } from './chat.ts';
-import { Refusal, UserError } from './errors.ts';
+import { NotNow, Refusal, UserError } from './errors.ts';
 import { parseCommand } from './parse.ts';
 import type { CommandContext, CommandSpec } from './registry.ts';
 import type { Services } from './services.ts';
@@ -165,7 +165,11 @@ export class Dispatcher {
       }
       if (err instanceof UserError) {
         store.settleAudit(ref, 'rejected', err.message);
-        await reply(`error: ${err.message}. ${usageLine(prefix, spec)}`);
+        await reply(
+          err instanceof NotNow
+            ? `error: ${err.message}`
+            : `error: ${err.message}. ${usageLine(prefix, spec)}`,
+        );
         return;
       }
       const error = err instanceof Error ? err : new Error(String(err));

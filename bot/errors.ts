@@ -8,3 +8,6 @@ export class UserError extends Error {
 
 /** A refusal: the command was understood but is not allowed (shown as "refused: ...", audited as refused). */
 export class Refusal extends UserError {}
+
+/** The command was right but cannot run now (a run already going): shown without the usage line. */
+export class NotNow extends UserError {}

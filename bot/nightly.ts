@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import type { VolumeFields } from '../actions/vos.ts';
 import type { DumpRow } from './catalog.ts';
 import { dumpDate } from './dates.ts';
-import { UserError } from './errors.ts';
+import { NotNow, UserError } from './errors.ts';
 import { formatBytes, formatDuration } from './format.ts';
 import type { Origin, RunningJob } from './jobs.ts';
 import { chooseLevel, type LevelChoice, sparkline } from './levels.ts';
@@ -207,11 +207,17 @@ async function runPhases(
     const t = Date.now();
     state.phase = name;
     job.progress(name, 0);
+    let ok = false;
     try {
-      return await fn();
+      const r = await fn();
+      ok = true;
+      return r;
     } finally {
       stats.phases[name] = (Date.now() - t) / 1000;
-      if (say) await s.report(`nightly ${stats.date}: ${name} done in ${seconds(stats.phases[name]!)}`);
+      if (say)
+        await s.report(
+          `nightly ${stats.date}: ${name} ${ok ? 'done' : 'failed'} in ${seconds(stats.phases[name]!)}`,
+        );
     }
   };
 
@@ -472,7 +478,7 @@ export function renderReport(st: NightlyStats): string {
   const stored = st.volumes.reduce((a, v) => a + (v.storedBytes ?? 0), 0);
   const total = Object.values(st.phases).reduce((a, b) => a + b, 0);
   const lines = [
-    `nightly ${st.date}${st.dryRun ? ' (dry run)' : ''}: ${verdict(st)}. ${st.volumes.length} volumes: ${count('full')} full, ${count('incremental')} incremental, ${count('unchanged')} unchanged, ${failed.length} failed.`,
+    `nightly ${st.date}${st.dryRun ? ' (dry run)' : ''}: ${verdict(st)}. ${st.volumes.length} volume${st.volumes.length === 1 ? '' : 's'}: ${count('full')} full, ${count('incremental')} incremental, ${count('unchanged')} unchanged, ${failed.length} failed.`,
   ];
   if (!st.dryRun) {
     const archive = st.archive.enabled
@@ -518,7 +524,7 @@ export function renderReport(st: NightlyStats): string {
   if (st.excluded.length) lines.push(`left out by xprefix: ${st.excluded.join(', ')}`);
   if (!st.dryRun && st.retention.cutoff)
     lines.push(
-      `retention: removed ${st.retention.removed} local dumps from before ${st.retention.cutoff} (${formatBytes(st.retention.freed)}), all in the archive${st.retention.keptUnarchived ? `; kept ${st.retention.keptUnarchived} not archived yet` : ''}`,
+      `retention: removed ${st.retention.removed} local dump${st.retention.removed === 1 ? '' : 's'} from before ${st.retention.cutoff} (${formatBytes(st.retention.freed)}), all in the archive${st.retention.keptUnarchived ? `; kept ${st.retention.keptUnarchived} not archived yet` : ''}`,
     );
   for (const kind of ['check', 'test-restore', 'forget'] as const) {
     const m = st.maintenance.find((x) => x.kind === kind);
@@ -579,7 +585,7 @@ export function startNightly(
 ): number {
   const going = runningNightly(s);
   if (going !== undefined)
-    throw new UserError(`the nightly run is already going as job ${going}; !job ${going} shows where it is`);
+    throw new NotNow(`the nightly run is already going as job ${going}; !job ${going} shows where it is`);
   const { id } = s.jobs.submit({
     kind: 'nightly',
     title: `nightly run${opts.dryRun ? ' (dry run)' : ''}`,

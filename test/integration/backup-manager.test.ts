@@ -1,0 +1,167 @@
+// backup-manager and `afsbot keys`, run as processes the way an admin runs them when chat is down, on
+// the real cell, store and archive; and the locks every afsbot process shares through the store.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Store } from '../../bot/store.ts';
+import { sandboxEnv } from '../support/bot-env.ts';
+import { freshVolume, readVolumeFile, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import { repoRoot } from '../support/peers.ts';
+
+const cell = inject('cell');
+const dir = mkdtempSync(join(tmpdir(), 'afsbot-bm-'));
+const env: Record<string, string> = {
+  ...sandboxEnv(cell, dir),
+  AFSBOT_TIME_ZONE: 'UTC',
+  AFSBOT_NIGHTLY_PREFIXES: 'bm.',
+};
+let today = '';
+
+function bm(args: string[], opts: { env?: Record<string, string>; input?: string } = {}) {
+  return execa(join(repoRoot, 'bin/backup-manager'), args, {
+    env: { ...env, ...opts.env },
+    reject: false,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+  });
+}
+
+beforeAll(async () => {
+  await freshVolume(cell, 'bm.a');
+  writeVolumeFile(cell, 'bm.a', 'f.txt', 'backup-manager was here\n');
+}, 60_000);
+
+afterAll(async () => {
+  await removeIfThere(cell, 'bmr.a');
+});
+
+describe('backup-manager', () => {
+  it('--help, and each command its own', async () => {
+    const all = await bm(['--help']);
+    expect(all.exitCode).toBe(0);
+    expect(all.stdout).toMatch(/^ {2}restore <date> <volume> <newname>$/m);
+    const one = await bm(['restore', '--help']);
+    expect(one.stdout).toMatch(/^usage: backup-manager restore <date> <volume> <newname>\nRestores a volume/);
+    const bad = await bm(['restore', 'today']);
+    expect([bad.exitCode, bad.stderr]).toEqual([
+      2,
+      'usage: backup-manager restore <date> <volume> <newname>',
+    ]);
+    const unknown = await bm(['frobnicate']);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toMatch(/^backup-manager: "frobnicate" is not a command/);
+  });
+
+  it('nightly: the whole run, its report on stdout, exit 0', async () => {
+    const r = await bm(['nightly']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    today = /nightly (\d{4}\.\d{2}\.\d{2}): OK\. 1 volume: 1 full/.exec(r.stdout)![1]!;
+    expect(r.stdout).toMatch(/added to the archive \(1 snapshot\)/);
+  }, 120_000);
+
+  it('list, list <date>, report', async () => {
+    expect((await bm(['list'])).stdout).toMatch(
+      new RegExp(`^${today.replaceAll('.', '\\.')}: 1 volume, 1 full`),
+    );
+    expect((await bm(['list', today])).stdout).toMatch(/^bm\.a {2}full, .*\[local \+ archive\]$/);
+    expect((await bm(['report'])).stdout).toMatch(new RegExp(`^nightly ${today.replaceAll('.', '\\.')}: OK`));
+    const none = await bm(['list', '2001.01.01']);
+    expect([none.exitCode, none.stdout]).toEqual([
+      1,
+      expect.stringMatching(/^error: there are no dumps for 2001\.01\.01/),
+    ]);
+  });
+
+  it('get <date> <vol> stages the chain; restore <date> <vol> <newname> makes the volume', async () => {
+    const g = await bm(['get', today, 'bm.a']);
+    expect(g.exitCode).toBe(0);
+    const staged = /is in (\S+):/.exec(g.stdout)![1]!;
+    expect(readdirSync(staged)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^bm\.a\.full\.\d+\.dump\.zst$/)]),
+    );
+    const r = await bm(['restore', today, 'bm.a', 'bmr.a']);
+    expect(r.exitCode).toBe(0);
+    expect(readVolumeFile(cell, 'bmr.a', 'f.txt').toString()).toBe('backup-manager was here\n');
+    const again = await bm(['restore', today, 'bm.a', 'bmr.a']);
+    expect([again.exitCode, again.stdout]).toEqual([1, expect.stringMatching(/bmr\.a already exists/)]);
+  }, 120_000);
+
+  it('refuses a user who is not a console admin, and audits it', async () => {
+    const r = await bm(['list'], { env: { AFSBOT_ADMINS_CONSOLE: 'alice' } });
+    expect([r.exitCode, r.stdout.trim()]).toEqual([1, 'refused: root is not an afsbot admin on console']);
+    const store = new Store(env.AFSBOT_STORE!);
+    const last = store.recentAudit(1)[0]!;
+    store.close();
+    expect([last.identity, last.text, last.outcome]).toEqual(['root', 'backup list', 'refused']);
+  });
+
+  it('keys: list, add for an admin with a password from stdin, remove; never the key in use', async () => {
+    const list = await execa(join(repoRoot, 'bin/afsbot'), ['keys', 'list'], { env });
+    expect(list.stdout).toMatch(/^\* [0-9a-f]{8} {2}root@/);
+    const add = await bm(['keys', 'add', 'alice'], { input: 'alice has a long password\n' });
+    expect([add.exitCode, add.stdout]).toEqual([
+      0,
+      expect.stringMatching(/^added key ([0-9a-f]{8}) for alice@/),
+    ]);
+    const id = /added key ([0-9a-f]{8})/.exec(add.stdout)![1]!;
+    expect((await bm(['keys', 'list'])).stdout).toMatch(new RegExp(`^ {2}${id} {2}alice@`, 'm'));
+    const short = await bm(['keys', 'add', 'bob'], { input: 'short\n' });
+    expect([short.exitCode, short.stderr]).toEqual([
+      1,
+      expect.stringMatching(/shorter than 12 characters; nothing was changed/),
+    ]);
+    const current = /^\* ([0-9a-f]{8})/.exec(list.stdout)![1]!;
+    const mine = await bm(['keys', 'remove', current]);
+    expect([mine.exitCode, mine.stderr]).toEqual([
+      1,
+      expect.stringMatching(/is the one afsbot opens the archive with/),
+    ]);
+    const rm = await bm(['keys', 'remove', id]);
+    expect([rm.exitCode, rm.stdout]).toEqual([
+      0,
+      expect.stringMatching(new RegExp(`^removed key ${id} \\(alice@`)),
+    ]);
+    expect((await bm(['keys', 'list'])).stdout).not.toMatch(/alice@/);
+  }, 120_000);
+
+  it('waits for a volume another afsbot process holds, and refuses a nightly run another is doing', async () => {
+    // another afsbot process (here: a stand-in that lives 60 s) holds bm.a and runs a nightly job
+    const holder = spawn('sleep', ['60']);
+    const store = new Store(env.AFSBOT_STORE!);
+    const job = Number(
+      store.db
+        .prepare(
+          `INSERT INTO jobs (kind, title, volumes, backend, identity, conversation, status, created_at, leftovers, pid)
+           VALUES ('nightly', 'nightly run', '["@archive"]', 'console', 'root', '{}', 'running', ?, '[]', ?)`,
+        )
+        .run(new Date().toISOString(), holder.pid).lastInsertRowid,
+    );
+    store.db
+      .prepare('INSERT INTO locks (name, job_id, pid, since) VALUES (?, ?, ?, ?)')
+      .run('bm.a', job, holder.pid, new Date().toISOString());
+    try {
+      const second = await bm(['nightly']);
+      expect([second.exitCode, second.stdout.trim()]).toEqual([
+        1,
+        `error: the nightly run is already going as job ${job}; !job ${job} shows where it is`,
+      ]);
+      // a restore of bm.a waits for the other process's lock, and runs once that process is gone
+      const started = Date.now();
+      const restore = bm(['restore', today, 'bm.a', 'bmr.b']);
+      await new Promise((r) => setTimeout(r, 4000));
+      holder.kill('SIGKILL');
+      const r = await restore;
+      expect(r.exitCode).toBe(0);
+      expect(Date.now() - started).toBeGreaterThan(4000);
+      expect(readVolumeFile(cell, 'bmr.b', 'f.txt').toString()).toBe('backup-manager was here\n');
+    } finally {
+      holder.kill('SIGKILL');
+      store.db.prepare(`UPDATE jobs SET status = 'interrupted' WHERE id = ?`).run(job);
+      store.close();
+      await removeIfThere(cell, 'bmr.b');
+    }
+  }, 120_000);
+});
