@@ -10,6 +10,7 @@ import { Restic, type ResticLock } from '../actions/restic.ts';
 import type { DumpRow } from './catalog.ts';
 import type { Config } from './config.ts';
 import { UserError } from './errors.ts';
+import { formatDuration } from './format.ts';
 import { processAlive } from './jobs.ts';
 import type { Services } from './services.ts';
 
@@ -130,7 +131,7 @@ export class Archive {
         return report;
       }
       if (!waited) {
-        const line = `the archive is locked: ${blocking.map(describeLock).join('; ')}; waiting up to ${Math.round(this.s.config.archive.lockWaitMs / 60_000)} min`;
+        const line = `the archive is locked: ${blocking.map(describeLock).join('; ')}; waiting up to ${formatDuration(this.s.config.archive.lockWaitMs)}`;
         report.notes.push(line);
         await say?.(line);
         waited = true;

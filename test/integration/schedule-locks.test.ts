@@ -1,0 +1,128 @@
+// The schedule (a cron expression in the time zone, fired once per minute, a run still going reported
+// instead of doubled) and restic's locks: a lock whose holder is provably dead is reported and
+// removed, a live one makes maintenance wait and then give up saying who holds it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
+import { freshVolume, writeVolumeFile } from '../support/cell-tools.ts';
+
+const cell = inject('cell');
+let now = new Date('2026-05-04T03:00:00Z');
+let h: MemoryHarness;
+const holders: ChildProcess[] = [];
+
+/** A restic backup that holds a shared lock on the repository until its stdin is closed. */
+async function lockHolder(): Promise<ChildProcess> {
+  const a = h.config.archive;
+  const locks = join(a.repository, 'locks');
+  const before = new Set(existsSync(locks) ? readdirSync(locks) : []);
+  const p = spawn(
+    a.restic,
+    ['-r', a.repository, 'backup', '--stdin', '--stdin-filename', 'held', '--quiet'],
+    {
+      env: { ...process.env, RESTIC_PASSWORD_FILE: a.passwordFile, RESTIC_CACHE_DIR: a.cacheDir ?? '' },
+      stdio: ['pipe', 'ignore', 'ignore'],
+    },
+  );
+  holders.push(p);
+  for (let i = 0; i < 100 && readdirSync(locks).every((l) => before.has(l)); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  return p;
+}
+
+beforeAll(async () => {
+  await freshVolume(cell, 'sch.a');
+  writeVolumeFile(cell, 'sch.a', 'f.txt', 'scheduled\n');
+  h = await startMemoryBot({
+    cell,
+    clock: () => now,
+    env: {
+      AFSBOT_NIGHTLY_PREFIXES: 'sch.',
+      AFSBOT_NIGHTLY_SCHEDULE: '0 3 * * *',
+      AFSBOT_ARCHIVE_LOCK_WAIT_MS: '3000',
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  for (const p of holders) p.kill('SIGKILL');
+  await h?.stop();
+});
+
+describe('the schedule', () => {
+  it('starts the run when the cron expression says, once per minute, and reports in the report channels', async () => {
+    expect(await h.bot.scheduler.tick()).toEqual([
+      expect.stringMatching(/^started the nightly run as job \d+$/),
+    ]);
+    expect(await h.bot.scheduler.tick()).toEqual([]); // the same minute again
+    await h.chat.waitFor(/^nightly 2026\.05\.04: starting \(job \d+, scheduled\); one line per phase/);
+    await h.chat.waitFor(/^nightly 2026\.05\.04: dumping done in/);
+    const report = await h.chat.waitFor(/^nightly 2026\.05\.04: OK\. 1 volume: 1 full/, 120_000);
+    expect(report).toMatch(/archived per night, last 1:/);
+    now = new Date('2026-05-04T03:01:00Z');
+    expect(await h.bot.scheduler.tick()).toEqual([]); // not due
+  }, 180_000);
+
+  it('a run still going when the next is due is reported, not doubled', async () => {
+    // another afsbot process holds sch.a, so tonight's run waits on it
+    const other = spawn('sleep', ['60']);
+    holders.push(other);
+    h.bot.store.db
+      .prepare('INSERT INTO locks (name, job_id, pid, since) VALUES (?, ?, ?, ?)')
+      .run('sch.a', 999_999, other.pid, new Date().toISOString());
+    now = new Date('2026-05-05T03:00:00Z');
+    await new Promise((r) => setTimeout(r, 1100));
+    writeVolumeFile(cell, 'sch.a', 'f.txt', 'changed\n');
+    const [started] = await h.bot.scheduler.tick();
+    const id = /job (\d+)/.exec(started!)![1];
+    await h.chat.waitFor(/sch\.a is busy with job 999999 of process \d+; waiting for it/);
+    now = new Date('2026-05-06T03:00:00Z');
+    const [skipped] = await h.bot.scheduler.tick();
+    expect(skipped).toMatch(
+      new RegExp(
+        `^the nightly run due now was not started: the previous one is still going as job ${id} \\(since `,
+      ),
+    );
+    await h.chat.waitFor(/^the nightly run due now was not started/);
+    expect(
+      h.bot.services.jobs.list(0).filter((j) => j.kind === 'nightly' && j.status === 'running'),
+    ).toHaveLength(1);
+    other.kill('SIGKILL'); // the other process dies: its lock is taken over, and the run finishes
+    await h.chat.waitFor(/^nightly 2026\.05\.05: OK\. 1 volume: 0 full, 1 incremental/, 120_000);
+  }, 180_000);
+});
+
+describe('restic locks', () => {
+  it('a stale lock (its restic was killed) is reported with its holder and removed', async () => {
+    const dead = await lockHolder();
+    dead.kill('SIGKILL');
+    await new Promise((r) => dead.once('exit', r));
+    const r = await h.chat.job('!nightly maintenance check', 120_000);
+    expect(r.result).toMatch(
+      new RegExp(
+        `(^|done: )removed a stale shared lock [0-9a-f]{8} held by root@\\S+ pid ${dead.pid} since \\S+: that process is gone$`,
+        'm',
+      ),
+    );
+    expect(r.result).toMatch(/^check: ok: read data subset 1\/7, no errors$/m);
+    expect(readdirSync(join(h.config.archive.repository, 'locks'))).toEqual([]);
+  }, 120_000);
+
+  it('a live lock makes maintenance wait, then give up naming the holder; once it is gone, it runs', async () => {
+    const live = await lockHolder();
+    const r = await h.chat.job('!nightly maintenance check', 120_000);
+    expect(r.result).toMatch(
+      new RegExp(
+        `failed: the archive stayed locked: shared lock [0-9a-f]{8} held by root@\\S+ pid ${live.pid} since `,
+      ),
+    );
+    expect(h.chat.said.join('\n')).toMatch(/the archive is locked: shared lock .* waiting up to 3s/);
+    live.stdin!.end('some bytes\n'); // its backup finishes and it lets go
+    await new Promise((res) => live.once('exit', res));
+    expect((await h.chat.job('!nightly maintenance check', 120_000)).result).toMatch(
+      /check: ok: read data subset 2\/7/,
+    );
+  }, 120_000);
+});
