@@ -624,7 +624,7 @@ export function nightlyStatus(s: Services, next?: Date): string {
     .prepare('SELECT date, ended_at, report FROM nightly_runs WHERE dry_run = 0 ORDER BY id DESC LIMIT 1')
     .get() as { date: string; ended_at: string; report: string } | undefined;
   const lastLine = last
-    ? `the last run (${last.date}) ended ${last.ended_at.replace(/\.\d+Z$/, 'Z')}: ${last.report.split('\n')[0]}`
+    ? `the last run (${last.date}) ended ${last.ended_at.replace(/\.\d+Z$/, 'Z')}: ${last.report.split('\n')[0]?.replace(/\.$/, '')}`
     : 'no nightly run yet';
   const nextLine = next ? `; the next starts ${next.toISOString().replace(/\.\d+Z$/, 'Z')}` : '; no schedule';
   return `no nightly run is going. ${lastLine}${nextLine}`;

@@ -46,6 +46,7 @@ set -a; . "$state/cell.env"; . "$state/irc.env"; set +a
 
 umask 077
 printf '%s\n' "$bot_pw" >"$state/irc-password"
+head -c 24 /dev/urandom | base64 >"$state/archive.password" # the restic archive's password, this sandbox only
 me=$(id -un)
 cat >"$state/config.json" <<JSON
 {
@@ -60,7 +61,10 @@ cat >"$state/config.json" <<JSON
     "nick": "afsbot", "account": "afsbot", "passwordFile": "$state/irc-password",
     "channels": ["#afsbot"]
   },
-  "afs": { "cell": "$AFSBOT_AFS_CELL", "configDir": "$AFSBOT_AFS_CONFIG_DIR" }
+  "afs": { "cell": "$AFSBOT_AFS_CELL", "configDir": "$AFSBOT_AFS_CONFIG_DIR" },
+  "archive": {
+    "repository": "$state/archive", "passwordFile": "$state/archive.password", "cacheDir": "$state/restic-cache"
+  }
 }
 JSON
 
@@ -77,8 +81,10 @@ cat >&2 <<TXT
                 /connect afsbot-demo
                 /join #afsbot
   Bot log:    $state/afsbot.log
-  This terminal is a console chat as unix user $me (an admin): try !help, !status,
-  !dump user.alice, !backup list, !restore user.alice, !restore-file user.alice notes.txt, !jobs.
+  Archive:    a restic repository in $state/archive
+  This terminal is a console chat as unix user $me (an admin): try !help, !nightly run (the nightly
+  job: clones, dumps, the archive, the report), !nightly status, !nightly report, !backup list,
+  !restore user.alice, !restore-file user.alice notes.txt, !dump user.alice, !jobs, !keys.
   Ctrl-C stops everything.
 
 TXT
