@@ -1,12 +1,13 @@
-// vos dump -> zstd -> file, streamed. The file gets its final name only after every stage succeeded,
-// it is fsynced, and its checksum is known; any failure or cancel removes the partial file.
-import { createWriteStream, mkdirSync, renameSync } from 'node:fs';
+// vos dump -> zstd -> file, process to process. The file gets its final name only after every stage
+// succeeded, it is fsynced, and its checksum is known; any failure or cancel removes the partial file.
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { type DumpHeader, parseDumpHeader } from './dump-header.ts';
+import type { Readable } from 'node:stream';
+import { readStoredHeader } from './decode.ts';
+import type { DumpHeader } from './dump-header.ts';
 import { fsyncDir, fsyncFile, partialName, removeQuietly } from './dump-store.ts';
-import { pipelineFailure, spawnTool, type ToolFailure } from './exec.ts';
-import { Meter } from './streams.ts';
+import { pipelineFailure, readCount, spawnTool, type ToolFailure } from './exec.ts';
 import type { Vos } from './vos.ts';
 
 export interface DumpToFileRequest {
@@ -17,7 +18,7 @@ export interface DumpToFileRequest {
   since: number;
   /** Final path of the compressed dump. */
   path: string;
-  zstd: { binary: string; level: number };
+  zstd: { binary: string; level: number; rsyncable?: boolean };
   signal?: AbortSignal;
   onBytes?: (raw: number) => void;
 }
@@ -33,42 +34,33 @@ export interface DumpToFileResult {
 
 export type DumpOutcome = DumpToFileResult | (ToolFailure & { partialRemoved: boolean });
 
+/** zstd -vv ends with "(RAW B => STORED B, ...)": its exact byte counts. */
+export function parseZstdSizes(stderr: string): { raw: number; stored: number } | undefined {
+  const m = /\(\s*(\d+) B =>\s*(\d+) B,[^)]*\)\s*$/m.exec(stderr);
+  return m ? { raw: Number(m[1]), stored: Number(m[2]) } : undefined;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * vos dump's stdout is zstd's stdin and zstd's stdout is the file: no byte of the dump passes through
+ * this process (on a busy night Node's copying cost as much CPU as zstd). Progress is what zstd has
+ * read (/proc/<pid>/io); the exact sizes are zstd's own count; the header is read back from the file,
+ * and the sha256 from the file while it is still in the page cache.
+ */
 export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
   mkdirSync(dirname(req.path), { recursive: true });
   const tmp = partialName(req.path);
   const stop = new AbortController();
   const signal = req.signal ? AbortSignal.any([req.signal, stop.signal]) : stop.signal;
 
-  const dump = spawnTool(
-    req.vos.binary,
-    req.vos.argv(['dump', '-id', req.volume, '-time', String(req.since)]),
-    // stopped by closing its output: a vos killed by a signal would leave the clone busy on the volserver
-    { stdin: 'ignore', stdout: 'pipe', signal, gentle: 'close-stdout' },
-  );
-  const zstd = spawnTool(req.zstd.binary, [`-${req.zstd.level}`, '-q', '-c', '-T1'], {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    signal,
-  });
-  const raw = new Meter({ keepHead: 4096, ...(req.onBytes ? { onBytes: req.onBytes } : {}) });
-  const stored = new Meter({ sha256: true });
-
-  const streams = Promise.all([
-    pipeline(dump.child.stdout!, raw, zstd.child.stdin!),
-    pipeline(zstd.child.stdout!, stored, createWriteStream(tmp, { mode: 0o600 })),
-  ]).then(
-    () => undefined,
-    (err: Error) => {
-      stop.abort(); // one stage broke: stop the others rather than leave them blocked on a pipe
-      return err;
-    },
-  );
-  const [dumpResult, zstdResult, streamError] = await Promise.all([dump.done, zstd.done, streams]);
-
-  const failure = pipelineFailure([dumpResult, zstdResult]);
-  if (failure || streamError || req.signal?.aborted) {
+  const fail = (message: string, cancelled = false): DumpOutcome => {
     removeQuietly(tmp);
-    const base: ToolFailure = failure ?? {
+    return {
       ok: false,
       program: 'afsbot',
       args: [],
@@ -76,42 +68,74 @@ export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
       stdout: '',
       stderr: '',
       timedOut: false,
-      cancelled: Boolean(req.signal?.aborted),
-      message: req.signal?.aborted ? 'cancelled' : `writing ${tmp} failed: ${streamError?.message}`,
-      durationMs: 0,
-    };
-    // Cancelled means the caller asked for it; a stage we stopped because another broke is a failure.
-    return { ...base, cancelled: Boolean(req.signal?.aborted), partialRemoved: true };
-  }
-
-  let header: DumpHeader;
-  try {
-    header = parseDumpHeader(raw.peek());
-  } catch (err) {
-    removeQuietly(tmp);
-    return {
-      ok: false,
-      program: req.vos.binary,
-      args: [],
-      exitCode: 0,
-      stdout: '',
-      stderr: '',
-      timedOut: false,
-      cancelled: false,
-      message: `vos dump of ${req.volume} produced no valid dump: ${(err as Error).message}`,
+      cancelled,
+      message,
       durationMs: 0,
       partialRemoved: true,
     };
+  };
+
+  const out = openSync(tmp, 'w', 0o600);
+  let dump: ReturnType<typeof spawnTool>;
+  let zstd: ReturnType<typeof spawnTool>;
+  try {
+    dump = spawnTool(
+      req.vos.binary,
+      req.vos.argv(['dump', '-id', req.volume, '-time', String(req.since)]),
+      // never a signal: a vos killed by one leaves the clone busy on the volserver. When cancelled,
+      // zstd is stopped, and vos then fails writing to the closed pipe and ends its call cleanly.
+      { stdin: 'ignore', stdout: 'pipe', signal, gentle: 'wait-for-eof' },
+    );
+    zstd = spawnTool(
+      req.zstd.binary,
+      [`-${req.zstd.level}`, ...(req.zstd.rsyncable ? ['--rsyncable'] : []), '-vv', '-c', '-T1'],
+      {
+        stdin: dump.child.stdout as Readable,
+        stdout: out,
+        signal,
+      },
+    );
+    (dump.child.stdout as Readable).destroy(); // zstd holds the read end now
+  } finally {
+    closeSync(out);
   }
+  const poll = req.onBytes
+    ? setInterval(() => {
+        const n = readCount(zstd.child.pid);
+        if (n !== undefined) req.onBytes!(n);
+      }, 500)
+    : undefined;
+  // One stage failing leaves the other blocked on the pipe: stop both.
+  for (const p of [dump, zstd]) void p.done.then((r) => !r.ok && stop.abort());
+  const [dumpResult, zstdResult] = await Promise.all([dump.done, zstd.done]);
+  clearInterval(poll);
+
+  const failure = pipelineFailure([dumpResult, zstdResult]);
+  if (failure || req.signal?.aborted) {
+    removeQuietly(tmp);
+    const base = failure ?? { ...(fail('cancelled', true) as ToolFailure) };
+    // Cancelled means the caller asked for it; a stage we stopped because another broke is a failure.
+    return { ...base, cancelled: Boolean(req.signal?.aborted), partialRemoved: true };
+  }
+  const storedBytes = statSync(tmp).size;
+  const sizes = parseZstdSizes(zstdResult.stderr);
+  if (!sizes || sizes.stored !== storedBytes)
+    return fail(
+      `zstd did not report its sizes (or ${tmp} is not what it wrote): ${zstdResult.stderr.trim().split('\n').at(-1) ?? ''}`,
+    );
+  let header: DumpHeader;
+  try {
+    header = await readStoredHeader(
+      { kind: 'zstd', path: tmp },
+      { zstd: req.zstd.binary, ccrypt: '', gzip: '' },
+    );
+  } catch (err) {
+    return fail(`vos dump of ${req.volume} produced no valid dump: ${(err as Error).message}`);
+  }
+  const sha256 = await sha256File(tmp);
   fsyncFile(tmp);
   renameSync(tmp, req.path);
   fsyncDir(dirname(req.path));
-  return {
-    ok: true,
-    path: req.path,
-    rawBytes: raw.bytes,
-    storedBytes: stored.bytes,
-    sha256: stored.sha256(),
-    header,
-  };
+  req.onBytes?.(sizes.raw);
+  return { ok: true, path: req.path, rawBytes: sizes.raw, storedBytes, sha256, header };
 }

@@ -83,10 +83,23 @@ export class Archive {
       throw new UserError('the archive is off (archive.enabled, AFSBOT_ARCHIVE); nothing was sent');
     const problem = passwordFileProblem(this.s.config.archive.passwordFile);
     if (problem) throw new UserError(problem);
+    // One restic start (each costs half a second of key derivation) both proves the repository is
+    // there and lists its locks, which clearLocks then uses.
+    const locks = await this.restic.locks();
+    if (locks.ok) {
+      this.prefetched = locks.locks;
+      return undefined;
+    }
+    if (!/Is there a repository|unable to open config file/.test(locks.stderr))
+      throw new Error(`the restic repository ${this.s.config.archive.repository}: ${locks.message}`);
     const r = await this.restic.init();
     if (!r.ok) throw new Error(`the restic repository ${this.s.config.archive.repository}: ${r.message}`);
-    return r.created ? `created the restic repository ${this.s.config.archive.repository}` : undefined;
+    this.prefetched = [];
+    return `created the restic repository ${this.s.config.archive.repository}`;
   }
+
+  /** The locks ready() just listed, used once by clearLocks instead of asking restic again. */
+  private prefetched: ResticLock[] | undefined;
 
   /**
    * Before restic works on the repository: a lock whose holder is provably dead (this host, and no such
@@ -103,7 +116,8 @@ export class Archive {
     const here = hostname();
     let waited = false;
     for (;;) {
-      const r = await this.restic.locks();
+      const r = this.prefetched ? { ok: true as const, locks: this.prefetched } : await this.restic.locks();
+      this.prefetched = undefined;
       if (!r.ok) throw new Error(`listing the archive's locks failed: ${r.message}`);
       const dead = r.locks.filter((l) => l.hostname === here && !processAlive(l.pid));
       const unproven = r.locks.filter(

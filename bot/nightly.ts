@@ -95,18 +95,24 @@ async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<voi
 
 /**
  * Feeds dumps to the archive while the dumps go on: one restic process at a time (two at once contend
- * for the repository), each taking every dump that is ready by then in one snapshot per date.
+ * for the repository), each taking every dump that is ready by then in one snapshot per date. A batch
+ * starts once archive.batchBytes are waiting, or when the dumps are done: every restic start costs
+ * about half a second of CPU for its key derivation, which a night of small dumps must not pay per dump.
  */
 class ArchiveFeeder {
   private readonly pending: DumpRow[] = [];
   private readonly seen = new Set<number>();
   private running: Promise<void> | undefined;
+  /** Set once no more dumps will come: then whatever is waiting goes, whatever its size. */
+  private closing = false;
 
   constructor(
     private readonly s: Services,
     private readonly job: RunningJob,
     private readonly stats: NightlyStats,
     private readonly state: NightlyLive,
+    /** Whether the archive is usable (the repository is there, no lock in the way). */
+    private readonly ready: Promise<boolean>,
   ) {}
 
   push(rows: DumpRow[]): void {
@@ -115,12 +121,23 @@ class ArchiveFeeder {
       this.seen.add(r.id);
       this.pending.push(r);
     }
+    this.kick();
+  }
+
+  private kick(): void {
+    const waiting = this.pending.reduce((a, r) => a + r.stored_bytes, 0);
+    if (this.pending.length === 0 || (!this.closing && waiting < this.s.config.archive.batchBytes)) return;
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
+      this.kick(); // what arrived meanwhile
     });
   }
 
   private async drain(): Promise<void> {
+    if (!(await this.ready)) {
+      this.pending.length = 0; // the report says why; they stay on disk and go in next night
+      return;
+    }
     while (this.pending.length > 0 && !this.job.signal.aborted) {
       const date = this.pending[0]!.date;
       const batch = this.pending.filter((r) => r.date === date);
@@ -145,7 +162,11 @@ class ArchiveFeeder {
     }
   }
 
+  /** No more dumps are coming: sends what waits, and resolves when the archive has everything. */
   async finish(): Promise<void> {
+    this.closing = true;
+    this.kick();
+    await this.ready;
     while (this.running) await this.running;
   }
 }
@@ -318,17 +339,22 @@ async function runPhases(
   state.expected = todo.reduce((a, v) => a + (v.estimate ?? 0), 0);
   let feeder: ArchiveFeeder | undefined;
   if (archiveOn) {
-    try {
-      const note = await s.archive.ready();
-      if (note) stats.archive.notes.push(note);
-      const locks = await s.archive.clearLocks(false, job.signal, (t) =>
-        s.report(`nightly ${stats.date}: ${t}`),
-      );
-      stats.archive.notes.push(...locks.removed, ...locks.notes);
-      feeder = new ArchiveFeeder(s, job, stats, state);
-    } catch (err) {
-      stats.archive.errors.push((err as Error).message);
-    }
+    // The archive gets ready (the repository, its locks) while the first dumps run.
+    const ready = (async () => {
+      try {
+        const note = await s.archive.ready();
+        if (note) stats.archive.notes.push(note);
+        const locks = await s.archive.clearLocks(false, job.signal, (t) =>
+          s.report(`nightly ${stats.date}: ${t}`),
+        );
+        stats.archive.notes.push(...locks.removed, ...locks.notes);
+        return true;
+      } catch (err) {
+        stats.archive.errors.push((err as Error).message);
+        return false;
+      }
+    })();
+    feeder = new ArchiveFeeder(s, job, stats, state, ready);
   }
   const running = new Map<string, number>();
   let doneBytes = 0;

@@ -125,7 +125,7 @@ export async function dumpClone(
     volume: clone,
     since,
     path,
-    zstd: { binary: s.tools.zstd, level: s.config.dumps.zstdLevel },
+    zstd: { binary: s.tools.zstd, level: s.config.dumps.zstdLevel, rsyncable: s.config.dumps.rsyncable },
     signal: job.signal,
     onBytes: (n) =>
       opts.onBytes ? opts.onBytes(n, expected) : job.progress('dumping', n, expected || undefined),

@@ -143,3 +143,20 @@ describe('pipelineFailure', () => {
     expect(pipelineFailure([ok, ok])).toBeUndefined();
   });
 });
+
+describe('zstd -vv sizes', () => {
+  it('reads the exact raw and stored byte counts of the last line, small or large', async () => {
+    const { parseZstdSizes } = await import('../../actions/dump.ts');
+    // zstd 1.5.4, as captured here
+    expect(parseZstdSizes('/*stdin*\\            :  (     0 B =>     13 B, /*stdout*\\) \n')).toEqual({
+      raw: 0,
+      stored: 13,
+    });
+    expect(
+      parseZstdSizes(
+        '*** Zstandard CLI (64-bit) v1.5.4, by Yann Collet ***\n/*stdin*\\            :  0.00%   (3000000000 B =>  94074 B, /*stdout*\\) \n/*stdin*\\            : Completed in 0.16 sec  (cpu load : 57%)\n',
+      ),
+    ).toEqual({ raw: 3_000_000_000, stored: 94_074 });
+    expect(parseZstdSizes('/*stdin*\\ : 61.82%   (  26.0 MiB =>   16.1 MiB, /*stdout*\\)')).toBeUndefined();
+  });
+});
