@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.ts';
 import { IrcAdapter } from '../adapters/irc/irc-adapter.ts';
+import { SlackAdapter } from '../adapters/slack/slack-adapter.ts';
 import { Bot, version } from '../bot/bot.ts';
 import type { ChatAdapter } from '../bot/chat.ts';
 import { type Config, ConfigError, loadConfig } from '../bot/config.ts';
@@ -59,6 +60,35 @@ function buildAdapters(
       }),
     );
   }
+  if (config.slack.enabled) {
+    const sl = config.slack;
+    const need = (file: string | undefined, what: string, env: string) => {
+      if (!file) throw new ConfigError(`Slack is enabled but ${env} (the ${what} file) is not set`);
+      return readSecret(file, what, env);
+    };
+    adapters.push(
+      new SlackAdapter({
+        mode: sl.mode,
+        botToken: need(sl.botTokenFile, 'Slack bot token', 'AFSBOT_SLACK_BOT_TOKEN_FILE'),
+        ...(sl.mode === 'socket'
+          ? { appToken: need(sl.appTokenFile, 'Slack app token', 'AFSBOT_SLACK_APP_TOKEN_FILE') }
+          : {
+              signingSecret: need(
+                sl.signingSecretFile,
+                'Slack signing secret',
+                'AFSBOT_SLACK_SIGNING_SECRET_FILE',
+              ),
+            }),
+        host: sl.host,
+        port: sl.port,
+        apiUrl: sl.apiUrl,
+        prefix: config.prefix,
+        slashCommand: sl.slashCommand,
+        progressIntervalMs: sl.progressIntervalMs,
+        log: log.child({ adapter: 'slack' }),
+      }),
+    );
+  }
   if (config.console.enabled || forceConsole) {
     const script = !process.stdin.isTTY;
     consoleAdapter = new ConsoleAdapter({
@@ -71,7 +101,7 @@ function buildAdapters(
   }
   if (adapters.length === 0) {
     throw new ConfigError(
-      'no chat adapter is enabled: set irc.enabled or console.enabled (AFSBOT_IRC=1, AFSBOT_CONSOLE=1), or pass --console',
+      'no chat adapter is enabled: set irc.enabled, slack.enabled or console.enabled (AFSBOT_IRC=1, AFSBOT_SLACK=1, AFSBOT_CONSOLE=1), or pass --console',
     );
   }
   return consoleAdapter ? { adapters, console: consoleAdapter } : { adapters };

@@ -5,7 +5,7 @@ import { FsDriver } from '../actions/fs.ts';
 import { Vos } from '../actions/vos.ts';
 import { Archive } from './archive.ts';
 import { Catalog } from './catalog.ts';
-import type { AdapterStatus, Backend, ChatAdapter } from './chat.ts';
+import type { AdapterStatus, Backend, ChatAdapter, MessageMeta } from './chat.ts';
 import { commands } from './commands/index.ts';
 import type { Config } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -29,10 +29,10 @@ export function buildServices(opts: {
   store?: Store;
   clock?: () => Date;
   adapters?: () => AdapterStatus[];
-  post?: (origin: Origin, text: string) => Promise<void>;
+  post?: JobDeps['post'];
   progress?: JobDeps['progress'];
   announce?: (text: string) => Promise<void>;
-  report?: (text: string, except?: Origin) => Promise<void>;
+  report?: (text: string, except?: Origin, meta?: MessageMeta) => Promise<void>;
 }): Services {
   const { config, log } = opts;
   const store = opts.store ?? new Store(config.storePath);
@@ -99,18 +99,20 @@ export class Bot {
       store: this.store,
       ...(opts.clock ? { clock: opts.clock } : {}),
       adapters: () => this.adapters.map((a) => a.status()),
-      post: (origin, text) =>
-        origin.reports ? this.report(text) : this.adapterOf(origin.backend).send(origin.conversation, text),
+      post: (origin, text, meta) =>
+        origin.reports
+          ? this.report(text, undefined, meta)
+          : this.adapterOf(origin.backend).send(origin.conversation, text, meta),
       progress: (origin, update) => {
         if (!origin.reports) this.adapterOf(origin.backend).progress?.(origin.conversation, update);
       },
       announce: (text) => this.announce(text),
-      report: (text, except) => this.report(text, except),
+      report: (text, except, meta) => this.report(text, except, meta),
     });
     this.scheduler = new Scheduler(this.services);
     this.services.nextNightly = () => this.scheduler.nextNightly();
-    this.dispatcher = new Dispatcher(this.services, (event, text) =>
-      this.adapterOf(event.actor.backend).send(event.conversation, text),
+    this.dispatcher = new Dispatcher(this.services, (event, text, meta) =>
+      this.adapterOf(event.actor.backend).send(event.conversation, text, meta),
     );
   }
 
@@ -130,10 +132,12 @@ export class Bot {
   }
 
   /** The report channels of each adapter (IRC: irc.reportChannels, else every channel it is in). */
-  private async report(text: string, except?: Origin): Promise<void> {
+  private async report(text: string, except?: Origin, meta?: MessageMeta): Promise<void> {
     for (const a of this.adapters) {
       const st = a.status();
-      const configured = a.backend === 'irc' ? this.services.config.irc.reportChannels : [];
+      const { irc, slack } = this.services.config;
+      const configured =
+        a.backend === 'irc' ? irc.reportChannels : a.backend === 'slack' ? slack.reportChannels : [];
       const targets = configured.length
         ? configured
         : st.channels.length
@@ -145,7 +149,7 @@ export class Bot {
         if (except && !except.reports && except.backend === a.backend && except.conversation.id === id)
           continue;
         try {
-          await a.send({ id, kind: a.backend === 'console' ? 'direct' : 'channel' }, text);
+          await a.send({ id, kind: a.backend === 'console' ? 'direct' : 'channel' }, text, meta);
         } catch (err) {
           this.services.log.warn('could not post a report', { backend: a.backend, channel: id, error: err });
         }

@@ -20,7 +20,32 @@ export interface Conversation {
   /** Where a reply goes: a channel name, a nick for a private message, "console". */
   id: string;
   kind: 'channel' | 'direct';
+  /** A thread in it (Slack: the ts of the message it hangs off). */
+  thread?: string;
 }
+
+/** The numbers of a nightly report, for adapters that lay them out (Slack's blocks). */
+export interface ReportSummary {
+  /** "nightly 2026.03.09" */
+  title: string;
+  ok: boolean;
+  /** "OK", or "NOT SAFE (1 failed, ...)" */
+  verdict: string;
+  fields: { label: string; value: string }[];
+  /** One line per failure, with the tool's own words. */
+  failures: string[];
+}
+
+/**
+ * What a message is, besides its text, for adapters that show more than text. The text is always the
+ * whole message; an adapter that ignores this loses nothing.
+ */
+export type MessageMeta =
+  /** About a job: a line it said, or (with `final`) its result. */
+  | { kind: 'job'; jobId: number; final?: 'ok' | 'failed' | 'cancelled' }
+  /** A destructive command's plan and approval request: Slack shows Approve and Deny buttons. */
+  | { kind: 'approval'; requestId: number }
+  | { kind: 'report'; summary: ReportSummary };
 
 export interface ChatEvent {
   actor: Actor;
@@ -71,10 +96,17 @@ export interface ChatAdapter {
   /** Connect and deliver every incoming message to `onEvent`. Resolves once ready for traffic. */
   start(onEvent: EventHandler): Promise<void>;
   /** Deliver a possibly multi-line message in full and in order. Resolves once it has been handed over. */
-  send(to: Conversation, text: string): Promise<void>;
+  send(to: Conversation, text: string, meta?: MessageMeta): Promise<void>;
   status(): AdapterStatus;
   /** Show a job's progress. Adapters decide how often and how (a paced line, a live line, an edit). */
   progress?(to: Conversation, update: ProgressUpdate): void;
   /** Flush what is queued, disconnect, release everything. */
   stop(): Promise<void>;
+}
+
+/** What an adapter may log to (the core's Logger fits it). */
+export interface AdapterLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
 }

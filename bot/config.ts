@@ -53,6 +53,36 @@ const ircSchema = z.object({
   reconnectMaxMs: z.number().int().min(100).max(3_600_000).default(60_000),
 });
 
+const slackChannel = z
+  .string()
+  .regex(/^[CDG][A-Z0-9]{2,}$/, 'expected a Slack channel ID such as "C024BE91L"');
+
+const slackSchema = z.object({
+  enabled: z.boolean().default(false),
+  /** Socket Mode (no public URL; right for a bot on a file server) or HTTP (Events API on a local port). */
+  mode: z.enum(['socket', 'http']).default('socket'),
+  /** File holding the bot token (xoxb-...). */
+  botTokenFile: z.string().min(1).optional(),
+  /** Socket Mode: file holding the app-level token (xapp-...). */
+  appTokenFile: z.string().min(1).optional(),
+  /** HTTP mode: file holding the signing secret every request is checked against. */
+  signingSecretFile: z.string().min(1).optional(),
+  /** HTTP mode: where the Events API and interactivity endpoint (/slack/events) listens. */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(3000),
+  /** Slack's Web API base URL (a test points it at a local fake). */
+  apiUrl: z.string().url().default('https://slack.com/api/'),
+  /** Where nightly reports and approval requests go (channel IDs). */
+  reportChannels: z.array(slackChannel).default([]),
+  /** A job's progress message is edited at most this often. */
+  progressIntervalMs: z.number().int().min(100).max(600_000).default(3000),
+  /** The slash command the app is configured with. */
+  slashCommand: z
+    .string()
+    .regex(/^\/[a-z0-9_-]{1,31}$/, 'expected a slash command such as "/afsbot"')
+    .default('/afsbot'),
+});
+
 const afsSchema = z.object({
   /** The vos binary. */
   vos: z.string().min(1).default('vos'),
@@ -124,6 +154,7 @@ export const configSchema = z.object({
     .prefault({}),
   console: z.object({ enabled: z.boolean().default(false) }).prefault({}),
   irc: ircSchema.prefault({}),
+  slack: slackSchema.prefault({}),
   afs: afsSchema.prefault({}),
   dumps: dumpsSchema.prefault({}),
   tools: toolsSchema.prefault({}),
@@ -292,6 +323,41 @@ export const envOverrides: { env: string; path: string[]; kind: Kind; doc: strin
     path: ['irc', 'sendIntervalMs'],
     kind: 'int',
     doc: 'pace after the burst, ms per line',
+  },
+  { env: 'AFSBOT_SLACK', path: ['slack', 'enabled'], kind: 'bool', doc: 'connect to Slack' },
+  { env: 'AFSBOT_SLACK_MODE', path: ['slack', 'mode'], kind: 'string', doc: 'socket or http' },
+  {
+    env: 'AFSBOT_SLACK_BOT_TOKEN_FILE',
+    path: ['slack', 'botTokenFile'],
+    kind: 'string',
+    doc: 'file holding the bot token (xoxb-)',
+  },
+  {
+    env: 'AFSBOT_SLACK_APP_TOKEN_FILE',
+    path: ['slack', 'appTokenFile'],
+    kind: 'string',
+    doc: 'Socket Mode: file holding the app token (xapp-)',
+  },
+  {
+    env: 'AFSBOT_SLACK_SIGNING_SECRET_FILE',
+    path: ['slack', 'signingSecretFile'],
+    kind: 'string',
+    doc: 'HTTP mode: file holding the signing secret',
+  },
+  { env: 'AFSBOT_SLACK_HOST', path: ['slack', 'host'], kind: 'string', doc: 'HTTP mode: listen address' },
+  { env: 'AFSBOT_SLACK_PORT', path: ['slack', 'port'], kind: 'int', doc: 'HTTP mode: listen port' },
+  { env: 'AFSBOT_SLACK_API_URL', path: ['slack', 'apiUrl'], kind: 'string', doc: "Slack's Web API base URL" },
+  {
+    env: 'AFSBOT_SLACK_REPORT_CHANNELS',
+    path: ['slack', 'reportChannels'],
+    kind: 'list',
+    doc: 'Slack channel IDs for reports and approval requests',
+  },
+  {
+    env: 'AFSBOT_SLACK_PROGRESS_INTERVAL_MS',
+    path: ['slack', 'progressIntervalMs'],
+    kind: 'int',
+    doc: "at most one edit of a job's message this often",
   },
   { env: 'AFSBOT_VOS', path: ['afs', 'vos'], kind: 'string', doc: 'the vos binary' },
   { env: 'AFSBOT_AFS_CONFIG_DIR', path: ['afs', 'configDir'], kind: 'string', doc: 'vos -config directory' },

@@ -3,13 +3,13 @@
 
 import { Approvals } from './approvals.ts';
 import { authorize } from './auth.ts';
-import type { ChatEvent } from './chat.ts';
+import type { ChatEvent, MessageMeta } from './chat.ts';
 import { NotNow, Refusal, UserError } from './errors.ts';
 import { parseCommand } from './parse.ts';
 import type { CommandContext, CommandSpec } from './registry.ts';
 import type { Services } from './services.ts';
 
-export type Send = (event: ChatEvent, text: string) => Promise<void>;
+export type Send = (event: ChatEvent, text: string, meta?: MessageMeta) => Promise<void>;
 
 export function usageLine(prefix: string, spec: CommandSpec<unknown>): string {
   return `usage: ${prefix}${spec.usage} (e.g. ${prefix}${spec.example})`;
@@ -62,11 +62,17 @@ export class Dispatcher {
       return `BREAK-GLASS (request ${row.id}): ${breakGlass}`;
     }
     const until = row.expires_at.slice(11, 16);
-    await ctx.reply(
-      [
-        ...plan.lines,
-        `Request ${row.id}: nothing happens until ${config.approvals.required === 1 ? 'another admin approves' : `${config.approvals.required} other admins approve`} with ${config.prefix}approve ${row.id} (or ${config.prefix}deny ${row.id} [reason]); it expires at ${until} UTC.`,
-      ].join('\n'),
+    const request = [
+      ...plan.lines,
+      `Request ${row.id}: nothing happens until ${config.approvals.required === 1 ? 'another admin approves' : `${config.approvals.required} other admins approve`} with ${config.prefix}approve ${row.id} (or ${config.prefix}deny ${row.id} [reason]); it expires at ${until} UTC.`,
+    ].join('\n');
+    const meta: MessageMeta = { kind: 'approval', requestId: row.id };
+    await ctx.reply(request, meta);
+    // and in the report channels of every chat, so that an admin on another network can decide too
+    await this.services.report(
+      `${ctx.actor.id} on ${ctx.actor.backend} asks: ${config.prefix}${spec.name} ${tokens.join(' ')}\n${request}`,
+      { backend: ctx.actor.backend, identity: ctx.actor.id, conversation: ctx.conversation },
+      meta,
     );
     return `approval request ${row.id}`;
   }
@@ -90,7 +96,7 @@ export class Dispatcher {
       text: event.text.slice(0, 2000),
       command: parsed.kind === 'command' ? parsed.name : null,
     });
-    const reply = (text: string) => this.send(event, text);
+    const reply = (text: string, meta?: MessageMeta) => this.send(event, text, meta);
 
     if (parsed.kind === 'invalid') {
       store.settleAudit(ref, 'rejected', parsed.reason);

@@ -2,7 +2,7 @@
 // runs in the background, progress flows to the adapter that asked, and the result is posted when it
 // ends. One lock per volume: a job whose volume is busy waits in line (or is refused) and says which
 // job holds it. Jobs live in the store, so a restart finds the ones a crash interrupted.
-import type { Backend, Conversation, ProgressUpdate } from './chat.ts';
+import type { Backend, Conversation, MessageMeta, ProgressUpdate } from './chat.ts';
 import { UserError } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { Store } from './store.ts';
@@ -72,7 +72,7 @@ export interface JobSpec {
 export interface JobDeps {
   store: Store;
   log: Logger;
-  post(origin: Origin, text: string): Promise<void>;
+  post(origin: Origin, text: string, meta?: MessageMeta): Promise<void>;
   progress(origin: Origin, update: ProgressUpdate): void;
   whenBusy: 'queue' | 'refuse';
   /** How often running jobs save their progress to the store (for !job). */
@@ -272,7 +272,7 @@ export class JobManager {
           this.update(id, { progress: JSON.stringify(this.snapshot(id, job, false)) });
         }
       },
-      say: (text) => this.deps.post(job.spec.origin, `job ${id}: ${text}`),
+      say: (text) => this.deps.post(job.spec.origin, `job ${id}: ${text}`, { kind: 'job', jobId: id }),
       leftover: (what) => {
         job.leftovers.add(what);
         this.update(id, { leftovers: JSON.stringify([...job.leftovers]) });
@@ -356,7 +356,11 @@ export class JobManager {
     try {
       // Not forever: a chat that is down (an IRC reconnect) must not hold up shutdown; the result is in the store.
       await Promise.race([
-        this.deps.post(job.spec.origin, text),
+        this.deps.post(job.spec.origin, text, {
+          kind: 'job',
+          jobId: id,
+          final: status === 'ok' ? 'ok' : status === 'cancelled' ? 'cancelled' : 'failed',
+        }),
         new Promise((r) => setTimeout(r, 30_000).unref()),
       ]);
     } catch (err) {

@@ -7,6 +7,7 @@ import { rmdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { VolumeFields } from '../actions/vos.ts';
 import type { DumpRow } from './catalog.ts';
+import type { ReportSummary } from './chat.ts';
 import { dumpDate } from './dates.ts';
 import { NotNow, UserError } from './errors.ts';
 import { formatBytes, formatDuration } from './format.ts';
@@ -495,6 +496,35 @@ function describeMaintenance(m: MaintenanceRow): string {
   return `${m.kind} ${m.started_at.slice(0, 10)} ${m.ok ? 'ok' : 'FAILED'}: ${m.summary}`;
 }
 
+/** The report's numbers, for chats that lay them out (Slack blocks); the text has all of it too. */
+export function reportSummary(st: NightlyStats): ReportSummary {
+  const count = (l: string) => st.volumes.filter((v) => !v.error && v.choice.level === l).length;
+  const raw = st.volumes.reduce((a, v) => a + (v.rawBytes ?? 0), 0);
+  const stored = st.volumes.reduce((a, v) => a + (v.storedBytes ?? 0), 0);
+  const total = Object.values(st.phases).reduce((a, b) => a + b, 0);
+  const v = verdict(st);
+  return {
+    title: `nightly ${st.date}`,
+    ok: v === 'OK',
+    verdict: v,
+    fields: [
+      { label: 'volumes', value: String(st.volumes.length) },
+      { label: 'full', value: String(count('full')) },
+      { label: 'incremental', value: String(count('incremental')) },
+      { label: 'unchanged', value: String(count('unchanged')) },
+      { label: 'failed', value: String(st.volumes.filter((x) => x.error).length) },
+      { label: 'raw / compressed', value: `${formatBytes(raw)} / ${formatBytes(stored)}` },
+      { label: 'added to the archive', value: formatBytes(st.archive.added) },
+      { label: 'took', value: seconds(total) },
+    ],
+    failures: [
+      ...st.volumes.filter((x) => x.error).map((x) => `${x.volume}: ${x.error}`),
+      ...st.archive.errors.map((e) => `archive: ${e}`),
+      ...st.stale.map((x) => `${x.volume}: stale, last good dump ${x.last ?? 'never'}`),
+    ],
+  };
+}
+
 /** The report: whether last night is safe, at a glance, then the details. */
 export function renderReport(st: NightlyStats): string {
   const count = (l: string) =>
@@ -627,7 +657,8 @@ export function startNightly(
         );
       const stats = await runNightly(s, job, opts.dryRun);
       const report = recordRun(s, stats);
-      if (!opts.dryRun) await s.report(report, opts.origin);
+      if (!opts.dryRun)
+        await s.report(report, opts.origin, { kind: 'report', summary: reportSummary(stats) });
       return report;
     },
   });

@@ -1,7 +1,7 @@
 // A command is one declarative spec: name, summary, usage with an example, a zod schema for its
 // argument tokens, the permission it needs, and its handler. The registry refuses duplicates at start.
 import type { z } from 'zod';
-import type { Actor, Conversation } from './chat.ts';
+import type { Actor, Conversation, MessageMeta } from './chat.ts';
 import type { Services } from './services.ts';
 
 export type Permission = 'public' | 'admin';
@@ -13,7 +13,7 @@ export interface CommandContext {
   isAdmin: boolean;
   /** The audit id of this command: the reference shown for internal errors. */
   ref: number;
-  reply(text: string): Promise<void>;
+  reply(text: string, meta?: MessageMeta): Promise<void>;
   services: Services;
   /** Set when this run was approved (or break-glassed) through an approval request. */
   approvalId?: number;

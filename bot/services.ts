@@ -4,7 +4,7 @@ import type { FsDriver } from '../actions/fs.ts';
 import type { Vos } from '../actions/vos.ts';
 import type { Archive } from './archive.ts';
 import type { Catalog } from './catalog.ts';
-import type { AdapterStatus } from './chat.ts';
+import type { AdapterStatus, MessageMeta } from './chat.ts';
 import type { Config } from './config.ts';
 import type { JobManager, Origin } from './jobs.ts';
 import type { Logger } from './log.ts';
@@ -34,7 +34,7 @@ export interface Services {
    * Says something in the report channels of every adapter (nightly runs, maintenance), except in the
    * conversation of `except`, which gets the job's own result anyway.
    */
-  report(text: string, except?: Origin): Promise<void>;
+  report(text: string, except?: Origin, meta?: MessageMeta): Promise<void>;
   /** When the nightly run starts next by the schedule (undefined: no schedule running). */
   nextNightly(): Date | undefined;
 }

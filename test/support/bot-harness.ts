@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { IrcAdapter } from '../../adapters/irc/irc-adapter.ts';
 import { Bot } from '../../bot/bot.ts';
+import type { ChatAdapter } from '../../bot/chat.ts';
 import { type Config, loadConfig } from '../../bot/config.ts';
-import { createLogger } from '../../bot/log.ts';
+import { createLogger, type Logger } from '../../bot/log.ts';
 import { sandboxEnv } from './bot-env.ts';
 import { MemoryAdapter } from './memory-adapter.ts';
 import type { CellInfo, IrcInfo } from './peers.ts';
@@ -27,6 +28,8 @@ export async function startIrcBot(opts: {
   admins?: string[];
   env?: Record<string, string>;
   registerTimeoutMs?: number;
+  /** More adapters beside IRC, in the same bot (Slack, for the both-at-once test). */
+  also?: (config: Config, log: Logger) => ChatAdapter[];
 }): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'afsbot-it-'));
   const passwordFile = join(dir, 'irc-password');
@@ -62,7 +65,7 @@ export async function startIrcBot(opts: {
     sasl: { account: 'afsbot', password: opts.irc.passwords.afsbot! },
     log: log.child({ adapter: 'irc' }),
   });
-  const bot = new Bot({ config, log, adapters: [adapter] });
+  const bot = new Bot({ config, log, adapters: [adapter, ...(opts.also?.(config, log) ?? [])] });
   await bot.start();
   // Ready means in every channel: tests talk to it there.
   const deadline = Date.now() + 15_000;

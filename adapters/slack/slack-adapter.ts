@@ -1,0 +1,373 @@
+// Slack, with @slack/bolt: Socket Mode (the default: no public URL) or HTTP (Events API on a local
+// port, every request's signature and timestamp checked by Bolt). Commands come as channel messages
+// with the prefix, mentions, direct messages and the slash command; the identity is the Slack user
+// ID, never a display name. Messages from bots (this one too), edits and replays are ignored. A job
+// is one message, edited in place as it progresses, with its details and result in its thread; an
+// approval request has Approve and Deny buttons; the nightly report is laid out in blocks.
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver } from '@slack/bolt';
+import type {
+  AdapterLog,
+  AdapterStatus,
+  ChatAdapter,
+  ChatEvent,
+  Conversation,
+  EventHandler,
+  MessageMeta,
+  ProgressUpdate,
+} from '../../bot/chat.ts';
+import { approvalBlocks, chunks, progressLine, reportBlocks } from './blocks.ts';
+import { Outbox } from './outbox.ts';
+
+export interface SlackOptions {
+  mode: 'socket' | 'http';
+  botToken: string;
+  appToken?: string;
+  signingSecret?: string;
+  host: string;
+  port: number;
+  apiUrl: string;
+  prefix: string;
+  slashCommand: string;
+  progressIntervalMs: number;
+  log: AdapterLog;
+  /** Socket Mode: how long to wait for a pong before the socket counts as dropped. */
+  clientPingTimeoutMs?: number;
+}
+
+interface JobMessage {
+  channel: string;
+  ts: Promise<string | undefined>;
+  header: string;
+  lastEdit: number;
+  timer?: NodeJS.Timeout;
+  latest?: ProgressUpdate;
+}
+
+/** Remembers ids for a while: event ids, client message ids, trigger ids. */
+class Seen {
+  private readonly ids = new Map<string, number>();
+  /** True the first time an id is seen. */
+  first(id: string | undefined): boolean {
+    if (!id) return true;
+    if (this.ids.has(id)) return false;
+    this.ids.set(id, Date.now());
+    if (this.ids.size > 5000) for (const k of [...this.ids.keys()].slice(0, 1000)) this.ids.delete(k);
+    return true;
+  }
+}
+
+const ICON = { ok: '✅', failed: '❌', cancelled: '⏹' } as const;
+
+export class SlackAdapter implements ChatAdapter {
+  readonly backend = 'slack' as const;
+  private readonly app: App;
+  private readonly outbox: Outbox;
+  private readonly receiver: SocketModeReceiver | HTTPReceiver;
+  private botUserId = '';
+  private connected = false;
+  private readonly seen = new Seen();
+  private readonly jobs = new Map<number, JobMessage>();
+  /** Approval requests by id: each message that shows one (it may be in several channels). */
+  private readonly requests = new Map<
+    number,
+    { channel: string; ts: Promise<string | undefined>; text: string }[]
+  >();
+  /** Replies sent into a thread while a button click is being handled, to see how it went. */
+  private readonly captures = new Map<string, string[]>();
+  private readonly channels = new Set<string>();
+  private stopping = false;
+  private reconnecting = false;
+
+  constructor(private readonly opts: SlackOptions) {
+    const clientOptions = {
+      slackApiUrl: opts.apiUrl,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+    };
+    const logger = {
+      debug: () => {},
+      info: () => {},
+      warn: (...m: unknown[]) => opts.log.warn('slack', { said: m.map(String).join(' ') }),
+      error: (...m: unknown[]) => opts.log.error('slack', { said: m.map(String).join(' ') }),
+      setLevel: () => {},
+      getLevel: () => LogLevel.WARN,
+      setName: () => {},
+    };
+    if (opts.mode === 'socket') {
+      if (!opts.appToken) throw new Error('Socket Mode needs slack.appTokenFile (an xapp- token)');
+      this.receiver = new SocketModeReceiver({
+        appToken: opts.appToken,
+        logger,
+        installerOptions: { clientOptions } as never,
+        ...(opts.clientPingTimeoutMs ? { clientPingTimeout: opts.clientPingTimeoutMs } : {}),
+        // its own reconnect gives up for good when apps.connections.open fails once (the network is
+        // still down): this adapter reconnects instead, with backoff, for as long as it runs
+        autoReconnectEnabled: false,
+      });
+      const client = (this.receiver as SocketModeReceiver).client;
+      client.on('connected', () => {
+        this.connected = true;
+      });
+      client.on('disconnected', () => {
+        this.connected = false;
+        if (!this.stopping) void this.reconnect();
+      });
+    } else {
+      if (!opts.signingSecret) throw new Error('HTTP mode needs slack.signingSecretFile');
+      this.receiver = new HTTPReceiver({
+        signingSecret: opts.signingSecret,
+        endpoints: '/slack/events',
+        logger,
+      });
+    }
+    this.app = new App({
+      token: opts.botToken,
+      receiver: this.receiver,
+      clientOptions,
+      logger,
+      ignoreSelf: true,
+      tokenVerificationEnabled: false,
+    });
+    this.outbox = new Outbox(this.app.client, opts.log);
+  }
+
+  async start(onEvent: EventHandler): Promise<void> {
+    const auth = await this.app.client.auth.test();
+    this.botUserId = String(auth.user_id ?? '');
+    const handle = (event: ChatEvent) => onEvent(event);
+
+    this.app.message(async ({ message, body }) => {
+      const m = message as {
+        subtype?: string;
+        bot_id?: string;
+        user?: string;
+        text?: string;
+        channel: string;
+        channel_type?: string;
+        client_msg_id?: string;
+        ts: string;
+      };
+      // edits (message_changed), deletions, joins and every bot's messages (this one's too) are not commands
+      if (m.subtype || m.bot_id || !m.user || m.user === this.botUserId) return;
+      if (!this.seen.first((body as { event_id?: string }).event_id)) return;
+      if (!this.seen.first(m.client_msg_id)) return; // the same message as an app_mention
+      this.channels.add(m.channel);
+      const direct = m.channel_type === 'im';
+      const text = (m.text ?? '').replace(
+        new RegExp(`^<@${this.botUserId}>\\s*`),
+        direct ? '' : this.opts.prefix,
+      );
+      await handle(this.event(m.user, m.channel, direct, text));
+    });
+
+    this.app.event('app_mention', async ({ event, body }) => {
+      const e = event as {
+        user?: string;
+        text: string;
+        channel: string;
+        client_msg_id?: string;
+        bot_id?: string;
+      };
+      if (!e.user || e.bot_id || e.user === this.botUserId) return;
+      if (!this.seen.first((body as { event_id?: string }).event_id) || !this.seen.first(e.client_msg_id))
+        return;
+      const rest = e.text.replace(new RegExp(`<@${this.botUserId}>`, 'g'), '').trim();
+      await handle(this.event(e.user, e.channel, false, `${this.opts.prefix}${rest.replace(/^!/, '')}`));
+    });
+
+    this.app.command(this.opts.slashCommand, async ({ command, ack }) => {
+      await ack();
+      if (!this.seen.first(command.trigger_id)) return;
+      const direct = command.channel_id.startsWith('D');
+      await handle(
+        this.event(command.user_id, command.channel_id, direct, `${this.opts.prefix}${command.text.trim()}`),
+      );
+    });
+
+    this.app.action(/^afsbot_(approve|deny)$/, async ({ ack, body, action }) => {
+      await ack();
+      const b = body as { user: { id: string }; channel?: { id: string }; message?: { ts: string } };
+      const a = action as { action_id: string; value: string; action_ts?: string };
+      if (!b.channel || !b.message || !this.seen.first(`${a.action_ts}:${b.user.id}`)) return;
+      const verb = a.action_id === 'afsbot_approve' ? 'approve' : 'deny';
+      const key = `${b.channel.id}:${b.message.ts}`;
+      this.captures.set(key, []);
+      try {
+        await handle({
+          actor: { backend: 'slack', id: b.user.id, name: b.user.id },
+          conversation: { id: b.channel.id, kind: 'channel', thread: b.message.ts },
+          text: `${this.opts.prefix}${verb} ${a.value}`,
+        });
+      } finally {
+        const said = this.captures.get(key) ?? [];
+        this.captures.delete(key);
+        const answer = said[0] ?? '';
+        // a refusal or an error leaves the buttons for someone else; a decision removes them
+        if (answer && !/^(refused|error)/.test(answer) && !/it needs another admin/.test(answer))
+          await this.decided(
+            Number(a.value),
+            `${verb === 'approve' ? '✅ Approved' : '❌ Denied'} by <@${b.user.id}> at ${new Date().toISOString().slice(11, 16)} UTC`,
+          );
+      }
+    });
+
+    if (this.opts.mode === 'socket') await this.app.start();
+    else await this.app.start({ port: this.opts.port, host: this.opts.host } as never);
+    this.connected = true;
+  }
+
+  private event(user: string, channel: string, direct: boolean, text: string): ChatEvent {
+    return {
+      // the user ID is what Slack vouches for; a display name is never asked for, let alone trusted
+      actor: { backend: 'slack', id: user, name: user },
+      conversation: { id: channel, kind: direct ? 'direct' : 'channel' },
+      text,
+    };
+  }
+
+  /** The port HTTP mode listens on (when configured as 0, the one the system chose). */
+  get httpPort(): number | undefined {
+    // biome-ignore lint/suspicious/noExplicitAny: HTTPReceiver keeps its server private
+    const server = (this.receiver as any).server as import('node:http').Server | undefined;
+    const addr = server?.address();
+    return addr && typeof addr === 'object' ? addr.port : undefined;
+  }
+
+  async send(to: Conversation, text: string, meta?: MessageMeta): Promise<void> {
+    if (to.thread) this.captures.get(`${to.id}:${to.thread}`)?.push(text);
+    if (meta?.kind === 'approval') {
+      const ts = this.outbox.post(to.id, text, {
+        blocks: approvalBlocks(text, meta.requestId),
+        ...(to.thread ? { thread: to.thread } : {}),
+      });
+      this.requests.set(meta.requestId, [
+        ...(this.requests.get(meta.requestId) ?? []),
+        { channel: to.id, ts, text },
+      ]);
+      await ts;
+      return;
+    }
+    if (meta?.kind === 'report') {
+      const ts = await this.outbox.post(to.id, text.split('\n')[0] ?? text, {
+        blocks: reportBlocks(meta.summary),
+      });
+      for (const part of chunks(text, 3500)) await this.outbox.post(to.id, part, ts ? { thread: ts } : {});
+      return;
+    }
+    // "job N started: ..." is the job's one message, edited as it goes (every command words it so)
+    const started = /^job (\d+) started/.exec(text);
+    if (started && !to.thread) {
+      const id = Number(started[1]);
+      const job = this.jobs.get(id);
+      if (job) {
+        job.header = text;
+        this.scheduleEdit(id, job, true);
+      } else
+        this.jobs.set(id, { channel: to.id, ts: this.outbox.post(to.id, text), header: text, lastEdit: 0 });
+      await this.jobs.get(id)!.ts;
+      return;
+    }
+    const job = meta?.kind === 'job' ? this.jobs.get(meta.jobId) : undefined;
+    if (meta?.kind === 'job' && job && job.channel === to.id) {
+      // details and the result in the job's thread; the result also marks the header
+      const ts = await job.ts;
+      for (const part of chunks(text, 3500)) await this.outbox.post(to.id, part, ts ? { thread: ts } : {});
+      if (meta.final) {
+        clearTimeout(job.timer);
+        this.jobs.delete(meta.jobId);
+        const end = text.split('\n')[0]!.replace(/^job \d+ \([^)]*\) /, '');
+        await this.outbox.update(to.id, job.ts, `${ICON[meta.final]} ${job.header}\n${end.slice(0, 300)}`);
+      }
+      return;
+    }
+    for (const part of chunks(text, 3500))
+      await this.outbox.post(to.id, part, to.thread ? { thread: to.thread } : {});
+  }
+
+  progress(to: Conversation, update: ProgressUpdate): void {
+    if (update.final) return; // the result (send with final) closes the message
+    let job = this.jobs.get(update.jobId);
+    if (!job) {
+      // the job got going before its "job N started" answer was posted: that answer will edit this
+      const header = `job ${update.jobId} started: ${update.title}`;
+      job = {
+        channel: to.id,
+        ts: this.outbox.post(to.id, `${header}\n${progressLine(update)}`),
+        header,
+        lastEdit: Date.now(),
+      };
+      this.jobs.set(update.jobId, job);
+      return;
+    }
+    job.latest = update;
+    this.scheduleEdit(update.jobId, job, false);
+  }
+
+  /** At most one edit per progressIntervalMs; the newest numbers win. */
+  private scheduleEdit(id: number, job: JobMessage, now: boolean): void {
+    if (job.timer) return;
+    const wait = now ? 0 : Math.max(0, job.lastEdit + this.opts.progressIntervalMs - Date.now());
+    job.timer = setTimeout(() => {
+      job.timer = undefined;
+      if (this.jobs.get(id) !== job) return;
+      job.lastEdit = Date.now();
+      void this.outbox.update(
+        job.channel,
+        job.ts,
+        job.latest ? `${job.header}\n${progressLine(job.latest)}` : job.header,
+      );
+    }, wait);
+  }
+
+  /** Socket Mode: opens a new connection, again and again with backoff (1 s doubling to 30 s), until one holds. */
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    const client = (this.receiver as SocketModeReceiver).client;
+    let wait = 1000;
+    try {
+      while (!this.stopping) {
+        await new Promise((r) => setTimeout(r, wait));
+        if (this.stopping) return;
+        try {
+          await client.start();
+          this.opts.log.info('slack reconnected');
+          return;
+        } catch (err) {
+          this.opts.log.warn('slack reconnect failed; trying again', { waitMs: wait, error: String(err) });
+          wait = Math.min(30_000, wait * 2);
+        }
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  /** An approval request was decided: every message showing it loses its buttons and says who and when. */
+  private async decided(requestId: number, line: string): Promise<void> {
+    for (const m of this.requests.get(requestId) ?? [])
+      await this.outbox.update(
+        m.channel,
+        m.ts,
+        `${m.text}\n${line}`,
+        approvalBlocks(m.text, requestId, line),
+      );
+    this.requests.delete(requestId);
+  }
+
+  status(): AdapterStatus {
+    return {
+      backend: 'slack',
+      connected: this.connected,
+      detail: `${this.opts.mode === 'socket' ? 'Socket Mode' : `HTTP on ${this.opts.host}:${this.opts.port}`}, bot user ${this.botUserId || '?'}${this.outbox.delayed ? `, ${this.outbox.delayed} sends delayed` : ''}`,
+      channels: [...this.channels],
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const j of this.jobs.values()) clearTimeout(j.timer);
+    await this.outbox.flush();
+    await this.app.stop();
+  }
+}

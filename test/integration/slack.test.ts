@@ -1,0 +1,332 @@
+// The Slack adapter (Bolt) in a real bot on the real cell, against a local fake of Slack's Web API and
+// Socket Mode that speaks the documented wire format; then HTTP mode with signed requests; then IRC
+// and Slack in one process.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sandboxEnv } from '../support/bot-env.ts';
+import { startIrcBot } from '../support/bot-harness.ts';
+import { freshVolume, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import { IrcUser } from '../support/irc-user.ts';
+import { BOT_USER, type FakeMessage, SlackFake } from '../support/slack-fake.ts';
+import {
+  ALICE,
+  BOB,
+  MALLORY,
+  OPS,
+  SIGNING_SECRET,
+  type SlackHarness,
+  slackAdapter,
+  startSlackBot,
+} from '../support/slack-harness.ts';
+
+const cell = inject('cell');
+const irc = inject('irc');
+
+/** Waits for a message the bot posted (or edited into) matching `re`, in `channel`. */
+async function posted(
+  fake: SlackFake,
+  channel: string,
+  re: RegExp,
+  since = 0,
+  timeoutMs = 30_000,
+): Promise<FakeMessage> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = [...fake.messages.values()].find(
+      (m) => m.channel === channel && Number(m.ts) > since && re.test(m.text),
+    );
+    if (hit) return hit;
+    if (Date.now() > deadline)
+      throw new Error(
+        `no message matching ${re} in ${channel}; the bot posted:\n${[...fake.messages.values()].map((m) => `${m.channel} ${m.text}`).join('\n')}`,
+      );
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function lastTs(fake: SlackFake): number {
+  return Math.max(0, ...[...fake.messages.keys()].map(Number));
+}
+
+describe('Slack in Socket Mode', () => {
+  const fake = new SlackFake();
+  let h: SlackHarness;
+
+  beforeAll(async () => {
+    await fake.start();
+    await freshVolume(cell, 'sl.big');
+    writeVolumeFile(cell, 'sl.big', 'a.bin', Buffer.alloc(40 * 1024 * 1024, 7));
+    await freshVolume(cell, 'sl.a');
+    writeVolumeFile(cell, 'sl.a', 'f.txt', 'before\n');
+    h = await startSlackBot({ fake, cell, mode: 'socket', env: { AFSBOT_NIGHTLY_PREFIXES: 'sl.' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await h?.stop();
+    await fake.stop();
+    for (const v of ['sl.a.restored', 'sl.a']) await removeIfThere(cell, v);
+  });
+
+  it('answers a channel message, a mention, a direct message and the slash command; envelopes are acknowledged', async () => {
+    const before = fake.acks.length;
+    await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!ping')));
+    await posted(fake, OPS, /^pong/);
+    await fake.envelope(
+      'events_api',
+      fake.eventBody({ ...fake.message(ALICE, OPS, `<@${BOT_USER}> whoami`), type: 'app_mention' }),
+    );
+    await posted(fake, OPS, new RegExp(`${ALICE}.*admin`));
+    await fake.envelope('events_api', fake.eventBody(fake.message(BOB, 'D0DIRECT1', 'whoami')));
+    await posted(fake, 'D0DIRECT1', new RegExp(`${BOB}.*admin`));
+    const t = lastTs(fake);
+    await fake.envelope('slash_commands', fake.slashCommand(ALICE, OPS, 'backup list'));
+    await posted(fake, OPS, /the catalog is empty|^\d{4}\.\d{2}\.\d{2}: /, t);
+    expect(fake.acks.length - before).toBe(4);
+    // every call carried the bot token
+    expect(new Set(fake.calls.map((c) => c.token))).toEqual(
+      new Set(['xoxb-fake-bot-token', 'xapp-fake-app-token']),
+    );
+  });
+
+  it('refuses a non-admin, and a non-admin whose display name is an admin\u2019s; both audited', async () => {
+    const t = lastTs(fake);
+    await fake.envelope('events_api', fake.eventBody(fake.message(MALLORY, OPS, '!backup list')));
+    await posted(fake, OPS, new RegExp(`^refused: ${MALLORY} is not an afsbot admin on slack`), t);
+    await fake.envelope(
+      'events_api',
+      fake.eventBody(
+        fake.message(MALLORY, OPS, '!backup list', {
+          username: 'alice',
+          user_profile: { display_name: 'alice', real_name: ALICE, name: 'alice' },
+        }),
+      ),
+    );
+    const audit = h.bot.store.recentAudit(2);
+    expect(audit.map((a) => [a.identity, a.outcome])).toEqual([
+      [MALLORY, 'refused'],
+      [MALLORY, 'refused'],
+    ]);
+  });
+
+  it('ignores bots (itself too), edits and replays', async () => {
+    const calls = fake.callsOf('chat.postMessage').length;
+    const ping = fake.message(ALICE, OPS, '!ping');
+    const body = fake.eventBody(ping);
+    await fake.envelope('events_api', body);
+    await fake.envelope('events_api', body); // a replay of the same event
+    await fake.envelope('events_api', fake.eventBody(ping)); // same message, another event id
+    await fake.envelope('events_api', fake.eventBody({ ...ping, type: 'app_mention' })); // and as a mention
+    await fake.envelope(
+      'events_api',
+      fake.eventBody({ ...fake.message(ALICE, OPS, '!ping'), bot_id: 'B0OTHER01', subtype: 'bot_message' }),
+    );
+    await fake.envelope(
+      'events_api',
+      fake.eventBody({ ...fake.message(BOT_USER, OPS, '!ping'), bot_id: 'B0FAKE001' }),
+    );
+    await fake.envelope(
+      'events_api',
+      fake.eventBody({
+        type: 'message',
+        subtype: 'message_changed',
+        channel: OPS,
+        message: { user: ALICE, text: '!ping' },
+        ts: '1.2',
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fake.callsOf('chat.postMessage').length - calls).toBe(1);
+  });
+
+  it('a job is one message, edited in place no more often than configured, with its result in the thread', async () => {
+    await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!dump sl.big full')));
+    const job = await posted(fake, OPS, /^job \d+ started: /);
+    const id = /^job (\d+)/.exec(job.text)![1];
+    const done = await posted(fake, OPS, new RegExp(`^job ${id} \\(.*\\) done: `), 0, 120_000);
+    expect(done.thread_ts).toBe(job.ts);
+    await new Promise((r) => setTimeout(r, 300));
+    const edits = job.edits;
+    expect(edits.at(-1)!.text).toMatch(new RegExp(`^✅ job ${id} started: `));
+    const gaps = edits
+      .slice(0, -1)
+      .map((e, i, all) => (i === 0 ? Number.POSITIVE_INFINITY : e.at - all[i - 1]!.at));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(650); // the interval is 700 ms
+    // only the one message outside the thread for this job
+    expect(
+      [...fake.messages.values()].filter(
+        (m) => m.channel === OPS && !m.thread_ts && m.text.includes(`job ${id}`),
+      ),
+    ).toHaveLength(1);
+  }, 180_000);
+
+  it('Approve by the requester is refused, by a non-admin too, by another admin it runs the promote', async () => {
+    await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!dump sl.a full')));
+    await posted(fake, OPS, /^job \d+ \(full dump of sl\.a\) done/, 0, 60_000);
+    writeVolumeFile(cell, 'sl.a', 'f.txt', 'after\n');
+    await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!restore sl.a')));
+    await posted(fake, OPS, /^job \d+ \(restore sl\.a .*\) done/, 0, 60_000);
+    await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!promote sl.a')));
+    const request = await posted(fake, OPS, /Request \d+: nothing happens until/);
+    const rid = /Request (\d+)/.exec(request.text)![1]!;
+    const actions = (request.blocks as { type: string; elements?: { action_id: string }[] }[]).find(
+      (b) => b.type === 'actions',
+    );
+    expect(actions?.elements?.map((e) => e.action_id)).toEqual(['afsbot_approve', 'afsbot_deny']);
+
+    await fake.envelope('interactive', fake.blockAction(ALICE, request, 'afsbot_approve', rid));
+    const self = await posted(fake, OPS, /^refused: you asked for request \d+ yourself/);
+    expect(self.thread_ts).toBe(request.ts);
+    await fake.envelope('interactive', fake.blockAction(MALLORY, request, 'afsbot_approve', rid));
+    await posted(fake, OPS, new RegExp(`^refused: ${MALLORY} is not an afsbot admin on slack`));
+    expect(request.edits).toHaveLength(0); // the buttons are still there
+
+    await fake.envelope('interactive', fake.blockAction(BOB, request, 'afsbot_approve', rid));
+    await posted(fake, OPS, /^job \d+ \(promote sl\.a.*\) done/, 0, 120_000);
+    const last = request.edits.at(-1)!;
+    expect(last.text).toMatch(new RegExp(`✅ Approved by <@${BOB}> at \\d{2}:\\d{2} UTC$`));
+    expect((last.blocks as { type: string }[]).some((b) => b.type === 'actions')).toBe(false);
+    expect(
+      h.bot.store
+        .recentAudit(5)
+        .some((a) => a.identity === BOB && a.text === `!approve ${rid}` && a.outcome === 'ok'),
+    ).toBe(true);
+  }, 240_000);
+
+  it('the nightly report goes to the report channel as blocks, with the whole text in its thread', async () => {
+    const t = lastTs(fake);
+    await fake.envelope('events_api', fake.eventBody(fake.message(BOB, 'D0DIRECT1', 'nightly run')));
+    const report = await posted(fake, OPS, /^nightly \d{4}\.\d{2}\.\d{2}: OK/, t, 120_000);
+    const blocks = report.blocks as { type: string; text?: { text: string }; fields?: { text: string }[] }[];
+    expect(blocks[0]).toMatchObject({
+      type: 'header',
+      text: { text: expect.stringMatching(/^✅ nightly \d{4}\.\d{2}\.\d{2}: OK$/) },
+    });
+    expect(blocks[1]!.fields!.map((f) => f.text)).toEqual(
+      expect.arrayContaining(['*failed*\n0', expect.stringMatching(/^\*volumes\*\n\d+$/)]),
+    );
+    const threadText = () =>
+      [...fake.messages.values()]
+        .filter((m) => m.thread_ts === report.ts)
+        .map((m) => m.text)
+        .join('\n');
+    for (let i = 0; i < 100 && !/archived per night/.test(threadText()); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(threadText()).toMatch(/^nightly .*: OK\. \d+ volumes?: [^]*^archived per night, last 1: /m);
+  }, 180_000);
+
+  it('a 429 on chat.postMessage delays the message as Retry-After says, and it arrives', async () => {
+    fake.rateLimit('chat.postMessage', 1, 2);
+    const t = lastTs(fake);
+    const asked = Date.now();
+    await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!ping')));
+    await posted(fake, OPS, /^pong/, t);
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('after the socket drops it reconnects by itself; what was said meanwhile arrives after, in order', async () => {
+    const before = fake.connections;
+    const t = lastTs(fake);
+    await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!dump sl.big full')));
+    fake.offline = true; // no Web API either: nothing can be posted
+    fake.dropSockets();
+    await new Promise((r) => setTimeout(r, 4000));
+    fake.offline = false;
+    const deadline = Date.now() + 60_000;
+    while (fake.connections === before) {
+      if (Date.now() > deadline) throw new Error('the bot did not reconnect');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!ping')));
+    const pong = await posted(fake, OPS, /^pong/, t, 60_000);
+    const started = await posted(fake, OPS, /^job \d+ started: full dump of sl\.big/, t);
+    const id = /^job (\d+)/.exec(started.text)![1];
+    const done = await posted(fake, OPS, new RegExp(`^job ${id} \\(.*\\) done`), t, 120_000);
+    expect(Number(started.ts)).toBeLessThan(Number(done.ts));
+    expect(Number(started.ts)).toBeLessThan(Number(pong.ts));
+  }, 180_000);
+});
+
+describe('Slack over HTTP (Events API), every request signed', () => {
+  const fake = new SlackFake();
+  let h: SlackHarness;
+  let url = '';
+
+  beforeAll(async () => {
+    await fake.start();
+    h = await startSlackBot({ fake, cell, mode: 'http' });
+    url = `http://127.0.0.1:${h.adapter.httpPort}/slack/events`;
+  }, 60_000);
+
+  afterAll(async () => {
+    await h?.stop();
+    await fake.stop();
+  });
+
+  const event = (text: string) => JSON.stringify(fake.eventBody(fake.message(ALICE, OPS, text)));
+
+  it('runs a correctly signed command', async () => {
+    expect(await fake.postSigned(url, event('!ping'), 'application/json', SIGNING_SECRET)).toBe(200);
+    await posted(fake, OPS, /^pong/);
+  });
+
+  it('runs nothing for a bad signature, a stale timestamp, or a replay', async () => {
+    const calls = fake.callsOf('chat.postMessage').length;
+    expect(
+      await fake.postSigned(url, event('!ping'), 'application/json', SIGNING_SECRET, { badSignature: true }),
+    ).toBe(401);
+    const stale = Math.floor(Date.now() / 1000) - 6 * 60;
+    expect(
+      await fake.postSigned(url, event('!ping'), 'application/json', SIGNING_SECRET, { timestamp: stale }),
+    ).toBe(401);
+    const once = event('!whoami');
+    expect(await fake.postSigned(url, once, 'application/json', SIGNING_SECRET)).toBe(200);
+    expect(await fake.postSigned(url, once, 'application/json', SIGNING_SECRET)).toBe(200); // Slack's retry, or a replay
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fake.callsOf('chat.postMessage').length - calls).toBe(1);
+    expect(h.bot.store.recentAudit(5).filter((a) => a.text === '!ping')).toHaveLength(1); // only the first test's
+  });
+});
+
+describe('IRC and Slack in one bot', () => {
+  const fake = new SlackFake();
+
+  it('a job started on one reports where it was started', async () => {
+    await fake.start();
+    const h = await startIrcBot({
+      irc,
+      cell,
+      channels: ['#both'],
+      env: {
+        ...sandboxEnv(cell, mkdtempSync(join(tmpdir(), 'afsbot-both-'))),
+        AFSBOT_ADMINS_IRC: 'alice',
+        AFSBOT_ADMINS_SLACK: ALICE,
+        AFSBOT_SLACK_REPORT_CHANNELS: OPS,
+      },
+      also: (config, log) => [slackAdapter(config, log, fake, 'socket')],
+    });
+    const alice = await IrcUser.loggedInAs(irc, 'alice', 'alice_both', '#both');
+    try {
+      const ircDone = await alice.ask(
+        '#both',
+        '!dump user.bob full',
+        /^job \d+ \(full dump of user\.bob\) done/,
+        'afsbot',
+        60_000,
+      );
+      await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!dump user.alice full')));
+      await posted(fake, OPS, /^job \d+ \(full dump of user\.alice\) done/, 0, 60_000);
+      // each result only where its job was asked for
+      expect([...fake.messages.values()].some((m) => /full dump of user\.bob\) done/.test(m.text))).toBe(
+        false,
+      );
+      expect(alice.seen.some((l) => /full dump of user\.alice\) done/.test(l.message))).toBe(false);
+      expect(ircDone).toMatch(/done: full dump of user\.bob/);
+    } finally {
+      await alice.quit();
+      await h.stop();
+      await fake.stop();
+    }
+  }, 180_000);
+});

@@ -1,0 +1,71 @@
+// The real Bot with the real Slack adapter (Bolt), against the local fake of Slack's API.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
+import { Bot } from '../../bot/bot.ts';
+import { type Config, loadConfig } from '../../bot/config.ts';
+import { createLogger, type Logger } from '../../bot/log.ts';
+import { sandboxEnv } from './bot-env.ts';
+import type { CellInfo } from './peers.ts';
+import type { SlackFake } from './slack-fake.ts';
+
+export const ALICE = 'UALICE001';
+export const BOB = 'UBOB00001';
+export const MALLORY = 'UMALLORY1';
+export const OPS = 'C0OPS0001';
+
+export const SIGNING_SECRET = 'a-signing-secret-for-the-tests';
+
+export function slackAdapter(
+  config: Config,
+  log: Logger,
+  fake: SlackFake,
+  mode: 'socket' | 'http',
+): SlackAdapter {
+  return new SlackAdapter({
+    mode,
+    botToken: 'xoxb-fake-bot-token',
+    ...(mode === 'socket' ? { appToken: 'xapp-fake-app-token' } : { signingSecret: SIGNING_SECRET }),
+    host: '127.0.0.1',
+    port: 0,
+    apiUrl: fake.apiUrl,
+    prefix: config.prefix,
+    slashCommand: config.slack.slashCommand,
+    progressIntervalMs: config.slack.progressIntervalMs,
+    log: log.child({ adapter: 'slack' }),
+    clientPingTimeoutMs: 1000,
+  });
+}
+
+export interface SlackHarness {
+  bot: Bot;
+  adapter: SlackAdapter;
+  config: Config;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export async function startSlackBot(opts: {
+  fake: SlackFake;
+  cell: CellInfo;
+  mode: 'socket' | 'http';
+  env?: Record<string, string>;
+}): Promise<SlackHarness> {
+  const dir = mkdtempSync(join(tmpdir(), 'afsbot-slack-'));
+  const config = loadConfig({
+    env: {
+      ...sandboxEnv(opts.cell, dir),
+      AFSBOT_TIME_ZONE: 'UTC',
+      AFSBOT_ADMINS_SLACK: `${ALICE},${BOB}`,
+      AFSBOT_SLACK_REPORT_CHANNELS: OPS,
+      AFSBOT_SLACK_PROGRESS_INTERVAL_MS: '700',
+      ...opts.env,
+    },
+  });
+  const log = createLogger({ level: 'info', file: join(dir, 'afsbot.log') });
+  const adapter = slackAdapter(config, log, opts.fake, opts.mode);
+  const bot = new Bot({ config, log, adapters: [adapter] });
+  await bot.start();
+  return { bot, adapter, config, dir, stop: () => bot.stop() };
+}
