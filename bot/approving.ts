@@ -40,16 +40,34 @@ export async function runApproved(ctx: CommandContext, row: ApprovalRow, how: st
     changes = factChanges(JSON.parse(row.facts), plan.facts);
   } catch (err) {
     approvals.set(row.id, { status: 'stale', decided_at: s.clock().toISOString(), decided_by: ctx.actor.id });
+    s.decided({
+      requestId: row.id,
+      outcome: 'stale',
+      by: { backend: ctx.actor.backend, id: ctx.actor.id },
+      at: s.clock(),
+    });
     throw new Refusal(
       `request ${row.id} can no longer run as planned (${(err as Error).message}); ask again for a new plan`,
     );
   }
   if (changes.length > 0) {
     approvals.set(row.id, { status: 'stale', decided_at: s.clock().toISOString(), decided_by: ctx.actor.id });
+    s.decided({
+      requestId: row.id,
+      outcome: 'stale',
+      by: { backend: ctx.actor.backend, id: ctx.actor.id },
+      at: s.clock(),
+    });
     throw new Refusal(
       `what request ${row.id} was planned on has changed (${changes.join('; ')}), so it will not run; ask again with !${row.command} ${(JSON.parse(row.args) as string[]).join(' ')} for a new plan`,
     );
   }
+  s.decided({
+    requestId: row.id,
+    outcome: 'approved',
+    by: { backend: ctx.actor.backend, id: ctx.actor.id },
+    at: s.clock(),
+  });
   await ctx.reply(`request ${row.id} ${how}; running it`);
   await spec.run({ ...ctx, approvalId: row.id }, parsed.data);
 }

@@ -5,7 +5,7 @@ import { FsDriver } from '../actions/fs.ts';
 import { Vos } from '../actions/vos.ts';
 import { Archive } from './archive.ts';
 import { Catalog } from './catalog.ts';
-import type { AdapterStatus, Backend, ChatAdapter, MessageMeta } from './chat.ts';
+import type { AdapterStatus, Backend, ChatAdapter, Decision, MessageMeta } from './chat.ts';
 import { commands } from './commands/index.ts';
 import type { Config } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -33,6 +33,7 @@ export function buildServices(opts: {
   progress?: JobDeps['progress'];
   announce?: (text: string) => Promise<void>;
   report?: (text: string, except?: Origin, meta?: MessageMeta) => Promise<void>;
+  decided?: (d: Decision) => void;
 }): Services {
   const { config, log } = opts;
   const store = opts.store ?? new Store(config.storePath);
@@ -68,6 +69,7 @@ export function buildServices(opts: {
     announce: opts.announce ?? (async () => {}),
     report: opts.report ?? (async () => {}),
     nextNightly: () => undefined,
+    decided: opts.decided ?? (() => {}),
   };
 }
 
@@ -108,6 +110,9 @@ export class Bot {
       },
       announce: (text) => this.announce(text),
       report: (text, except, meta) => this.report(text, except, meta),
+      decided: (d) => {
+        for (const a of this.adapters) a.decided?.(d);
+      },
     });
     this.scheduler = new Scheduler(this.services);
     this.services.nextNightly = () => this.scheduler.nextNightly();

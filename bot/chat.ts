@@ -98,10 +98,21 @@ export interface ChatAdapter {
   /** Deliver a possibly multi-line message in full and in order. Resolves once it has been handed over. */
   send(to: Conversation, text: string, meta?: MessageMeta): Promise<void>;
   status(): AdapterStatus;
+  /** An approval request was decided (anywhere): an adapter that shows it with buttons updates it. */
+  decided?(d: Decision): void;
   /** Show a job's progress. Adapters decide how often and how (a paced line, a live line, an edit). */
   progress?(to: Conversation, update: ProgressUpdate): void;
   /** Flush what is queued, disconnect, release everything. */
   stop(): Promise<void>;
+}
+
+/** The outcome of an approval request. */
+export interface Decision {
+  requestId: number;
+  outcome: 'approved' | 'denied' | 'stale';
+  by: { backend: Backend; id: string | null };
+  at: Date;
+  reason?: string;
 }
 
 /** What an adapter may log to (the core's Logger fits it). */

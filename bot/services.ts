@@ -4,7 +4,7 @@ import type { FsDriver } from '../actions/fs.ts';
 import type { Vos } from '../actions/vos.ts';
 import type { Archive } from './archive.ts';
 import type { Catalog } from './catalog.ts';
-import type { AdapterStatus, MessageMeta } from './chat.ts';
+import type { AdapterStatus, Decision, MessageMeta } from './chat.ts';
 import type { Config } from './config.ts';
 import type { JobManager, Origin } from './jobs.ts';
 import type { Logger } from './log.ts';
@@ -35,6 +35,8 @@ export interface Services {
    * conversation of `except`, which gets the job's own result anyway.
    */
   report(text: string, except?: Origin, meta?: MessageMeta): Promise<void>;
+  /** Tells every adapter that an approval request was decided, so that a request shown with buttons is updated. */
+  decided(d: Decision): void;
   /** When the nightly run starts next by the schedule (undefined: no schedule running). */
   nextNightly(): Date | undefined;
 }

@@ -11,6 +11,7 @@ import type {
   ChatAdapter,
   ChatEvent,
   Conversation,
+  Decision,
   EventHandler,
   MessageMeta,
   ProgressUpdate,
@@ -72,8 +73,6 @@ export class SlackAdapter implements ChatAdapter {
     number,
     { channel: string; ts: Promise<string | undefined>; text: string }[]
   >();
-  /** Replies sent into a thread while a button click is being handled, to see how it went. */
-  private readonly captures = new Map<string, string[]>();
   private readonly channels = new Set<string>();
   private stopping = false;
   private reconnecting = false;
@@ -190,25 +189,12 @@ export class SlackAdapter implements ChatAdapter {
       const a = action as { action_id: string; value: string; action_ts?: string };
       if (!b.channel || !b.message || !this.seen.first(`${a.action_ts}:${b.user.id}`)) return;
       const verb = a.action_id === 'afsbot_approve' ? 'approve' : 'deny';
-      const key = `${b.channel.id}:${b.message.ts}`;
-      this.captures.set(key, []);
-      try {
-        await handle({
-          actor: { backend: 'slack', id: b.user.id, name: b.user.id },
-          conversation: { id: b.channel.id, kind: 'channel', thread: b.message.ts },
-          text: `${this.opts.prefix}${verb} ${a.value}`,
-        });
-      } finally {
-        const said = this.captures.get(key) ?? [];
-        this.captures.delete(key);
-        const answer = said[0] ?? '';
-        // a refusal or an error leaves the buttons for someone else; a decision removes them
-        if (answer && !/^(refused|error)/.test(answer) && !/it needs another admin/.test(answer))
-          await this.decided(
-            Number(a.value),
-            `${verb === 'approve' ? '✅ Approved' : '❌ Denied'} by <@${b.user.id}> at ${new Date().toISOString().slice(11, 16)} UTC`,
-          );
-      }
+      // checked like the typed command; its decision (not the click) updates the message
+      await handle({
+        actor: { backend: 'slack', id: b.user.id, name: b.user.id },
+        conversation: { id: b.channel.id, kind: 'channel', thread: b.message.ts },
+        text: `${this.opts.prefix}${verb} ${a.value}`,
+      });
     });
 
     if (this.opts.mode === 'socket') await this.app.start();
@@ -234,7 +220,6 @@ export class SlackAdapter implements ChatAdapter {
   }
 
   async send(to: Conversation, text: string, meta?: MessageMeta): Promise<void> {
-    if (to.thread) this.captures.get(`${to.id}:${to.thread}`)?.push(text);
     if (meta?.kind === 'approval') {
       const ts = this.outbox.post(to.id, text, {
         blocks: approvalBlocks(text, meta.requestId),
@@ -344,15 +329,23 @@ export class SlackAdapter implements ChatAdapter {
   }
 
   /** An approval request was decided: every message showing it loses its buttons and says who and when. */
-  private async decided(requestId: number, line: string): Promise<void> {
-    for (const m of this.requests.get(requestId) ?? [])
-      await this.outbox.update(
+  decided(d: Decision): void {
+    const who = d.by.backend === 'slack' ? `<@${d.by.id}>` : `${d.by.id} on ${d.by.backend}`;
+    const at = `${d.at.toISOString().slice(11, 16)} UTC`;
+    const line =
+      d.outcome === 'approved'
+        ? `✅ Approved by ${who} at ${at}`
+        : d.outcome === 'denied'
+          ? `❌ Denied by ${who} at ${at}${d.reason ? `: ${d.reason}` : ''}`
+          : `⚠️ Not run: what it was planned on changed (seen at ${at}); ask again for a new plan`;
+    for (const m of this.requests.get(d.requestId) ?? [])
+      void this.outbox.update(
         m.channel,
         m.ts,
         `${m.text}\n${line}`,
-        approvalBlocks(m.text, requestId, line),
+        approvalBlocks(m.text, d.requestId, line),
       );
-    this.requests.delete(requestId);
+    this.requests.delete(d.requestId);
   }
 
   status(): AdapterStatus {

@@ -23,6 +23,13 @@ export default defineCommand({
       decided_by: ctx.actor.id,
       reason,
     });
+    s.decided({
+      requestId: id,
+      outcome: 'denied',
+      by: { backend: ctx.actor.backend, id: ctx.actor.id },
+      at: s.clock(),
+      ...(reason ? { reason } : {}),
+    });
     await ctx.reply(
       `request ${id} (${row.command} ${(JSON.parse(row.args) as string[]).join(' ')}) denied by ${ctx.actor.id}${reason ? `: ${reason}` : ''}`,
     );

@@ -192,6 +192,20 @@ describe('Slack in Socket Mode', () => {
         .recentAudit(5)
         .some((a) => a.identity === BOB && a.text === `!approve ${rid}` && a.outcome === 'ok'),
     ).toBe(true);
+
+    // a request denied by a typed !deny loses its buttons too
+    await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!restore sl.a')));
+    await posted(fake, OPS, /^job \d+ \(restore sl\.a .*\) done/, Number(request.ts), 60_000);
+    await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!promote sl.a')));
+    const second = await posted(fake, OPS, /Request \d+: nothing happens until/, Number(request.ts));
+    const rid2 = /Request (\d+)/.exec(second.text)![1]!;
+    await fake.envelope('events_api', fake.eventBody(fake.message(BOB, OPS, `!deny ${rid2} not today`)));
+    await posted(fake, OPS, new RegExp(`^request ${rid2} .* denied by ${BOB}: not today`));
+    for (let i = 0; i < 100 && second.edits.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(second.edits.at(-1)!.text).toMatch(
+      new RegExp(`❌ Denied by <@${BOB}> at \\d{2}:\\d{2} UTC: not today$`),
+    );
+    expect((second.edits.at(-1)!.blocks as { type: string }[]).some((b) => b.type === 'actions')).toBe(false);
   }, 240_000);
 
   it('the nightly report goes to the report channel as blocks, with the whole text in its thread', async () => {
@@ -213,7 +227,7 @@ describe('Slack in Socket Mode', () => {
         .join('\n');
     for (let i = 0; i < 100 && !/archived per night/.test(threadText()); i++)
       await new Promise((r) => setTimeout(r, 50));
-    expect(threadText()).toMatch(/^nightly .*: OK\. \d+ volumes?: [^]*^archived per night, last 1: /m);
+    expect(threadText()).toMatch(/^nightly .*: OK\. \d+ volumes?: [\s\S]*^archived per night, last 1: /m);
   }, 180_000);
 
   it('a 429 on chat.postMessage delays the message as Retry-After says, and it arrives', async () => {
