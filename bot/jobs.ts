@@ -33,6 +33,8 @@ export interface JobRow {
   result: string | null;
   error: string | null;
   leftovers: string | null;
+  /** The afsbot process that runs it (null for rows from before this was recorded). */
+  pid: number | null;
 }
 
 /** Where a command's job reports: the backend, who asked, and the conversation it was asked in. */
@@ -419,7 +421,7 @@ export class JobManager {
     const rows = (
       this.deps.store.db
         .prepare(`SELECT * FROM jobs WHERE status IN ('queued','running') ORDER BY id`)
-        .all() as (JobRow & { pid: number | null })[]
+        .all() as JobRow[]
     ).filter((r) => r.pid === null || (r.pid !== process.pid && !processAlive(r.pid)));
     for (const r of rows) this.update(r.id, { status: 'interrupted', ended_at: new Date().toISOString() });
     return rows;

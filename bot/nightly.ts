@@ -11,7 +11,7 @@ import type { ReportSummary } from './chat.ts';
 import { dumpDate } from './dates.ts';
 import { NotNow, UserError } from './errors.ts';
 import { formatBytes, formatDuration } from './format.ts';
-import type { Origin, RunningJob } from './jobs.ts';
+import { type Origin, processAlive, type RunningJob } from './jobs.ts';
 import { chooseLevel, type LevelChoice, sparkline } from './levels.ts';
 import { lastMaintenance, type MaintenanceRow } from './maintenance.ts';
 import type { Services } from './services.ts';
@@ -625,10 +625,19 @@ export function recordRun(s: Services, st: NightlyStats): string {
   return report;
 }
 
-/** The nightly job, if one is queued or running. */
+/**
+ * The nightly job, if one is queued or running, here or in another afsbot process on this store (a
+ * row left 'running' by a process that died does not count: the bot marks it interrupted at start).
+ */
 export function runningNightly(s: Services): number | undefined {
-  return s.jobs.list(0).find((j) => j.kind === 'nightly' && (j.status === 'running' || j.status === 'queued'))
-    ?.id;
+  return s.jobs
+    .list(0)
+    .find(
+      (j) =>
+        j.kind === 'nightly' &&
+        (j.status === 'running' || j.status === 'queued') &&
+        (j.pid === null || j.pid === process.pid || processAlive(j.pid)),
+    )?.id;
 }
 
 /**

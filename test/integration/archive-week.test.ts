@@ -26,7 +26,7 @@ import {
   freshVolume,
   readVolumeFile,
   removeIfThere,
-  vosOk,
+  setOnline,
   writeVolumeFile,
 } from '../support/cell-tools.ts';
 
@@ -82,15 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
   for (const v of restoredNames) await removeIfThere(cell, v);
-  await vosOk(cellVos(cell), [
-    'online',
-    '-server',
-    cell.server,
-    '-partition',
-    cell.partition,
-    '-id',
-    'wk.off',
-  ]).catch(() => undefined);
+  await setOnline(cell, 'wk.off', true).catch(() => undefined);
 });
 
 describe('a week of nightly runs into the archive', () => {
@@ -221,25 +213,9 @@ describe('a week of nightly runs into the archive', () => {
     now = nightOf(8);
     await new Promise((r) => setTimeout(r, 1100));
     writeVolumeFile(cell, 'wk.a', 'day.txt', 'night 8\n');
-    await vosOk(cellVos(cell), [
-      'offline',
-      '-server',
-      cell.server,
-      '-partition',
-      cell.partition,
-      '-id',
-      'wk.off',
-    ]);
+    await setOnline(cell, 'wk.off', false);
     const r = await h.chat.job('!nightly run', 180_000);
-    await vosOk(cellVos(cell), [
-      'online',
-      '-server',
-      cell.server,
-      '-partition',
-      cell.partition,
-      '-id',
-      'wk.off',
-    ]);
+    await setOnline(cell, 'wk.off', true);
     expect(r.result).toMatch(
       /nightly 2026\.03\.09: NOT SAFE \(1 failed, vos backupsys failed for 1\)\. 4 volumes: 0 full, 1 incremental, 2 unchanged, 1 failed\./,
     );
@@ -278,29 +254,13 @@ describe('a week of nightly runs into the archive', () => {
   it('a stale volume: changed, and no good dump for staleDays, is named', async () => {
     // wk.off changes and stays off line for three more nights: its last good dump gets old
     writeVolumeFile(cell, 'wk.off', 'x.txt', 'changed while failing\n');
-    await vosOk(cellVos(cell), [
-      'offline',
-      '-server',
-      cell.server,
-      '-partition',
-      cell.partition,
-      '-id',
-      'wk.off',
-    ]);
+    await setOnline(cell, 'wk.off', false);
     let r = { result: '' };
     for (const i of [9, 10, 11]) {
       now = nightOf(i);
       r = await h.chat.job('!nightly run', 180_000);
     }
-    await vosOk(cellVos(cell), [
-      'online',
-      '-server',
-      cell.server,
-      '-partition',
-      cell.partition,
-      '-id',
-      'wk.off',
-    ]);
+    await setOnline(cell, 'wk.off', true);
     expect(r.result).toMatch(
       /^STALE \(changed, and no good dump for days\): wk\.off \(last 2026\.03\.01\)$/m,
     );

@@ -157,6 +157,9 @@ describe('backup-manager', () => {
       expect(r.exitCode).toBe(0);
       expect(Date.now() - started).toBeGreaterThan(4000);
       expect(readVolumeFile(cell, 'bmr.b', 'f.txt').toString()).toBe('backup-manager was here\n');
+      // the dead process's nightly row is still 'running' (no bot started since to mark it): not a run
+      const dry = await bm(['nightly', '--dry-run']);
+      expect([dry.exitCode, dry.stdout]).toEqual([0, expect.stringMatching(/\(dry run\): OK\. 1 volume: /)]);
     } finally {
       holder.kill('SIGKILL');
       store.db.prepare(`UPDATE jobs SET status = 'interrupted' WHERE id = ?`).run(job);

@@ -46,6 +46,8 @@ describe('IRC reconnect', () => {
           port: irc.port,
           nick: `alice_r${Date.now() % 1000}`,
           sasl: { account: 'alice', password: irc.passwords.alice! },
+          // while services relink, a SASL attempt can hang: try again rather than wait it out
+          registerTimeoutMs: 3000,
         });
         await alice.join(chans[0]!);
         answered = await alice.ask(

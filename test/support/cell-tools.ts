@@ -82,3 +82,16 @@ export function removeVolumeFile(cell: CellInfo, volume: string, path: string): 
 export function readVolumeFile(cell: CellInfo, volume: string, path: string): Buffer {
   return readFileSync(volumePath(cell, volume, path));
 }
+
+/** Takes a volume off line (`vos offline`) or back on line: a volume the file server will not serve. */
+export async function setOnline(cell: CellInfo, volume: string, online: boolean): Promise<void> {
+  await vosOk(cellVos(cell), [
+    online ? 'online' : 'offline',
+    '-server',
+    cell.server,
+    '-partition',
+    cell.partition,
+    '-id',
+    volume,
+  ]);
+}

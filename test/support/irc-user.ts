@@ -42,10 +42,16 @@ export class IrcUser {
     nick: string;
     sasl?: { account: string; password: string };
     autoReconnect?: boolean;
+    /** Give up (and disconnect) when registration, SASL included, takes longer than this. */
+    registerTimeoutMs?: number;
   }): Promise<IrcUser> {
     const u = new IrcUser();
+    const limit = opts.registerTimeoutMs ?? 15_000;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${opts.nick} did not register within 15 s`)), 15_000);
+      const timer = setTimeout(() => {
+        u.client.quit();
+        reject(new Error(`${opts.nick} did not register within ${limit} ms`));
+      }, limit);
       u.client.once('registered', () => {
         clearTimeout(timer);
         resolve();
