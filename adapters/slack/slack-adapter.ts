@@ -148,15 +148,15 @@ export class SlackAdapter implements ChatAdapter {
       };
       // edits (message_changed), deletions, joins and every bot's messages (this one's too) are not commands
       if (m.subtype || m.bot_id || !m.user || m.user === this.botUserId) return;
-      if (!this.seen.first((body as { event_id?: string }).event_id)) return;
-      if (!this.seen.first(m.client_msg_id)) return; // the same message as an app_mention
-      this.channels.add(m.channel);
       const direct = m.channel_type === 'im';
-      const text = (m.text ?? '').replace(
-        new RegExp(`^<@${this.botUserId}>\\s*`),
-        direct ? '' : this.opts.prefix,
-      );
-      await handle(this.event(m.user, m.channel, direct, text));
+      const mention = `<@${this.botUserId}>`;
+      // in a channel, a message that mentions the bot is handled as the app_mention Slack also sends
+      if (!direct && (m.text ?? '').includes(mention)) return;
+      if (!this.seen.first((body as { event_id?: string }).event_id)) return;
+      if (!this.seen.first(m.client_msg_id)) return;
+      this.channels.add(m.channel);
+      const text = (m.text ?? '').replace(mention, '').trim();
+      await handle(this.event(m.user, m.channel, direct, direct ? text : (m.text ?? '')));
     });
 
     this.app.event('app_mention', async ({ event, body }) => {

@@ -140,6 +140,16 @@ describe('Slack in Socket Mode', () => {
     expect(fake.callsOf('chat.postMessage').length - calls).toBe(1);
   });
 
+  it('a mention inside a channel message (Slack sends it as a message and as an app_mention) is answered once', async () => {
+    const calls = fake.callsOf('chat.postMessage').length;
+    const said = fake.message(BOB, OPS, `<@${BOT_USER}> ping`);
+    await fake.envelope('events_api', fake.eventBody(said));
+    await fake.envelope('events_api', fake.eventBody({ ...said, type: 'app_mention' }));
+    await posted(fake, OPS, /^pong/, lastTs(fake) - 1);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(fake.callsOf('chat.postMessage').length - calls).toBe(1);
+  });
+
   it('a job is one message, edited in place no more often than configured, with its result in the thread', async () => {
     await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!dump sl.big full')));
     const job = await posted(fake, OPS, /^job \d+ started: /);
