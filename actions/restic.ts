@@ -203,11 +203,13 @@ export class Restic {
       ...tags.flatMap((t) => ['--tag', t]),
       '--json',
     ]);
+    // a stalled SFTP connection must not hold the nightly run (and the archive's lock) for ever
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const spawned = spawnTool(c.program, c.args, {
       stdin: 'pipe',
       stdout: 'pipe',
       env: this.env(),
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout,
     });
     spawned.child.stdin!.end(`${paths.join('\n')}\n`);
     let out = '';
@@ -220,6 +222,11 @@ export class Restic {
       }
     });
     const r = await spawned.done;
+    if (!r.ok && timeout.aborted && !opts.signal?.aborted)
+      return {
+        ...r,
+        message: `restic backup did not finish within ${Math.round(this.opts.timeoutMs / 1000)} s and was stopped`,
+      };
     if (!r.ok) return r;
     const last = out.trim().split('\n').at(-1) ?? '';
     const parsed = parseJson(backupSummarySchema, last, 'backup summary');

@@ -125,9 +125,15 @@ async function main(argv: string[]): Promise<number> {
     .all(process.pid, started) as {
     status: string;
   }[];
+  // a nightly run that ended but is NOT SAFE (a volume failed, the archive failed) is a failure too,
+  // so that a cron wrapper around `backup-manager nightly` alerts
+  const night = db
+    .prepare('SELECT report FROM nightly_runs WHERE dry_run = 0 AND started_at >= ? ORDER BY id DESC LIMIT 1')
+    .get(started) as { report: string } | undefined;
   await bot.stop({ wait: true });
   log.close();
-  const ok = audit?.outcome === 'ok' && jobs.every((j) => j.status === 'ok');
+  const safe = night === undefined || /^nightly \S+: OK\./.test(night.report);
+  const ok = audit?.outcome === 'ok' && jobs.every((j) => j.status === 'ok') && safe;
   return ok ? 0 : 1;
 }
 

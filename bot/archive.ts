@@ -55,6 +55,16 @@ export function tagsFor(rows: DumpRow[]): string[] {
   return [...tags];
 }
 
+/** Dumps that cannot be archived because their files are gone; the rest of a batch can still go. */
+export class ArchiveGap extends Error {
+  constructor(
+    readonly rows: DumpRow[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface LockReport {
   /** Locks removed because their holder is provably gone (same host, no such process). */
   removed: string[];
@@ -92,6 +102,17 @@ export class Archive {
     }
     if (!/Is there a repository|unable to open config file/.test(locks.stderr))
       throw new Error(`the restic repository ${this.s.config.archive.repository}: ${locks.message}`);
+    // A repository that dumps were sent to has gone (an unmounted disk, a mistyped path): making a new
+    // empty one there would let retention delete local copies that exist nowhere else.
+    const known = (
+      this.s.store.db.prepare('SELECT COUNT(*) AS n FROM dumps WHERE archive_snapshot IS NOT NULL').get() as {
+        n: number;
+      }
+    ).n;
+    if (known > 0)
+      throw new Error(
+        `the restic repository ${this.s.config.archive.repository} is not there, but ${known} dumps were archived to it: is its disk mounted, is archive.repository right? Nothing was sent`,
+      );
     const r = await this.restic.init();
     if (!r.ok) throw new Error(`the restic repository ${this.s.config.archive.repository}: ${r.message}`);
     this.prefetched = [];
@@ -165,6 +186,12 @@ export class Archive {
     rows: DumpRow[],
     opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
   ): Promise<{ snapshot: string; added: number; processed: number }> {
+    const gone = rows.filter((r) => !existsSync(r.location));
+    if (gone.length)
+      throw new ArchiveGap(
+        gone,
+        `${gone.map((g) => g.location).join(', ')} ${gone.length === 1 ? 'is' : 'are'} gone from disk and not in the archive: ${gone.length === 1 ? 'that dump is' : 'those dumps are'} lost; !backup rescan drops ${gone.length === 1 ? 'it' : 'them'} from the catalog`,
+      );
     const files = rows.flatMap((r) =>
       existsSync(`${r.location}.json`) ? [r.location, `${r.location}.json`] : [r.location],
     );

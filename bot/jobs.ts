@@ -122,6 +122,21 @@ export class JobManager {
     return [...active, ...done];
   }
 
+  /** Whether this process is running (or queueing) the job. */
+  isLive(id: number): boolean {
+    return this.live.has(id);
+  }
+
+  /**
+   * Whether a queued or running row is really going: here, or in another live afsbot process. A row
+   * of a process that died (or of an earlier process with this pid, as PID 1 in a container) is not.
+   */
+  isGoing(row: JobRow): boolean {
+    if (row.status !== 'queued' && row.status !== 'running') return false;
+    if (row.pid === process.pid) return this.live.has(row.id);
+    return row.pid === null || processAlive(row.pid);
+  }
+
   /** The job holding a volume's lock, if any. */
   holder(volume: string): number | undefined {
     return this.locks.get(volume);
@@ -217,7 +232,10 @@ export class JobManager {
         const other = this.claim([name], job.id);
         if (!other) {
           this.locks.set(name, job.id);
-          return () => this.release([name], job.id);
+          return () => {
+            this.release([name], job.id);
+            this.pump(); // a job queued for this volume may start now
+          };
         }
         if (!told)
           await job.say(`${name} is busy with job ${other.jobId} of process ${other.pid}; waiting for it`);
@@ -422,7 +440,7 @@ export class JobManager {
       this.deps.store.db
         .prepare(`SELECT * FROM jobs WHERE status IN ('queued','running') ORDER BY id`)
         .all() as JobRow[]
-    ).filter((r) => r.pid === null || (r.pid !== process.pid && !processAlive(r.pid)));
+    ).filter((r) => !this.isLive(r.id) && (r.pid === null || r.pid === process.pid || !processAlive(r.pid)));
     for (const r of rows) this.update(r.id, { status: 'interrupted', ended_at: new Date().toISOString() });
     return rows;
   }

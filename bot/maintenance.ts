@@ -73,8 +73,8 @@ export function keepDates(
 
 /**
  * Forgets the snapshots that hold only dumps the keep policy (over dump dates) lets go, then prunes.
- * A kept incremental keeps its full; each volume's newest dump and every pre-promote safety dump are
- * always kept. restic's own --keep-*
+ * A kept date keeps, for every volume, the dump a restore of that date uses; a kept incremental keeps
+ * its full; each volume's newest dump and every pre-promote safety dump are always kept. restic's own --keep-*
  * cannot do this: it judges snapshots by their time and groups, and knows nothing of dump chains.
  */
 async function forget(s: Services, job: RunningJob): Promise<{ ok: boolean; summary: string }> {
@@ -87,13 +87,20 @@ async function forget(s: Services, job: RunningJob): Promise<{ ok: boolean; summ
     rows.filter((r) => r.kind === 'scheduled').map((r) => r.date),
     { daily: a.keepDaily, weekly: a.keepWeekly, monthly: a.keepMonthly },
   );
-  // each volume's newest dump always stays: an unchanged volume has no dump on the recent dates
-  const newest = new Map<string, DumpRow>();
+  // For each kept date and each volume: the dump that `!restore <date> <volume>` would use, the newest
+  // on or before that date (a volume unchanged for days has none on the date itself). For the newest
+  // date that is each volume's newest dump.
+  const kept = rows.filter((r) => r.kind === 'pre-promote');
+  const byVolume = new Map<string, DumpRow[]>();
   for (const r of rows.filter((x) => x.kind === 'scheduled'))
-    if ((r.clone_time ?? 0) >= (newest.get(r.volume)?.clone_time ?? 0)) newest.set(r.volume, r);
-  const kept = rows.filter(
-    (r) => r.kind === 'pre-promote' || dates.has(r.date) || newest.get(r.volume) === r,
-  );
+    byVolume.set(r.volume, [...(byVolume.get(r.volume) ?? []), r]);
+  for (const list of byVolume.values()) {
+    list.sort((x, y) => (x.clone_time ?? 0) - (y.clone_time ?? 0));
+    for (const d of [...dates, '9999.99.99']) {
+      const asOf = list.filter((r) => r.date <= d).at(-1);
+      if (asOf && !kept.includes(asOf)) kept.push(asOf);
+    }
+  }
   for (const r of kept.filter((x) => x.level === 'incremental')) {
     const base = rows.find(
       (f) => f.volume === r.volume && f.level === 'full' && f.clone_time === r.base_clone_time,
@@ -126,7 +133,9 @@ async function forget(s: Services, job: RunningJob): Promise<{ ok: boolean; summ
 async function check(s: Services, job: RunningJob): Promise<{ ok: boolean; summary: string }> {
   const of = s.config.archive.checkSubsets;
   const done = (
-    s.store.db.prepare(`SELECT COUNT(*) AS n FROM maintenance_runs WHERE kind = 'check'`).get() as {
+    s.store.db
+      .prepare(`SELECT COUNT(*) AS n FROM maintenance_runs WHERE kind = 'check' AND ok = 1`)
+      .get() as {
       n: number;
     }
   ).n;
@@ -222,10 +231,18 @@ export function startMaintenance(
           'check',
           ...(weekday === s.config.nightly.testRestoreWeekday ? ['test-restore'] : []),
         ] as MaintenanceKind[]);
-      await s.archive.ready();
       const lines: string[] = [];
-      const locks = await s.archive.clearLocks(true, job.signal, (t) => job.say(t));
-      lines.push(...locks.removed, ...locks.notes);
+      const setupStarted = new Date();
+      try {
+        await s.archive.ready();
+        const locks = await s.archive.clearLocks(true, job.signal, (t) => job.say(t));
+        lines.push(...locks.removed, ...locks.notes);
+      } catch (err) {
+        // the next report must not go on showing the last good result as if this one had run
+        for (const kind of kinds)
+          record(s, kind, setupStarted, false, `could not start: ${(err as Error).message}`);
+        throw err;
+      }
       for (const kind of kinds) {
         if (job.signal.aborted) break;
         const started = new Date();

@@ -3,7 +3,7 @@
 // sent to the restic archive as soon as it is in the store, one restic at a time, so that archiving
 // overlaps the dumping, (6) local retention, (7) the report. A volume that fails does not stop the
 // others: its error, in the tool's own words, goes to the report, and the next night retries it.
-import { rmdirSync, rmSync } from 'node:fs';
+import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { VolumeFields } from '../actions/vos.ts';
 import type { DumpRow } from './catalog.ts';
@@ -11,7 +11,7 @@ import type { ReportSummary } from './chat.ts';
 import { dumpDate } from './dates.ts';
 import { NotNow, UserError } from './errors.ts';
 import { formatBytes, formatDuration } from './format.ts';
-import { type Origin, processAlive, type RunningJob } from './jobs.ts';
+import type { Origin, RunningJob } from './jobs.ts';
 import { chooseLevel, type LevelChoice, sparkline } from './levels.ts';
 import { lastMaintenance, type MaintenanceRow } from './maintenance.ts';
 import type { Services } from './services.ts';
@@ -141,8 +141,17 @@ class ArchiveFeeder {
     }
     while (this.pending.length > 0 && !this.job.signal.aborted) {
       const date = this.pending[0]!.date;
-      const batch = this.pending.filter((r) => r.date === date);
+      let batch = this.pending.filter((r) => r.date === date);
       for (const r of batch) this.pending.splice(this.pending.indexOf(r), 1);
+      // a dump whose file is gone cannot go in; it must not keep the rest of its date out
+      const gone = batch.filter((r) => !existsSync(r.location));
+      if (gone.length) {
+        this.stats.archive.errors.push(
+          `${gone.map((g) => g.location).join(', ')}: gone from disk and never archived; !backup rescan drops them from the catalog`,
+        );
+        batch = batch.filter((r) => !gone.includes(r));
+        if (batch.length === 0) continue;
+      }
       const before = this.state.archived;
       try {
         const r = await this.s.archive.send(batch, {
@@ -411,7 +420,7 @@ async function runPhases(
 
   // 6. local retention: dumps older than localKeepDays go, once the archive has them
   await phase('retention', async () => {
-    Object.assign(stats.retention, applyRetention(s, now));
+    Object.assign(stats.retention, await applyRetention(s, job, now));
   });
   stats.stale = staleVolumes(s, facts);
 }
@@ -424,10 +433,11 @@ function seconds(v: number): string {
  * Removes local dump files older than localKeepDays that are in the archive (a pre-promote safety dump
  * is never removed). One not archived yet stays, and is counted.
  */
-export function applyRetention(
+export async function applyRetention(
   s: Services,
+  job: RunningJob,
   now: Date,
-): { removed: number; freed: number; cutoff: string; keptUnarchived: number } {
+): Promise<{ removed: number; freed: number; cutoff: string; keptUnarchived: number }> {
   const cutoff = dumpDate(
     new Date(now.getTime() - s.config.archive.localKeepDays * 86_400_000),
     s.config.timeZone,
@@ -443,9 +453,15 @@ export function applyRetention(
       keptUnarchived++;
       continue;
     }
-    rmSync(row.location, { force: true });
-    rmSync(`${row.location}.json`, { force: true });
-    s.catalog.markRemoved(row.id);
+    // not under a restore or a get that is reading it: they hold the volume's lock
+    const release = await s.jobs.lockWithin(job, row.volume);
+    try {
+      rmSync(row.location, { force: true });
+      rmSync(`${row.location}.json`, { force: true });
+      s.catalog.markRemoved(row.id);
+    } finally {
+      release();
+    }
     removed++;
     freed += row.stored_bytes;
     try {
@@ -630,14 +646,7 @@ export function recordRun(s: Services, st: NightlyStats): string {
  * row left 'running' by a process that died does not count: the bot marks it interrupted at start).
  */
 export function runningNightly(s: Services): number | undefined {
-  return s.jobs
-    .list(0)
-    .find(
-      (j) =>
-        j.kind === 'nightly' &&
-        (j.status === 'running' || j.status === 'queued') &&
-        (j.pid === null || j.pid === process.pid || processAlive(j.pid)),
-    )?.id;
+  return s.jobs.list(0).find((j) => j.kind === 'nightly' && s.jobs.isGoing(j))?.id;
 }
 
 /**

@@ -28,7 +28,15 @@ export class Scheduler {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), 20_000);
+    this.timer = setInterval(() => {
+      // a failure here must not end the process (a run in the middle would be left behind)
+      this.tick().catch((err: unknown) => {
+        this.s.log.error('schedule tick failed', { error: err });
+        void this.s
+          .report(`the schedule could not start what was due: ${(err as Error).message}`)
+          .catch(() => {});
+      });
+    }, 20_000);
     this.timer.unref();
   }
 

@@ -160,7 +160,7 @@ export async function dumpClone(
     ...(ex.fields.diskused ? { diskKb: Number(ex.fields.diskused) } : {}),
     createdAt: new Date().toISOString(),
   });
-  const id = s.catalog.add({
+  s.catalog.add({
     volume,
     volume_id: volumeId,
     clone_id: r.header.volumeId,
@@ -180,7 +180,7 @@ export async function dumpClone(
   const row = s.catalog.byLocation(path)!;
   const base = level === 'incremental' ? `, since the full of ${iso(since)}` : '';
   return {
-    row: { ...row, id },
+    row,
     fresh: true,
     text: `${level} dump of ${volume} (clone of ${iso(cloneTime)}${base}) for ${date}: ${formatBytes(r.rawBytes)} raw, ${formatBytes(r.storedBytes)} stored, sha256 ${r.sha256.slice(0, 16)}…, ${path}`,
   };

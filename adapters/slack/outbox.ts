@@ -26,6 +26,15 @@ interface Update {
 
 type Op = Post | Update;
 
+/** Errors Slack documents as worth trying again. */
+const RETRYABLE = new Set([
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'ratelimited',
+]);
+
 interface SlackError extends Error {
   code?: string;
   retryAfter?: number;
@@ -35,8 +44,8 @@ interface SlackError extends Error {
 export class Outbox {
   private readonly queue: Op[] = [];
   private running = false;
-  /** Calls that had to wait: for !status and the tests. */
-  delayed = 0;
+  /** Calls that had to be tried again (a 429, Slack unreachable) since start: for !status. */
+  retried = 0;
 
   constructor(
     private readonly client: webApi.WebClient,
@@ -76,10 +85,20 @@ export class Outbox {
     });
   }
 
-  /** Resolves once everything queued so far is sent. */
-  async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.running) await this.sleep(20);
+  /**
+   * Resolves once everything queued so far is sent, or after `deadlineMs` (shutdown with Slack
+   * unreachable); then it stops retrying, and says in the log what was left unsent.
+   */
+  async flush(deadlineMs = Number.POSITIVE_INFINITY): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    while ((this.queue.length > 0 || this.running) && Date.now() < until) await this.sleep(20);
+    if (this.queue.length > 0 || this.running) {
+      this.closed = true;
+      this.log.error('slack unreachable at shutdown; messages left unsent', { count: this.queue.length + 1 });
+    }
   }
+
+  private closed = false;
 
   private async run(): Promise<void> {
     if (this.running) return;
@@ -119,15 +138,25 @@ export class Outbox {
         return;
       } catch (err) {
         const e = err as SlackError;
+        if (this.closed) {
+          if (op.kind === 'post') op.done(undefined);
+          else op.done();
+          return;
+        }
         if (e.code === 'slack_webapi_rate_limited_error') {
-          this.delayed++;
+          this.retried++;
           const wait = (e.retryAfter ?? 1) * 1000;
           this.log.warn('slack rate limit; waiting as Retry-After says', { method: op.kind, waitMs: wait });
           await this.sleep(wait);
           continue;
         }
-        if (e.code === 'slack_webapi_request_error' || e.code === 'slack_webapi_http_error') {
-          this.delayed++;
+        const status = (e as { statusCode?: number }).statusCode ?? 0;
+        const transient =
+          e.code === 'slack_webapi_request_error' ||
+          (e.code === 'slack_webapi_http_error' && status >= 500) ||
+          (e.code === 'slack_webapi_platform_error' && RETRYABLE.has(e.data?.error ?? ''));
+        if (transient) {
+          this.retried++;
           this.log.warn('slack unreachable; trying again', {
             method: op.kind,
             waitMs: backoff,

@@ -4,7 +4,7 @@
 // ID, never a display name. Messages from bots (this one too), edits and replays are ignored. A job
 // is one message, edited in place as it progresses, with its details and result in its thread; an
 // approval request has Approve and Deny buttons; the nightly report is laid out in blocks.
-import { App, HTTPReceiver, LogLevel, SocketModeReceiver } from '@slack/bolt';
+import { App, type AppOptions, HTTPReceiver, LogLevel, SocketModeReceiver, webApi } from '@slack/bolt';
 import type {
   AdapterLog,
   AdapterStatus,
@@ -16,7 +16,7 @@ import type {
   MessageMeta,
   ProgressUpdate,
 } from '../../bot/chat.ts';
-import { approvalBlocks, chunks, progressLine, reportBlocks } from './blocks.ts';
+import { approvalBlocks, chunks, LIMITS, progressLine, reportBlocks } from './blocks.ts';
 import { Outbox } from './outbox.ts';
 
 export interface SlackOptions {
@@ -33,10 +33,14 @@ export interface SlackOptions {
   log: AdapterLog;
   /** Socket Mode: how long to wait for a pong before the socket counts as dropped. */
   clientPingTimeoutMs?: number;
+  /** Channels it is known to be in (the report channels), for announcements before anyone speaks. */
+  channels?: string[];
 }
 
 interface JobMessage {
   channel: string;
+  /** The thread it is in (a job started from a button lives under the request). */
+  thread?: string;
   ts: Promise<string | undefined>;
   header: string;
   lastEdit: number;
@@ -59,10 +63,18 @@ class Seen {
 
 const ICON = { ok: '✅', failed: '❌', cancelled: '⏹' } as const;
 
+/** Text someone typed, shown inside mrkdwn: no <!channel>, no links, no mentions of its own. */
+function escapeMrkdwn(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
 export class SlackAdapter implements ChatAdapter {
   readonly backend = 'slack' as const;
-  private readonly app: App;
+  private app: App | undefined;
+  private readonly client: webApi.WebClient;
   private readonly outbox: Outbox;
+  private readonly clientOptions: webApi.WebClientOptions;
+  private readonly logger: NonNullable<AppOptions['logger']>;
   private readonly receiver: SocketModeReceiver | HTTPReceiver;
   private botUserId = '';
   private connected = false;
@@ -75,7 +87,10 @@ export class SlackAdapter implements ChatAdapter {
   >();
   private readonly channels = new Set<string>();
   private stopping = false;
-  private reconnecting = false;
+  private started = false;
+  /** The reconnect loop, and its pending wait (cleared by stop). */
+  private reconnecting: Promise<void> | undefined;
+  private reconnectWait: { timer: NodeJS.Timeout; wake: () => void } | undefined;
 
   constructor(private readonly opts: SlackOptions) {
     const clientOptions = {
@@ -109,7 +124,8 @@ export class SlackAdapter implements ChatAdapter {
       });
       client.on('disconnected', () => {
         this.connected = false;
-        if (!this.stopping) void this.reconnect();
+        // not while the first start() is still trying: its caller gets that failure
+        if (this.started && !this.stopping) this.reconnecting ??= this.reconnect();
       });
     } else {
       if (!opts.signingSecret) throw new Error('HTTP mode needs slack.signingSecretFile');
@@ -119,20 +135,28 @@ export class SlackAdapter implements ChatAdapter {
         logger,
       });
     }
-    this.app = new App({
-      token: opts.botToken,
-      receiver: this.receiver,
-      clientOptions,
-      logger,
-      ignoreSelf: true,
-      tokenVerificationEnabled: false,
-    });
-    this.outbox = new Outbox(this.app.client, opts.log);
+    this.clientOptions = clientOptions;
+    this.logger = logger;
+    this.client = new webApi.WebClient(opts.botToken, clientOptions);
+    this.outbox = new Outbox(this.client, opts.log);
+    for (const c of opts.channels ?? []) this.channels.add(c);
   }
 
   async start(onEvent: EventHandler): Promise<void> {
-    const auth = await this.app.client.auth.test();
+    const auth = await this.client.auth.test();
     this.botUserId = String(auth.user_id ?? '');
+    // Bolt given the bot's ids does not call auth.test again for every event (where one failed call,
+    // a 429 or a blip, would drop the event)
+    this.app = new App({
+      token: this.opts.botToken,
+      botId: String(auth.bot_id ?? ''),
+      botUserId: this.botUserId,
+      receiver: this.receiver,
+      clientOptions: this.clientOptions,
+      logger: this.logger,
+      ignoreSelf: true,
+      tokenVerificationEnabled: false,
+    });
     const handle = (event: ChatEvent) => onEvent(event);
 
     this.app.message(async ({ message, body }) => {
@@ -171,6 +195,7 @@ export class SlackAdapter implements ChatAdapter {
       if (!this.seen.first((body as { event_id?: string }).event_id) || !this.seen.first(e.client_msg_id))
         return;
       const rest = e.text.replace(new RegExp(`<@${this.botUserId}>`, 'g'), '').trim();
+      this.channels.add(e.channel);
       await handle(this.event(e.user, e.channel, false, `${this.opts.prefix}${rest.replace(/^!/, '')}`));
     });
 
@@ -178,6 +203,7 @@ export class SlackAdapter implements ChatAdapter {
       await ack();
       if (!this.seen.first(command.trigger_id)) return;
       const direct = command.channel_id.startsWith('D');
+      if (!direct) this.channels.add(command.channel_id);
       await handle(
         this.event(command.user_id, command.channel_id, direct, `${this.opts.prefix}${command.text.trim()}`),
       );
@@ -185,14 +211,22 @@ export class SlackAdapter implements ChatAdapter {
 
     this.app.action(/^afsbot_(approve|deny)$/, async ({ ack, body, action }) => {
       await ack();
-      const b = body as { user: { id: string }; channel?: { id: string }; message?: { ts: string } };
+      const b = body as {
+        user: { id: string };
+        channel?: { id: string };
+        message?: { ts: string; thread_ts?: string };
+      };
       const a = action as { action_id: string; value: string; action_ts?: string };
       if (!b.channel || !b.message || !this.seen.first(`${a.action_ts}:${b.user.id}`)) return;
       const verb = a.action_id === 'afsbot_approve' ? 'approve' : 'deny';
       // checked like the typed command; its decision (not the click) updates the message
       await handle({
         actor: { backend: 'slack', id: b.user.id, name: b.user.id },
-        conversation: { id: b.channel.id, kind: 'channel', thread: b.message.ts },
+        conversation: {
+          id: b.channel.id,
+          kind: b.channel.id.startsWith('D') ? 'direct' : 'channel',
+          thread: b.message.thread_ts ?? b.message.ts,
+        },
         text: `${this.opts.prefix}${verb} ${a.value}`,
       });
     });
@@ -200,6 +234,7 @@ export class SlackAdapter implements ChatAdapter {
     if (this.opts.mode === 'socket') await this.app.start();
     else await this.app.start({ port: this.opts.port, host: this.opts.host } as never);
     this.connected = true;
+    this.started = true;
   }
 
   private event(user: string, channel: string, direct: boolean, text: string): ChatEvent {
@@ -229,7 +264,10 @@ export class SlackAdapter implements ChatAdapter {
         ...(this.requests.get(meta.requestId) ?? []),
         { channel: to.id, ts, text },
       ]);
-      await ts;
+      const posted = await ts;
+      // a plan too long for one message's blocks: the whole text in its thread, as the blocks say
+      if (posted && chunks(text).length > LIMITS.blocks - 2)
+        for (const part of chunks(text, 3500)) await this.outbox.post(to.id, part, { thread: posted });
       return;
     }
     if (meta?.kind === 'report') {
@@ -241,14 +279,20 @@ export class SlackAdapter implements ChatAdapter {
     }
     // "job N started: ..." is the job's one message, edited as it goes (every command words it so)
     const started = /^job (\d+) started/.exec(text);
-    if (started && !to.thread) {
+    if (started) {
       const id = Number(started[1]);
       const job = this.jobs.get(id);
       if (job) {
         job.header = text;
         this.scheduleEdit(id, job, true);
       } else
-        this.jobs.set(id, { channel: to.id, ts: this.outbox.post(to.id, text), header: text, lastEdit: 0 });
+        this.jobs.set(id, {
+          channel: to.id,
+          ts: this.outbox.post(to.id, text, to.thread ? { thread: to.thread } : {}),
+          header: text,
+          lastEdit: 0,
+          ...(to.thread ? { thread: to.thread } : {}),
+        });
       await this.jobs.get(id)!.ts;
       return;
     }
@@ -256,7 +300,9 @@ export class SlackAdapter implements ChatAdapter {
     if (meta?.kind === 'job' && job && job.channel === to.id) {
       // details and the result in the job's thread; the result also marks the header
       const ts = await job.ts;
-      for (const part of chunks(text, 3500)) await this.outbox.post(to.id, part, ts ? { thread: ts } : {});
+      // a job message that is itself in a thread keeps its details in that thread
+      const thread = job.thread ?? ts;
+      for (const part of chunks(text, 3500)) await this.outbox.post(to.id, part, thread ? { thread } : {});
       if (meta.final) {
         clearTimeout(job.timer);
         this.jobs.delete(meta.jobId);
@@ -277,9 +323,14 @@ export class SlackAdapter implements ChatAdapter {
       const header = `job ${update.jobId} started: ${update.title}`;
       job = {
         channel: to.id,
-        ts: this.outbox.post(to.id, `${header}\n${progressLine(update)}`),
+        ts: this.outbox.post(
+          to.id,
+          `${header}\n${progressLine(update)}`,
+          to.thread ? { thread: to.thread } : {},
+        ),
         header,
         lastEdit: Date.now(),
+        ...(to.thread ? { thread: to.thread } : {}),
       };
       this.jobs.set(update.jobId, job);
       return;
@@ -306,17 +357,20 @@ export class SlackAdapter implements ChatAdapter {
 
   /** Socket Mode: opens a new connection, again and again with backoff (1 s doubling to 30 s), until one holds. */
   private async reconnect(): Promise<void> {
-    if (this.reconnecting) return;
-    this.reconnecting = true;
     const client = (this.receiver as SocketModeReceiver).client;
     let wait = 1000;
     try {
       while (!this.stopping) {
-        await new Promise((r) => setTimeout(r, wait));
+        await new Promise<void>((wake) => {
+          this.reconnectWait = { timer: setTimeout(wake, wait), wake };
+        });
+        this.reconnectWait = undefined;
         if (this.stopping) return;
         try {
           await client.start();
-          this.opts.log.info('slack reconnected');
+          if (this.stopping)
+            await client.disconnect(); // stop() came while it was connecting
+          else this.opts.log.info('slack reconnected');
           return;
         } catch (err) {
           this.opts.log.warn('slack reconnect failed; trying again', { waitMs: wait, error: String(err) });
@@ -324,19 +378,19 @@ export class SlackAdapter implements ChatAdapter {
         }
       }
     } finally {
-      this.reconnecting = false;
+      this.reconnecting = undefined;
     }
   }
 
   /** An approval request was decided: every message showing it loses its buttons and says who and when. */
   decided(d: Decision): void {
-    const who = d.by.backend === 'slack' ? `<@${d.by.id}>` : `${d.by.id} on ${d.by.backend}`;
+    const who = d.by.backend === 'slack' ? `<@${d.by.id}>` : escapeMrkdwn(`${d.by.id} on ${d.by.backend}`);
     const at = `${d.at.toISOString().slice(11, 16)} UTC`;
     const line =
       d.outcome === 'approved'
         ? `✅ Approved by ${who} at ${at}`
         : d.outcome === 'denied'
-          ? `❌ Denied by ${who} at ${at}${d.reason ? `: ${d.reason}` : ''}`
+          ? `❌ Denied by ${who} at ${at}${d.reason ? `: ${escapeMrkdwn(d.reason)}` : ''}`
           : `⚠️ Not run: what it was planned on changed (seen at ${at}); ask again for a new plan`;
     for (const m of this.requests.get(d.requestId) ?? [])
       void this.outbox.update(
@@ -352,7 +406,7 @@ export class SlackAdapter implements ChatAdapter {
     return {
       backend: 'slack',
       connected: this.connected,
-      detail: `${this.opts.mode === 'socket' ? 'Socket Mode' : `HTTP on ${this.opts.host}:${this.opts.port}`}, bot user ${this.botUserId || '?'}${this.outbox.delayed ? `, ${this.outbox.delayed} sends delayed` : ''}`,
+      detail: `${this.opts.mode === 'socket' ? 'Socket Mode' : `HTTP on ${this.opts.host}:${this.opts.port}`}, bot user ${this.botUserId || '?'}${this.outbox.retried ? `, ${this.outbox.retried} sends retried since start` : ''}`,
       channels: [...this.channels],
     };
   }
@@ -360,7 +414,13 @@ export class SlackAdapter implements ChatAdapter {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const j of this.jobs.values()) clearTimeout(j.timer);
-    await this.outbox.flush();
-    await this.app.stop();
+    if (this.reconnectWait) {
+      clearTimeout(this.reconnectWait.timer);
+      this.reconnectWait.wake();
+    }
+    await this.reconnecting;
+    // what is queued gets a while to go out; with Slack unreachable, shutdown does not wait for ever
+    await this.outbox.flush(15_000);
+    await this.app?.stop();
   }
 }

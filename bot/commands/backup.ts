@@ -192,7 +192,7 @@ export default defineCommand({
     const { id } = s.jobs.submit({
       kind: 'get',
       title: `get ${what} of ${date}`,
-      volumes: [],
+      volumes: what === 'databases' ? [] : [what], // so that retention does not remove what it copies
       origin: originOfCommand(ctx),
       run: (job) => get(s, job, date, what),
     });

@@ -81,7 +81,7 @@ export default defineCommand({
     const { id } = s.jobs.submit({
       kind: 'restore-file',
       title: `restore-file ${volume} of ${asOf}`,
-      volumes: [],
+      volumes: [volume], // so that retention does not remove a dump file it is reading
       origin: originOfCommand(ctx),
       run: async (job) => {
         const work = join(s.config.dumps.stagingDir, `job-${job.id}-extract`);

@@ -1,7 +1,7 @@
 // backup-manager and `afsbot keys`, run as processes the way an admin runs them when chat is down, on
 // the real cell, store and archive; and the locks every afsbot process shares through the store.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -88,6 +88,21 @@ describe('backup-manager', () => {
     const again = await bm(['restore', today, 'bm.a', 'bmr.a']);
     expect([again.exitCode, again.stdout]).toEqual([1, expect.stringMatching(/bmr\.a already exists/)]);
   }, 120_000);
+
+  it('never makes a new empty archive where the one it archived to has gone (an unmounted disk)', async () => {
+    const repo = env.AFSBOT_ARCHIVE_REPOSITORY!;
+    renameSync(repo, `${repo}.away`);
+    try {
+      const r = await bm(['keys', 'list']);
+      expect([r.exitCode, r.stderr]).toEqual([
+        1,
+        expect.stringMatching(/is not there, but \d+ dumps were archived to it: is its disk mounted/),
+      ]);
+      expect(existsSync(repo)).toBe(false);
+    } finally {
+      renameSync(`${repo}.away`, repo);
+    }
+  });
 
   it('refuses a user who is not a console admin, and audits it', async () => {
     const r = await bm(['list'], { env: { AFSBOT_ADMINS_CONSOLE: 'alice' } });
