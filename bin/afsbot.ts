@@ -85,6 +85,7 @@ function buildAdapters(
         prefix: config.prefix,
         slashCommand: sl.slashCommand,
         progressIntervalMs: sl.progressIntervalMs,
+        channels: sl.reportChannels,
         log: log.child({ adapter: 'slack' }),
       }),
     );

@@ -33,6 +33,7 @@ export function slackAdapter(
     prefix: config.prefix,
     slashCommand: config.slack.slashCommand,
     progressIntervalMs: config.slack.progressIntervalMs,
+    channels: config.slack.reportChannels,
     log: log.child({ adapter: 'slack' }),
     clientPingTimeoutMs: 1000,
   });
