@@ -140,6 +140,11 @@ export async function decodeInto(req: DecodeRequest): Promise<DecodeOutcome> {
   return { ok: true, storedBytes: size, consumerOutput };
 }
 
+/** A stored dump that cannot be opened (removed by hand, a disk not mounted). */
+export class MissingDumpFile extends Error {
+  override readonly name = 'MissingDumpFile';
+}
+
 /**
  * Reads only the dump header of a stored dump (for rescan and chain checks), decoding a few KiB.
  * Throws an Error that says why not: a missing file, a decoder's own words (a wrong ccrypt key,
@@ -151,8 +156,8 @@ export async function readStoredHeader(source: DumpSource, tools: Tools): Promis
     try {
       fd = openSync(source.path, 'r');
     } catch (err) {
-      throw new Error(
-        `cannot read ${source.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; !backup rescan updates the catalog to what is on disk`,
+      throw new MissingDumpFile(
+        `cannot read ${source.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       );
     }
   }

@@ -1,9 +1,10 @@
 // The local dump store: one directory per date, one zstd-compressed file per dump, each with a
 // small JSON sidecar. A file only gets its final name once it is complete and checksummed, so
 // anything named *.dump.zst is whole; leftovers of interrupted work end in .partial.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
+  createReadStream,
   fsyncSync,
   openSync,
   readdirSync,
@@ -143,4 +144,11 @@ export function removeQuietly(path: string): void {
   } catch {
     // already gone
   }
+}
+
+/** sha256 of a stored file, read as a stream (from the page cache, just after it was written). */
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
 }

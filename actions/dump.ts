@@ -1,12 +1,11 @@
 // vos dump -> zstd -> file, process to process. The file gets its final name only after every stage
 // succeeded, it is fsynced, and its checksum is known; any failure or cancel removes the partial file.
-import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { readStoredHeader } from './decode.ts';
 import type { DumpHeader } from './dump-header.ts';
-import { fsyncDir, fsyncFile, partialName, removeQuietly } from './dump-store.ts';
+import { fsyncDir, fsyncFile, partialName, removeQuietly, sha256File } from './dump-store.ts';
 import { pipelineFailure, readCount, spawnTool, type ToolFailure } from './exec.ts';
 import type { Vos } from './vos.ts';
 
@@ -38,12 +37,6 @@ export type DumpOutcome = DumpToFileResult | (ToolFailure & { partialRemoved: bo
 export function parseZstdSizes(stderr: string): { raw: number; stored: number } | undefined {
   const m = /\(\s*(\d+) B =>\s*(\d+) B,[^)]*\)\s*$/m.exec(stderr);
   return m ? { raw: Number(m[1]), stored: Number(m[2]) } : undefined;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 /**
@@ -112,10 +105,10 @@ export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
 
   const failure = pipelineFailure([dumpResult, zstdResult]);
   if (failure || req.signal?.aborted) {
+    if (!failure) return fail('cancelled', true);
     removeQuietly(tmp);
-    const base = failure ?? { ...(fail('cancelled', true) as ToolFailure) };
     // Cancelled means the caller asked for it; a stage we stopped because another broke is a failure.
-    return { ...base, cancelled: Boolean(req.signal?.aborted), partialRemoved: true };
+    return { ...failure, cancelled: Boolean(req.signal?.aborted), partialRemoved: true };
   }
   const storedBytes = statSync(tmp).size;
   const sizes = parseZstdSizes(zstdResult.stderr);

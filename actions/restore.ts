@@ -3,7 +3,14 @@
 // The chain is checked here, from the dump headers themselves, because vos does no lineage check: an
 // incremental of one volume applied onto another returns 0 and mixes them.
 import { mkdirSync } from 'node:fs';
-import { type DecodeOutcome, type DumpSource, decodeInto, readStoredHeader, type Tools } from './decode.ts';
+import {
+  type DecodeOutcome,
+  type DumpSource,
+  decodeInto,
+  MissingDumpFile,
+  readStoredHeader,
+  type Tools,
+} from './decode.ts';
 import type { DumpHeader } from './dump-header.ts';
 import type { ToolFailure } from './exec.ts';
 import { parseFormatBlock, type VolumeFields, type Vos } from './vos.ts';
@@ -17,6 +24,13 @@ export interface ChainLink {
 
 export class ChainError extends Error {
   override readonly name = 'ChainError';
+  constructor(
+    message: string,
+    /** The files are not what the catalog says (gone, or another clone): rebuilding it may help. */
+    readonly catalogOutOfDate = false,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -32,11 +46,15 @@ export async function checkChain(chain: ChainLink[], tools: Tools): Promise<Dump
     try {
       h = await readStoredHeader(link.source, tools);
     } catch (err) {
-      throw new ChainError(`${link.source.path} is not a readable volume dump: ${(err as Error).message}`);
+      throw new ChainError(
+        `${link.source.path} is not a readable volume dump: ${(err as Error).message}`,
+        err instanceof MissingDumpFile,
+      );
     }
     if (link.expect && link.source.kind !== 'legacy' && h.toTime !== link.expect.cloneTime) {
       throw new ChainError(
-        `${link.source.path} holds a clone of ${h.toTime}, but the catalog says ${link.expect.cloneTime}: run !backup rescan`,
+        `${link.source.path} holds a clone of ${h.toTime}, but the catalog says ${link.expect.cloneTime}`,
+        true,
       );
     }
     headers.push(h);

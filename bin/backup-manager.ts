@@ -140,9 +140,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(
-      `backup-manager: ${err instanceof ConfigError || !(err instanceof Error) ? String((err as Error)?.message ?? err) : err.message}\n`,
-    );
+    process.stderr.write(`backup-manager: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(err instanceof ConfigError ? 2 : 1);
   },
 );

@@ -34,40 +34,35 @@ export async function runApproved(ctx: CommandContext, row: ApprovalRow, how: st
     )
     .run(s.clock().toISOString(), ctx.actor.id, row.id);
   if (claimed.changes !== 1) throw new Refusal(`request ${row.id} is already being run or decided`);
+  // every adapter showing the request (Slack's buttons) learns the outcome
+  const tell = (outcome: 'approved' | 'stale') =>
+    s.decided({
+      requestId: row.id,
+      outcome,
+      by: { backend: ctx.actor.backend, id: ctx.actor.id },
+      at: s.clock(),
+    });
+  const markStale = () => {
+    approvals.set(row.id, { status: 'stale', decided_at: s.clock().toISOString(), decided_by: ctx.actor.id });
+    tell('stale');
+  };
   let changes: string[];
   try {
     const plan = await spec.destructive.plan(ctx, parsed.data);
     changes = factChanges(JSON.parse(row.facts), plan.facts);
   } catch (err) {
-    approvals.set(row.id, { status: 'stale', decided_at: s.clock().toISOString(), decided_by: ctx.actor.id });
-    s.decided({
-      requestId: row.id,
-      outcome: 'stale',
-      by: { backend: ctx.actor.backend, id: ctx.actor.id },
-      at: s.clock(),
-    });
+    markStale();
     throw new Refusal(
       `request ${row.id} can no longer run as planned (${(err as Error).message}); ask again for a new plan`,
     );
   }
   if (changes.length > 0) {
-    approvals.set(row.id, { status: 'stale', decided_at: s.clock().toISOString(), decided_by: ctx.actor.id });
-    s.decided({
-      requestId: row.id,
-      outcome: 'stale',
-      by: { backend: ctx.actor.backend, id: ctx.actor.id },
-      at: s.clock(),
-    });
+    markStale();
     throw new Refusal(
       `what request ${row.id} was planned on has changed (${changes.join('; ')}), so it will not run; ask again with !${row.command} ${(JSON.parse(row.args) as string[]).join(' ')} for a new plan`,
     );
   }
-  s.decided({
-    requestId: row.id,
-    outcome: 'approved',
-    by: { backend: ctx.actor.backend, id: ctx.actor.id },
-    at: s.clock(),
-  });
+  tell('approved');
   await ctx.reply(`request ${row.id} ${how}; running it`);
   await spec.run({ ...ctx, approvalId: row.id }, parsed.data);
 }

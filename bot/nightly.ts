@@ -513,11 +513,20 @@ function describeMaintenance(m: MaintenanceRow): string {
 }
 
 /** The report's numbers, for chats that lay them out (Slack blocks); the text has all of it too. */
+/** The run's totals, as the report and its summary both show them. */
+function totals(st: NightlyStats) {
+  return {
+    /** Volumes at a level (full, incremental, unchanged) that did not fail. */
+    count: (level: string) => st.volumes.filter((v) => !v.error && v.choice.level === level).length,
+    failed: st.volumes.filter((v) => v.error),
+    raw: st.volumes.reduce((a, v) => a + (v.rawBytes ?? 0), 0),
+    stored: st.volumes.reduce((a, v) => a + (v.storedBytes ?? 0), 0),
+    seconds: Object.values(st.phases).reduce((a, b) => a + b, 0),
+  };
+}
+
 export function reportSummary(st: NightlyStats): ReportSummary {
-  const count = (l: string) => st.volumes.filter((v) => !v.error && v.choice.level === l).length;
-  const raw = st.volumes.reduce((a, v) => a + (v.rawBytes ?? 0), 0);
-  const stored = st.volumes.reduce((a, v) => a + (v.storedBytes ?? 0), 0);
-  const total = Object.values(st.phases).reduce((a, b) => a + b, 0);
+  const { count, failed, raw, stored, seconds: total } = totals(st);
   const v = verdict(st);
   return {
     title: `nightly ${st.date}`,
@@ -528,13 +537,13 @@ export function reportSummary(st: NightlyStats): ReportSummary {
       { label: 'full', value: String(count('full')) },
       { label: 'incremental', value: String(count('incremental')) },
       { label: 'unchanged', value: String(count('unchanged')) },
-      { label: 'failed', value: String(st.volumes.filter((x) => x.error).length) },
+      { label: 'failed', value: String(failed.length) },
       { label: 'raw / compressed', value: `${formatBytes(raw)} / ${formatBytes(stored)}` },
       { label: 'added to the archive', value: formatBytes(st.archive.added) },
       { label: 'took', value: seconds(total) },
     ],
     failures: [
-      ...st.volumes.filter((x) => x.error).map((x) => `${x.volume}: ${x.error}`),
+      ...failed.map((x) => `${x.volume}: ${x.error}`),
       ...st.archive.errors.map((e) => `archive: ${e}`),
       ...st.stale.map((x) => `${x.volume}: stale, last good dump ${x.last ?? 'never'}`),
     ],
@@ -543,12 +552,7 @@ export function reportSummary(st: NightlyStats): ReportSummary {
 
 /** The report: whether last night is safe, at a glance, then the details. */
 export function renderReport(st: NightlyStats): string {
-  const count = (l: string) =>
-    st.volumes.filter((v) => (l === 'failed' ? v.error : !v.error && v.choice.level === l)).length;
-  const failed = st.volumes.filter((v) => v.error);
-  const raw = st.volumes.reduce((a, v) => a + (v.rawBytes ?? 0), 0);
-  const stored = st.volumes.reduce((a, v) => a + (v.storedBytes ?? 0), 0);
-  const total = Object.values(st.phases).reduce((a, b) => a + b, 0);
+  const { count, failed, raw, stored, seconds: total } = totals(st);
   const lines = [
     `nightly ${st.date}${st.dryRun ? ' (dry run)' : ''}: ${verdict(st)}. ${st.volumes.length} volume${st.volumes.length === 1 ? '' : 's'}: ${count('full')} full, ${count('incremental')} incremental, ${count('unchanged')} unchanged, ${failed.length} failed.`,
   ];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { DumpSource } from '../actions/decode.ts';
 import { dumpToFile } from '../actions/dump.ts';
 import { type DumpKind, dumpFileName, type Level, writeSidecar } from '../actions/dump-store.ts';
-import type { ChainLink } from '../actions/restore.ts';
+import type { ChainError, ChainLink } from '../actions/restore.ts';
 import { volumeNameProblem } from '../actions/vos.ts';
 import type { DumpRow } from './catalog.ts';
 import { dumpDate } from './dates.ts';
@@ -237,4 +237,9 @@ export async function restoreSite(
     );
   }
   return { server: site.server, partition: site.partition.replace(/^\/vicep/, '') };
+}
+
+/** A refused chain, in words for the admin: with how to bring the catalog in line when that is why. */
+export function chainRefusal(err: ChainError): string {
+  return `refused: ${err.message}${err.catalogOutOfDate ? '; !backup rescan updates the catalog to what is on disk' : ''}`;
 }

@@ -266,15 +266,14 @@ export class SlackAdapter implements ChatAdapter {
       ]);
       const posted = await ts;
       // a plan too long for one message's blocks: the whole text in its thread, as the blocks say
-      if (posted && chunks(text).length > LIMITS.blocks - 2)
-        for (const part of chunks(text, 3500)) await this.outbox.post(to.id, part, { thread: posted });
+      if (posted && chunks(text).length > LIMITS.blocks - 2) await this.postLong(to.id, text, posted);
       return;
     }
     if (meta?.kind === 'report') {
       const ts = await this.outbox.post(to.id, text.split('\n')[0] ?? text, {
         blocks: reportBlocks(meta.summary),
       });
-      for (const part of chunks(text, 3500)) await this.outbox.post(to.id, part, ts ? { thread: ts } : {});
+      await this.postLong(to.id, text, ts);
       return;
     }
     // "job N started: ..." is the job's one message, edited as it goes (every command words it so)
@@ -302,7 +301,7 @@ export class SlackAdapter implements ChatAdapter {
       const ts = await job.ts;
       // a job message that is itself in a thread keeps its details in that thread
       const thread = job.thread ?? ts;
-      for (const part of chunks(text, 3500)) await this.outbox.post(to.id, part, thread ? { thread } : {});
+      await this.postLong(to.id, text, thread);
       if (meta.final) {
         clearTimeout(job.timer);
         this.jobs.delete(meta.jobId);
@@ -311,8 +310,12 @@ export class SlackAdapter implements ChatAdapter {
       }
       return;
     }
-    for (const part of chunks(text, 3500))
-      await this.outbox.post(to.id, part, to.thread ? { thread: to.thread } : {});
+    await this.postLong(to.id, text, to.thread);
+  }
+
+  /** Plain text in as many messages as it takes (Slack shortens one past 4000 characters), in order. */
+  private async postLong(channel: string, text: string, thread?: string): Promise<void> {
+    for (const part of chunks(text, 3500)) await this.outbox.post(channel, part, thread ? { thread } : {});
   }
 
   progress(to: Conversation, update: ProgressUpdate): void {

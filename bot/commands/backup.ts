@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
-import { copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { decodeInto } from '../../actions/decode.ts';
+import { sha256File } from '../../actions/dump-store.ts';
 import { tokens } from '../args.ts';
 import type { DumpRow } from '../catalog.ts';
 import { parseDate } from '../dates.ts';
@@ -61,13 +61,6 @@ async function list(ctx: CommandContext, date?: string): Promise<void> {
   await ctx.reply(rows.map(describe).join('\n'));
 }
 
-/** sha256 of a file, read as a stream. */
-async function sha256Of(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 /** Hard link when the staging directory is on the same file system, a copy when not. */
 function place(src: string, dir: string): string {
   const dst = join(dir, basename(src));
@@ -120,7 +113,7 @@ async function get(s: Services, job: RunningJob, date: string, what: string): Pr
       await s.archive
         .fetch(row.archive_snapshot, `${row.archive_path}.json`, `${placed}.json`, job.signal)
         .catch(() => undefined); // an old dump may have gone in without its sidecar
-      const sum = await sha256Of(placed);
+      const sum = await sha256File(placed);
       if (row.sha256 && sum !== row.sha256)
         throw new Error(
           `${basename(placed)} from the archive has sha256 ${sum}, but the catalog says ${row.sha256}; it is left in ${dir} for inspection`,

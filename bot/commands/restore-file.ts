@@ -7,7 +7,7 @@ import { UserError } from '../errors.ts';
 import { formatBytes } from '../format.ts';
 import { originOfCommand } from '../jobs.ts';
 import { defineCommand } from '../registry.ts';
-import { chainFor, chainLinks, checkVolumeArg } from '../volumes.ts';
+import { chainFor, chainLinks, chainRefusal, checkVolumeArg } from '../volumes.ts';
 
 /** A path inside a volume as an admin may ask for it: relative, no "..", nothing odd. */
 export function checkVolumePath(p: string): string {
@@ -143,7 +143,7 @@ export default defineCommand({
             ...(symlinks.length ? [`not copied: ${symlinks.join('; ')}`] : []),
           ].join('\n');
         } catch (err) {
-          if (err instanceof ChainError) throw new UserError(`refused: ${err.message}`);
+          if (err instanceof ChainError) throw new UserError(chainRefusal(err));
           throw err;
         } finally {
           rmSync(work, { recursive: true, force: true });

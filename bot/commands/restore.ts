@@ -7,7 +7,7 @@ import { formatBytes } from '../format.ts';
 import { originOfCommand } from '../jobs.ts';
 import { defineCommand } from '../registry.ts';
 import { RestoredVolumes } from '../restored.ts';
-import { chainFor, chainLinks, checkVolumeArg, iso, restoreSite } from '../volumes.ts';
+import { chainFor, chainLinks, chainRefusal, checkVolumeArg, iso, restoreSite } from '../volumes.ts';
 
 /** A name for a restored copy that fits AFS's 22 characters, for the error that suggests one. */
 export function shortName(volume: string): string {
@@ -100,8 +100,7 @@ export default defineCommand({
             },
           });
         } catch (err) {
-          if (err instanceof ChainError)
-            throw new UserError(`refused: ${err.message}. Nothing was restored.`);
+          if (err instanceof ChainError) throw new UserError(`${chainRefusal(err)}. Nothing was restored.`);
           throw err;
         }
         if (!r.ok) {
