@@ -354,7 +354,7 @@ async function main(): Promise<number> {
     const volumeBytes = 2 * FILES_EACH * FILE_BYTES;
 
     const env = botEnv(cell, dir);
-    const storePath = env.AFSBOT_STORE!;
+    const storePath = env.AFSBOT_DATABASE!;
     say(`dumping ${VOLUME} with the bot`);
     await botSession(env, `!dump ${VOLUME} full\n`);
     const dump = readStore<DumpRow>(

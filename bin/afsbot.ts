@@ -1,23 +1,23 @@
-// Composition root: reads the config, builds the adapters and the bot, and runs until a signal or,
-// for a console session, the end of input.
+// The program: reads the config, builds the adapters and the bot, and runs until a signal. A chat
+// adapter is loaded only when it is enabled (Slack's SDK alone is a good part of the bot's memory).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.ts';
-import { IrcAdapter } from '../adapters/irc/irc-adapter.ts';
-import { SlackAdapter } from '../adapters/slack/slack-adapter.ts';
 import { Bot, version } from '../bot/bot.ts';
-import type { ChatAdapter } from '../bot/chat.ts';
-import { type Config, ConfigError, loadConfig } from '../bot/config.ts';
-import { createLogger, type Logger } from '../bot/log.ts';
-import { Store } from '../bot/store.ts';
+import type { ChatAdapter } from '../bot/chat/adapter.ts';
+import { type Config, ConfigError, loadConfig } from '../bot/platform/config.ts';
+import { Database } from '../bot/platform/database.ts';
+import { createLogger, type Logger } from '../bot/platform/log.ts';
 import { keysMain } from './keys.ts';
 
-const usage = `usage: afsbot [--config FILE] [--console]
+const usage = `usage: afsbot [--config FILE] [--console [--exit-at-eof]]
        afsbot keys list | keys add <admin> | keys remove <id>
 
-Runs the bot with the adapters enabled in the config (IRC, console).
+Runs the bot with the adapters enabled in the config (IRC, Slack, console) until SIGINT or SIGTERM.
   --config FILE   JSON config file (or AFSBOT_CONFIG); environment variables AFSBOT_* override it
   --console       also read commands from this terminal, as the local unix user
+  --exit-at-eof   when the console's input ends, let the jobs it started finish and stop (the
+                  default only when the console is the only chat; with IRC or Slack the bot runs on)
   --version       print the version`;
 
 function readSecret(file: string, what: string, envName: string): string {
@@ -34,15 +34,16 @@ function readSecret(file: string, what: string, envName: string): string {
   return secret;
 }
 
-function buildAdapters(
+async function buildAdapters(
   config: Config,
   log: Logger,
   forceConsole: boolean,
   jobsDone: () => Promise<void>,
-): { adapters: ChatAdapter[]; console?: ConsoleAdapter } {
+): Promise<{ adapters: ChatAdapter[]; console?: ConsoleAdapter }> {
   const adapters: ChatAdapter[] = [];
   let consoleAdapter: ConsoleAdapter | undefined;
   if (config.irc.enabled) {
+    const { IrcAdapter } = await import('../adapters/irc/irc-adapter.ts');
     const irc = config.irc;
     adapters.push(
       new IrcAdapter({
@@ -61,6 +62,7 @@ function buildAdapters(
     );
   }
   if (config.slack.enabled) {
+    const { SlackAdapter } = await import('../adapters/slack/slack-adapter.ts');
     const sl = config.slack;
     const need = (file: string | undefined, what: string, env: string) => {
       if (!file) throw new ConfigError(`Slack is enabled but ${env} (the ${what} file) is not set`);
@@ -113,17 +115,18 @@ async function main(): Promise<number> {
   if (process.argv[2] === 'keys') {
     const config = loadConfig(process.env.AFSBOT_CONFIG ? { file: process.env.AFSBOT_CONFIG } : {});
     const log = createLogger({ level: 'warn', ...(config.log.file ? { file: config.log.file } : {}) });
-    const store = new Store(config.storePath);
+    const database = new Database(config.databasePath);
     try {
-      return await keysMain(process.argv.slice(3), { config, store, log });
+      return await keysMain(process.argv.slice(3), { config, database, log });
     } finally {
-      store.close();
+      database.close();
     }
   }
   const { values } = parseArgs({
     options: {
       config: { type: 'string' },
       console: { type: 'boolean', default: false },
+      'exit-at-eof': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
       version: { type: 'boolean', default: false },
     },
@@ -144,7 +147,7 @@ async function main(): Promise<number> {
     ...(config.log.file ? { file: config.log.file } : {}),
   });
   let bot: Bot | undefined;
-  const { adapters, console: consoleAdapter } = buildAdapters(config, log, values.console, async () =>
+  const { adapters, console: consoleAdapter } = await buildAdapters(config, log, values.console, async () =>
     bot?.services.jobs.drain(),
   );
   bot = new Bot({ config, log, adapters });
@@ -164,10 +167,15 @@ async function main(): Promise<number> {
   await running.start();
   if (consoleAdapter) {
     await consoleAdapter.ended;
-    // A scripted session: let the jobs it started finish and report before shutting down.
-    await running.drain();
-    await stop('end of console input');
-    return 0;
+    const others = adapters.filter((a) => a !== consoleAdapter).map((a) => a.backend);
+    if (others.length === 0 || values['exit-at-eof']) {
+      // A scripted session: let the jobs it started finish and report before shutting down.
+      await running.drain();
+      await stop('end of console input');
+      return 0;
+    }
+    // A service's stdin may be /dev/null: the bot does not stop because the console has nothing to say.
+    log.info('console input ended; the bot runs on', { adapters: others });
   }
   await new Promise<never>(() => {}); // run until a signal
   return 0;

@@ -5,9 +5,9 @@
 import { Readable } from 'node:stream';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.ts';
 import { Bot } from '../bot/bot.ts';
-import { ConfigError, loadConfig } from '../bot/config.ts';
-import { createLogger } from '../bot/log.ts';
-import { Store } from '../bot/store.ts';
+import { ConfigError, loadConfig } from '../bot/platform/config.ts';
+import { Database } from '../bot/platform/database.ts';
+import { createLogger } from '../bot/platform/log.ts';
 import { keysMain, keysUsage } from './keys.ts';
 
 interface Sub {
@@ -88,11 +88,11 @@ async function main(argv: string[]): Promise<number> {
     ...(config.log.file ? { file: config.log.file } : {}),
   });
   if (name === 'keys') {
-    const store = new Store(config.storePath);
+    const database = new Database(config.databasePath);
     try {
-      return await keysMain(rest, { config, store, log });
+      return await keysMain(rest, { config, database, log });
     } finally {
-      store.close();
+      database.close();
     }
   }
   const command = subs[name]!.command(rest);
@@ -116,24 +116,16 @@ async function main(argv: string[]): Promise<number> {
   await adapter.ended;
   await bot.drain();
   // The exit status: the command's audit outcome, and every job this process ran.
-  const db = bot.store.db;
-  const audit = db
-    .prepare(`SELECT outcome FROM audit WHERE backend = 'console' AND time >= ? ORDER BY id DESC LIMIT 1`)
-    .get(started) as { outcome: string } | undefined;
-  const jobs = db
-    .prepare('SELECT status FROM jobs WHERE pid = ? AND created_at >= ?')
-    .all(process.pid, started) as {
-    status: string;
-  }[];
+  const s = bot.services;
+  const audit = s.audit.lastSince('console', started);
+  const jobs = s.jobs.statusesOf(process.pid, started);
   // a nightly run that ended but is NOT SAFE (a volume failed, the archive failed) is a failure too,
   // so that a cron wrapper around `backup-manager nightly` alerts
-  const night = db
-    .prepare('SELECT report FROM nightly_runs WHERE dry_run = 0 AND started_at >= ? ORDER BY id DESC LIMIT 1')
-    .get(started) as { report: string } | undefined;
+  const night = s.nightlyRuns.startedSince(started);
   await bot.stop({ wait: true });
   log.close();
   const safe = night === undefined || /^nightly \S+: OK\./.test(night.report);
-  const ok = audit?.outcome === 'ok' && jobs.every((j) => j.status === 'ok') && safe;
+  const ok = audit?.outcome === 'ok' && jobs.every((j) => j === 'ok') && safe;
   return ok ? 0 : 1;
 }
 

@@ -7,11 +7,12 @@ import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
-import { Archive } from '../bot/archive.ts';
-import { Catalog } from '../bot/catalog.ts';
-import type { Config } from '../bot/config.ts';
-import type { Logger } from '../bot/log.ts';
-import type { Store } from '../bot/store.ts';
+import { Archive } from '../bot/backup/archive/archive.ts';
+import { Catalog } from '../bot/backup/catalog.ts';
+import { AuditLog } from '../bot/chat/audit.ts';
+import type { Config } from '../bot/platform/config.ts';
+import type { Database } from '../bot/platform/database.ts';
+import type { Logger } from '../bot/platform/log.ts';
 
 export const keysUsage = `usage: keys list | keys add <admin> | keys remove <key id>
   list            the key slots: id, admin (user@host), created
@@ -59,10 +60,10 @@ async function readPassword(): Promise<string> {
 /** Runs one keys subcommand; returns the exit code. */
 export async function keysMain(
   args: string[],
-  deps: { config: Config; store: Store; log: Logger },
+  deps: { config: Config; database: Database; log: Logger },
 ): Promise<number> {
   const [sub, arg, ...rest] = args;
-  const archive = new Archive({ ...deps, catalog: new Catalog(deps.store) });
+  const archive = new Archive({ config: deps.config, log: deps.log, catalog: new Catalog(deps.database.db) });
   const restic = archive.restic;
   const who = userInfo().username;
   if (['list', 'add', 'remove'].includes(sub ?? '')) {
@@ -70,7 +71,7 @@ export async function keysMain(
     if (note) process.stderr.write(`${note}\n`);
   }
   const audit = (text: string, outcome: 'ok' | 'failed', detail: string) =>
-    deps.store.audit({
+    new AuditLog(deps.database.db).record({
       backend: 'console',
       identity: who,
       name: who,

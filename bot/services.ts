@@ -1,27 +1,44 @@
-// What a command handler may use. Built once at start by the Bot and passed in each context.
+// What a command handler and a workflow may use: the parts of the bot, built once at start by the
+// composition root (bot.ts) and passed in each command's context. Types only; nothing here runs.
 import type { Tools } from '../actions/decode.ts';
 import type { FsDriver } from '../actions/fs.ts';
 import type { Vos } from '../actions/vos.ts';
-import type { Archive } from './archive.ts';
-import type { Catalog } from './catalog.ts';
-import type { AdapterStatus, Decision, MessageMeta } from './chat.ts';
-import type { Config } from './config.ts';
-import type { JobManager, Origin } from './jobs.ts';
-import type { Logger } from './log.ts';
-import type { Registry } from './registry.ts';
-import type { Store } from './store.ts';
+import type { Approvals } from './approvals/approvals.ts';
+import type { Archive } from './backup/archive/archive.ts';
+import type { MaintenanceRuns } from './backup/archive/maintenance-runs.ts';
+import type { Catalog } from './backup/catalog.ts';
+import type { NightlyRuns } from './backup/nightly/history.ts';
+import type { Promotions } from './backup/promotions.ts';
+import type { RestoredVolumes } from './backup/restored.ts';
+import type { AdapterStatus, ApprovalDecision, MessageMeta } from './chat/adapter.ts';
+import type { AuditLog } from './chat/audit.ts';
+import type { CommandSpec, Registry } from './chat/registry.ts';
+import type { JobManager, Origin } from './jobs/manager.ts';
+import type { Scheduler } from './jobs/scheduler.ts';
+import type { Config } from './platform/config.ts';
+import type { Database } from './platform/database.ts';
+import type { Logger } from './platform/log.ts';
 
 export interface Services {
   config: Config;
-  store: Store;
-  registry: Registry;
+  /** The SQLite file itself (its size, its schema version); each table has its own class below. */
+  database: Database;
+  audit: AuditLog;
+  registry: Registry<Services>;
   log: Logger;
   vos: Vos;
-  fs: FsDriver;
+  /** The AFS cache manager's `fs` tool: mount points only. */
+  mounts: FsDriver;
   jobs: JobManager;
+  schedule: Scheduler;
   catalog: Catalog;
+  restored: RestoredVolumes;
+  promotions: Promotions;
   /** The restic archive. */
   archive: Archive;
+  maintenanceRuns: MaintenanceRuns;
+  nightlyRuns: NightlyRuns;
+  approvals: Approvals<Services>;
   tools: Tools & { restorevol: string; tar: string };
   /** Now. Injectable so that a simulated week can run in a test. */
   clock(): Date;
@@ -36,7 +53,12 @@ export interface Services {
    */
   report(text: string, except?: Origin, meta?: MessageMeta): Promise<void>;
   /** Tells every adapter that an approval request was decided, so that a request shown with buttons is updated. */
-  decided(d: Decision): void;
-  /** When the nightly run starts next by the schedule (undefined: no schedule running). */
-  nextNightly(): Date | undefined;
+  decided(d: ApprovalDecision): void;
+}
+
+/** A command, type-checked against the Services its handler gets. */
+export type Command<A> = CommandSpec<A, Services>;
+
+export function defineCommand<A>(spec: Command<A>): Command<A> {
+  return spec;
 }

@@ -51,7 +51,7 @@ me=$(id -un)
 cat >"$state/config.json" <<JSON
 {
   "name": "afsbot (demo sandbox)",
-  "storePath": "$state/afsbot.db",
+  "databasePath": "$state/afsbot.db",
   "dumps": { "dir": "$state/dumps", "stagingDir": "$state/staging" },
   "log": { "level": "info", "file": "$state/afsbot.log" },
   "admins": { "irc": ["admin"], "console": ["$me"] },

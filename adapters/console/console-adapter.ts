@@ -9,7 +9,7 @@ import {
   type EventHandler,
   formatProgress,
   type ProgressUpdate,
-} from '../../bot/chat.ts';
+} from '../../bot/chat/adapter.ts';
 
 export interface ConsoleOptions {
   input: NodeJS.ReadableStream;

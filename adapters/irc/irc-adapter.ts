@@ -10,7 +10,7 @@ import {
   type EventHandler,
   formatProgress,
   type ProgressUpdate,
-} from '../../bot/chat.ts';
+} from '../../bot/chat/adapter.ts';
 import { SendQueue } from './send-queue.ts';
 import { maxTextBytes, splitForIrc } from './split.ts';
 

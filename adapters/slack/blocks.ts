@@ -1,6 +1,6 @@
 // Block Kit for the bot's messages, within Slack's limits: at most 50 blocks a message, 3000
 // characters in a section's text, 150 in a header, 10 fields of 2000 in a section.
-import { formatProgress, type ProgressUpdate, type ReportSummary } from '../../bot/chat.ts';
+import { formatProgress, type ProgressUpdate, type ReportSummary } from '../../bot/chat/adapter.ts';
 
 export const LIMITS = { blocks: 50, sectionText: 3000, header: 150, fields: 10, fieldText: 2000 } as const;
 

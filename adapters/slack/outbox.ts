@@ -3,7 +3,7 @@
 // (the socket may be down, the bot goes on): nothing is dropped and the order is kept. Edits of one
 // message that have not been sent yet are coalesced into the newest.
 import type { webApi } from '@slack/bolt';
-import type { AdapterLog } from '../../bot/chat.ts';
+import type { AdapterLog } from '../../bot/chat/adapter.ts';
 import type { Block } from './blocks.ts';
 
 interface Post {

@@ -8,14 +8,14 @@ import { App, type AppOptions, HTTPReceiver, LogLevel, SocketModeReceiver, webAp
 import type {
   AdapterLog,
   AdapterStatus,
+  ApprovalDecision,
   ChatAdapter,
   ChatEvent,
   Conversation,
-  Decision,
   EventHandler,
   MessageMeta,
   ProgressUpdate,
-} from '../../bot/chat.ts';
+} from '../../bot/chat/adapter.ts';
 import { approvalBlocks, chunks, LIMITS, progressLine, reportBlocks } from './blocks.ts';
 import { Outbox } from './outbox.ts';
 
@@ -276,10 +276,9 @@ export class SlackAdapter implements ChatAdapter {
       await this.postLong(to.id, text, ts);
       return;
     }
-    // "job N started: ..." is the job's one message, edited as it goes (every command words it so)
-    const started = /^job (\d+) started/.exec(text);
-    if (started) {
-      const id = Number(started[1]);
+    // the answer that started a job is the job's one message, edited as it goes
+    if (meta?.kind === 'job-started') {
+      const id = meta.jobId;
       const job = this.jobs.get(id);
       if (job) {
         job.header = text;
@@ -386,7 +385,7 @@ export class SlackAdapter implements ChatAdapter {
   }
 
   /** An approval request was decided: every message showing it loses its buttons and says who and when. */
-  decided(d: Decision): void {
+  decided(d: ApprovalDecision): void {
     const who = d.by.backend === 'slack' ? `<@${d.by.id}>` : escapeMrkdwn(`${d.by.id} on ${d.by.backend}`);
     const at = `${d.at.toISOString().slice(11, 16)} UTC`;
     const line =

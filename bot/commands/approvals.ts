@@ -1,6 +1,5 @@
-import { Approvals } from '../approvals.ts';
-import { noArgs } from '../args.ts';
-import { defineCommand } from '../registry.ts';
+import { noArgs } from '../chat/args.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'approvals',
@@ -11,7 +10,7 @@ export default defineCommand({
   args: noArgs,
   async run(ctx) {
     const s = ctx.services;
-    const open = new Approvals(s.store, s.clock).open();
+    const open = s.approvals.open();
     if (open.length === 0) {
       await ctx.reply('no open approval requests');
       return;

@@ -1,5 +1,5 @@
-import { optionalCount } from '../args.ts';
-import { defineCommand } from '../registry.ts';
+import { optionalCount } from '../chat/args.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'audit',
@@ -10,7 +10,7 @@ export default defineCommand({
   args: optionalCount('how many entries, default 10', 1, 500, 10),
   async run(ctx, n) {
     // The newest entry is this very command; leave it out so "the last n" means the n before it.
-    const entries = ctx.services.store.recentAudit(n + 1).filter((e) => e.id !== ctx.ref);
+    const entries = ctx.services.audit.recent(n + 1).filter((e) => e.id !== ctx.ref);
     const shown = entries.slice(-n);
     if (shown.length === 0) {
       await ctx.reply('the audit trail is empty');

@@ -2,15 +2,16 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync } from 'node
 import { basename, join } from 'node:path';
 import { decodeInto } from '../../actions/decode.ts';
 import { sha256File } from '../../actions/dump-store.ts';
-import { tokens } from '../args.ts';
-import type { DumpRow } from '../catalog.ts';
-import { parseDate } from '../dates.ts';
-import { UserError } from '../errors.ts';
-import { formatBytes } from '../format.ts';
-import { originOfCommand, type RunningJob } from '../jobs.ts';
-import { type CommandContext, defineCommand } from '../registry.ts';
-import type { Services } from '../services.ts';
-import { chainFor, checkVolumeArg, iso, sourceOf } from '../volumes.ts';
+import type { DumpRow } from '../backup/catalog.ts';
+import { rescanCatalog } from '../backup/catalog-rescan.ts';
+import { chainFor, sourceOf } from '../backup/chains.ts';
+import { checkVolumeArg } from '../backup/volumes.ts';
+import { bad, parseDate, tokens } from '../chat/args.ts';
+import { UserError } from '../chat/errors.ts';
+import type { CommandContext } from '../chat/registry.ts';
+import type { RunningJob } from '../jobs/manager.ts';
+import { formatBytes, iso } from '../platform/format.ts';
+import { defineCommand, type Services } from '../services.ts';
 
 type Args = { sub: 'list'; date?: string } | { sub: 'get'; date: string; what: string } | { sub: 'rescan' };
 
@@ -28,7 +29,7 @@ function describe(d: DumpRow): string {
   return `${d.volume}  ${d.level}${kind}, ${raw}${formatBytes(d.stored_bytes)} stored, clone ${iso(d.clone_time)}${base} [${where}]`;
 }
 
-async function list(ctx: CommandContext, date?: string): Promise<void> {
+async function list(ctx: CommandContext<Services>, date?: string): Promise<void> {
   const { catalog } = ctx.services;
   if (!date) {
     const dates = catalog.dates();
@@ -143,20 +144,20 @@ export default defineCommand({
   usage,
   example: 'backup list 2013.01.28',
   permission: 'admin',
-  args: tokens.transform((t): Args | { error: string } => {
+  args: tokens.transform((t, ctx): Args => {
     const [sub, a, b, ...rest] = t;
     if (sub === 'list' && b === undefined) return a === undefined ? { sub } : { sub, date: a };
     if (sub === 'get' && a !== undefined && b !== undefined && rest.length === 0)
       return { sub, date: a, what: b };
     if (sub === 'rescan' && a === undefined) return { sub };
-    return {
-      error: sub
+    return bad(
+      ctx,
+      sub
         ? `"backup ${t.join(' ').slice(0, 60)}" is not one of the backup commands`
         : 'say what to do: list, get or rescan',
-    };
+    );
   }),
   async run(ctx, args) {
-    if ('error' in args) throw new UserError(args.error);
     const s = ctx.services;
     if (args.sub === 'list') {
       await list(
@@ -166,7 +167,7 @@ export default defineCommand({
       return;
     }
     if (args.sub === 'rescan') {
-      const r = await s.catalog.rescan({
+      const r = await rescanCatalog(s.catalog, {
         dumpDir: s.config.dumps.dir,
         ...(s.config.dumps.legacyDir ? { legacyDir: s.config.dumps.legacyDir } : {}),
         tools: s.tools,
@@ -182,13 +183,15 @@ export default defineCommand({
     const date = parseDate(args.date, s.clock(), s.config.timeZone);
     const what = args.what === 'databases' ? 'databases' : checkVolumeArg(args.what);
     if (what !== 'databases') chainFor(s, what, date); // fail now, not in the job
-    const { id } = s.jobs.submit({
-      kind: 'get',
-      title: `get ${what} of ${date}`,
-      volumes: what === 'databases' ? [] : [what], // so that retention does not remove what it copies
-      origin: originOfCommand(ctx),
-      run: (job) => get(s, job, date, what),
-    });
-    await ctx.reply(`job ${id} started: fetching ${what} of ${date} into the staging directory`);
+    await s.jobs.start(
+      ctx,
+      {
+        kind: 'get',
+        title: `get ${what} of ${date}`,
+        volumes: what === 'databases' ? [] : [what], // so that retention does not remove what it copies
+        run: (job) => get(s, job, date, what),
+      },
+      `fetching ${what} of ${date} into the staging directory`,
+    );
   },
 });

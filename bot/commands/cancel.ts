@@ -1,15 +1,5 @@
-import { z } from 'zod';
-import { tokens } from '../args.ts';
-import { defineCommand } from '../registry.ts';
-
-export const jobId = tokens.length(1, 'give one job id (!jobs lists them)').transform((t, ctx) => {
-  const m = /^#?(\d{1,9})$/.exec(t[0]!);
-  if (!m) {
-    ctx.addIssue({ code: 'custom', message: `"${t[0]!.slice(0, 20)}" is not a job id` });
-    return z.NEVER;
-  }
-  return Number(m[1]);
-});
+import { oneId } from '../chat/args.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'cancel',
@@ -17,7 +7,7 @@ export default defineCommand({
   usage: 'cancel <id>',
   example: 'cancel 12',
   permission: 'admin',
-  args: jobId,
+  args: oneId('job', '!jobs'),
   async run(ctx, id) {
     await ctx.reply(ctx.services.jobs.cancel(id));
   },

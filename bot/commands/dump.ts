@@ -1,9 +1,7 @@
-import { z } from 'zod';
-import { tokens } from '../args.ts';
-import { UserError } from '../errors.ts';
-import { originOfCommand } from '../jobs.ts';
-import { defineCommand } from '../registry.ts';
-import { baseFull, checkVolumeArg, dumpVolume, requireRwVolume } from '../volumes.ts';
+import { baseFull, checkVolumeArg, dumpVolume, requireRwVolume } from '../backup/volumes.ts';
+import { bad, tokens } from '../chat/args.ts';
+import { UserError } from '../chat/errors.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'dump',
@@ -17,13 +15,8 @@ export default defineCommand({
     .max(2, 'give a volume and at most a level')
     .transform((t, ctx) => {
       const level = t[1];
-      if (level !== undefined && level !== 'full' && level !== 'incremental') {
-        ctx.addIssue({
-          code: 'custom',
-          message: `the level is "full" or "incremental", not "${level.slice(0, 20)}"`,
-        });
-        return z.NEVER;
-      }
+      if (level !== undefined && level !== 'full' && level !== 'incremental')
+        return bad(ctx, `the level is "full" or "incremental", not "${level.slice(0, 20)}"`);
       return { volume: t[0]!, level: level as 'full' | 'incremental' | undefined };
     }),
   async run(ctx, { volume, level }) {
@@ -38,16 +31,16 @@ export default defineCommand({
         `there is no full dump of ${volume} ${replaced ? 'as it is now (it was replaced since its last full, so a new chain starts)' : 'yet'}, so an incremental has no base; run !dump ${volume} full first`,
       );
     }
-    const { id, waitingFor } = s.jobs.submit({
-      kind: 'dump',
-      title: `${chosen} dump of ${volume}`,
-      volumes: [volume],
-      origin: originOfCommand(ctx),
-      run: async (job) => (await dumpVolume(s, job, volume, chosen)).text,
-      onCancel: async () => 'The partial dump file was removed; the catalog is unchanged.',
-    });
-    await ctx.reply(
-      `job ${id} started: ${chosen} dump of ${volume}${waitingFor ? `; it waits for job ${waitingFor}, which holds ${volume}` : ''}`,
+    await s.jobs.start(
+      ctx,
+      {
+        kind: 'dump',
+        title: `${chosen} dump of ${volume}`,
+        volumes: [volume],
+        run: async (job) => (await dumpVolume(s, job, volume, chosen)).text,
+        onCancel: async () => 'The partial dump file was removed; the catalog is unchanged.',
+      },
+      `${chosen} dump of ${volume}`,
     );
   },
 });

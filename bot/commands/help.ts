@@ -1,7 +1,7 @@
-import { optionalWord } from '../args.ts';
-import { usageLine } from '../dispatcher.ts';
-import { UserError } from '../errors.ts';
-import { defineCommand } from '../registry.ts';
+import { optionalWord } from '../chat/args.ts';
+import { UserError } from '../chat/errors.ts';
+import { usageLine } from '../chat/registry.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'help',

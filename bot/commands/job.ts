@@ -1,9 +1,8 @@
-import type { ProgressUpdate } from '../chat.ts';
-import { formatProgress } from '../chat.ts';
-import { UserError } from '../errors.ts';
-import { defineCommand } from '../registry.ts';
-import { jobId } from './cancel.ts';
-import { jobLine } from './jobs.ts';
+import { formatProgress, type ProgressUpdate } from '../chat/adapter.ts';
+import { oneId } from '../chat/args.ts';
+import { UserError } from '../chat/errors.ts';
+import { jobLine } from '../jobs/manager.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'job',
@@ -11,7 +10,7 @@ export default defineCommand({
   usage: 'job <id>',
   example: 'job 12',
   permission: 'admin',
-  args: jobId,
+  args: oneId('job', '!jobs'),
   async run(ctx, id) {
     const j = ctx.services.jobs.get(id);
     if (!j) throw new UserError(`there is no job ${id}; !jobs lists them`);

@@ -1,11 +1,6 @@
-import { noArgs } from '../args.ts';
-import type { JobRow } from '../jobs.ts';
-import { defineCommand } from '../registry.ts';
-
-export function jobLine(j: JobRow): string {
-  const when = (j.ended_at ?? j.started_at ?? j.created_at).slice(0, 19).replace('T', ' ');
-  return `job ${j.id} ${j.status} ${j.title} (${j.identity ?? 'unknown'} on ${j.backend}, ${when})`;
-}
+import { noArgs } from '../chat/args.ts';
+import { jobLine } from '../jobs/manager.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'jobs',

@@ -1,6 +1,6 @@
-import { tokens } from '../args.ts';
-import { UserError } from '../errors.ts';
-import { defineCommand } from '../registry.ts';
+import { tokens } from '../chat/args.ts';
+import { UserError } from '../chat/errors.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'keys',

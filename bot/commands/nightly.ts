@@ -1,30 +1,27 @@
-import { tokens } from '../args.ts';
-import { parseDate } from '../dates.ts';
-import { UserError } from '../errors.ts';
-import { originOfCommand } from '../jobs.ts';
-import { type MaintenanceKind, startMaintenance } from '../maintenance.ts';
-import { nightlyStatus, startNightly, storedReport } from '../nightly.ts';
-import { defineCommand } from '../registry.ts';
+import { maintenanceJob } from '../backup/archive/maintenance.ts';
+import type { MaintenanceKind } from '../backup/archive/maintenance-runs.ts';
+import { nightlyJob, nightlyStatus, refuseIfRunning, storedReport } from '../backup/nightly/job.ts';
+import { bad, parseDate, tokens } from '../chat/args.ts';
+import { originOf } from '../jobs/manager.ts';
+import { defineCommand } from '../services.ts';
 
 type Args =
   | { sub: 'run'; dryRun: boolean }
   | { sub: 'status' }
   | { sub: 'report'; date?: string }
-  | { sub: 'maintenance'; kinds?: MaintenanceKind[]; volume?: string }
-  | { error: string };
+  | { sub: 'maintenance'; kinds?: MaintenanceKind[]; volume?: string };
 
-const usage =
-  'nightly run [--dry-run] | nightly status | nightly report [<date>] | nightly maintenance [forget|check|test-restore [<volume>]]';
 const kinds: MaintenanceKind[] = ['forget', 'check', 'test-restore'];
 
 export default defineCommand({
   name: 'nightly',
   summary:
     'start the nightly run now (or show what it would do), show where it is, show a stored report, or run archive maintenance',
-  usage,
+  usage:
+    'nightly run [--dry-run] | nightly status | nightly report [<date>] | nightly maintenance [forget|check|test-restore [<volume>]]',
   example: 'nightly report 2013.01.28',
   permission: 'admin',
-  args: tokens.transform((t): Args => {
+  args: tokens.transform((t, ctx): Args => {
     const [sub, a, b, ...rest] = t;
     if (sub === 'run' && b === undefined && (a === undefined || a === '--dry-run'))
       return { sub, dryRun: a === '--dry-run' };
@@ -37,33 +34,34 @@ export default defineCommand({
           ? { sub, kinds: [a as MaintenanceKind] }
           : { sub, kinds: ['test-restore'], volume: b };
     }
-    return {
-      error: sub
-        ? `"nightly ${t.join(' ').slice(0, 60)}" is not one of the nightly commands`
-        : 'say what to do',
-    };
+    return bad(
+      ctx,
+      sub ? `"nightly ${t.join(' ').slice(0, 60)}" is not one of the nightly commands` : 'say what to do',
+    );
   }),
   async run(ctx, args) {
-    if ('error' in args) throw new UserError(args.error);
     const s = ctx.services;
-    if (args.sub === 'status') return ctx.reply(nightlyStatus(s, s.nextNightly()));
+    if (args.sub === 'status') return ctx.reply(nightlyStatus(s, s.schedule.next('nightly')));
     if (args.sub === 'report') {
       const date = args.date === undefined ? undefined : parseDate(args.date, s.clock(), s.config.timeZone);
       return ctx.reply(storedReport(s, date));
     }
     if (args.sub === 'maintenance') {
-      const id = startMaintenance(s, {
-        origin: originOfCommand(ctx),
-        ...(args.kinds ? { kinds: args.kinds } : {}),
-        ...(args.volume ? { testVolume: args.volume } : {}),
-      });
-      return ctx.reply(
-        `job ${id} started: archive maintenance (${(args.kinds ?? ['the scheduled set']).join(', ')})`,
+      await s.jobs.start(
+        ctx,
+        maintenanceJob(s, {
+          ...(args.kinds ? { kinds: args.kinds } : {}),
+          ...(args.volume ? { testVolume: args.volume } : {}),
+        }),
+        `archive maintenance (${(args.kinds ?? ['the scheduled set']).join(', ')})`,
       );
+      return;
     }
-    const id = startNightly(s, { dryRun: args.dryRun, origin: originOfCommand(ctx) });
-    await ctx.reply(
-      `job ${id} started: the nightly run${args.dryRun ? ' (dry run: nothing is changed)' : ''}`,
+    refuseIfRunning(s);
+    await s.jobs.start(
+      ctx,
+      nightlyJob(s, { dryRun: args.dryRun, origin: originOf(ctx) }),
+      `the nightly run${args.dryRun ? ' (dry run: nothing is changed)' : ''}`,
     );
   },
 });

@@ -1,5 +1,5 @@
-import { noArgs } from '../args.ts';
-import { defineCommand } from '../registry.ts';
+import { noArgs } from '../chat/args.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'ping',

@@ -1,13 +1,11 @@
-import { z } from 'zod';
-import { tokens } from '../args.ts';
-import { UserError } from '../errors.ts';
-import { formatBytes } from '../format.ts';
-import { originOfCommand } from '../jobs.ts';
-import { describeState, Promotions, rollbackPromotion, runPromotion, STEPS } from '../promote.ts';
-import { type CommandContext, defineCommand, type Plan } from '../registry.ts';
-import { RestoredVolumes } from '../restored.ts';
-import type { Services } from '../services.ts';
-import { checkVolumeArg, iso } from '../volumes.ts';
+import { describeState, rollbackPromotion, runPromotion, STEPS } from '../backup/promote.ts';
+import { checkVolumeArg } from '../backup/volumes.ts';
+import { bad, tokens } from '../chat/args.ts';
+import { UserError } from '../chat/errors.ts';
+import type { CommandContext, Plan } from '../chat/registry.ts';
+import { originOf } from '../jobs/manager.ts';
+import { formatBytes, iso } from '../platform/format.ts';
+import { defineCommand, type Services } from '../services.ts';
 
 type Args = { sub: 'promote'; volume: string; source: string } | { sub: 'resume' | 'rollback'; id: number };
 
@@ -17,17 +15,15 @@ const args = tokens.min(1, 'name the volume to promote').transform((t, ctx): Arg
   }
   if (t.length === 1) return { sub: 'promote', volume: t[0]!, source: `${t[0]}.restored` };
   if (t.length === 3 && t[1] === 'from') return { sub: 'promote', volume: t[0]!, source: t[2]! };
-  ctx.addIssue({
-    code: 'custom',
-    message:
-      'write "promote <volume>", "promote <volume> from <restored>", "promote resume <id>" or "promote rollback <id>"',
-  });
-  return z.NEVER;
+  return bad(
+    ctx,
+    'write "promote <volume>", "promote <volume> from <restored>", "promote resume <id>" or "promote rollback <id>"',
+  );
 });
 
 /** What the plan rests on: both volumes as vos examine sees them now. */
 async function facts(s: Services, volume: string, source: string) {
-  const rec = new RestoredVolumes(s.store).get(source);
+  const rec = s.restored.get(source);
   if (rec?.state !== 'restored') {
     throw new UserError(
       `${source} is not a volume afsbot restored, so it cannot be promoted (!restore ${volume} makes one)`,
@@ -67,7 +63,7 @@ export default defineCommand({
   args,
   destructive: {
     applies: (a: Args) => a.sub === 'promote',
-    async plan(ctx: CommandContext, a: Args): Promise<Plan> {
+    async plan(ctx: CommandContext<Services>, a: Args): Promise<Plan> {
       if (a.sub !== 'promote') throw new Error('only promote itself is planned');
       checkVolumeArg(a.volume);
       checkVolumeArg(a.source);
@@ -91,8 +87,8 @@ export default defineCommand({
   },
   async run(ctx, a) {
     const s = ctx.services;
-    const promos = new Promotions(s);
-    const origin = originOfCommand(ctx);
+    const promos = s.promotions;
+    const origin = originOf(ctx);
     if (a.sub === 'promote') {
       const f = await facts(s, a.volume, a.source);
       const p = promos.create({
@@ -104,15 +100,15 @@ export default defineCommand({
         mounted: f.mounted,
         origin,
       });
-      const { id } = s.jobs.submit({
-        kind: 'promote',
-        title: `promote ${a.source} to ${a.volume}`,
-        volumes: [a.volume, a.source],
-        origin,
-        run: (job) => runPromotion(s, job, p.id),
-      });
-      await ctx.reply(
-        `job ${id} started: promotion ${p.id}, ${a.source} to ${a.volume}; each step is journaled`,
+      await s.jobs.start(
+        ctx,
+        {
+          kind: 'promote',
+          title: `promote ${a.source} to ${a.volume}`,
+          volumes: [a.volume, a.source],
+          run: (job) => runPromotion(s, job, p.id),
+        },
+        `promotion ${p.id}, ${a.source} to ${a.volume}; each step is journaled`,
       );
       return;
     }
@@ -120,13 +116,16 @@ export default defineCommand({
     if (!p) throw new UserError(`there is no promotion ${a.id}`);
     if (p.state === 'done' || p.state === 'rolled-back')
       throw new UserError(`promotion ${a.id} is ${p.state}; there is nothing to ${a.sub}`);
-    const { id } = s.jobs.submit({
-      kind: `promote-${a.sub}`,
-      title: `${a.sub} promotion ${a.id}`,
-      volumes: [p.volume, p.source],
-      origin,
-      run: (job) => (a.sub === 'resume' ? runPromotion(s, job, p.id) : rollbackPromotion(s, job, p.id)),
-    });
-    await ctx.reply(`job ${id} started: ${a.sub} of promotion ${a.id}. ${await describeState(s, p)}`);
+    const state = await describeState(s, p);
+    await s.jobs.start(
+      ctx,
+      {
+        kind: `promote-${a.sub}`,
+        title: `${a.sub} promotion ${a.id}`,
+        volumes: [p.volume, p.source],
+        run: (job) => (a.sub === 'resume' ? runPromotion(s, job, p.id) : rollbackPromotion(s, job, p.id)),
+      },
+      `${a.sub} of promotion ${a.id}. ${state}`,
+    );
   },
 });

@@ -1,13 +1,13 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
+import { Cancelled } from '../../actions/backoff.ts';
 import { ChainError, extractChain } from '../../actions/restore.ts';
-import { tokens } from '../args.ts';
-import { looksLikeDate, parseDate } from '../dates.ts';
-import { UserError } from '../errors.ts';
-import { formatBytes } from '../format.ts';
-import { originOfCommand } from '../jobs.ts';
-import { defineCommand } from '../registry.ts';
-import { chainFor, chainLinks, chainRefusal, checkVolumeArg } from '../volumes.ts';
+import { chainFor, chainLinks, chainRefusal } from '../backup/chains.ts';
+import { checkVolumeArg } from '../backup/volumes.ts';
+import { looksLikeDate, parseDate, tokens } from '../chat/args.ts';
+import { UserError } from '../chat/errors.ts';
+import { formatBytes } from '../platform/format.ts';
+import { defineCommand } from '../services.ts';
 
 /** A path inside a volume as an admin may ask for it: relative, no "..", nothing odd. */
 export function checkVolumePath(p: string): string {
@@ -78,81 +78,81 @@ export default defineCommand({
     const rows = chainFor(s, volume, date);
     const links = chainLinks(s, rows);
     const asOf = rows.at(-1)!.date;
-    const { id } = s.jobs.submit({
-      kind: 'restore-file',
-      title: `restore-file ${volume} of ${asOf}`,
-      volumes: [volume], // so that retention does not remove a dump file it is reading
-      origin: originOfCommand(ctx),
-      run: async (job) => {
-        const work = join(s.config.dumps.stagingDir, `job-${job.id}-extract`);
-        const out = join(s.config.dumps.stagingDir, `job-${job.id}-${volume}-${asOf}`);
-        job.leftover(`dir:${work}`);
-        try {
-          const r = await extractChain({
-            tools: s.tools,
-            chain: links,
-            dir: work,
-            signal: job.signal,
-            onBytes: (n) =>
-              job.progress(
-                'extracting',
-                n,
-                rows.reduce((a, b) => a + b.stored_bytes, 0),
-              ),
-          });
-          if (!r.ok) {
-            if (r.cancelled) throw new Error('cancelled');
-            throw new Error(`restorevol failed: ${r.message}`);
-          }
-          const root = join(work, r.headers[0]!.volumeName.replace(/\.backup$/, ''));
-          const found: string[] = [];
-          const missing: string[] = [];
-          const symlinks: string[] = [];
-          for (const p of paths) {
-            const src = join(root, p);
-            // A symbolic link in the dump (a user's own, or a mount point as restorevol writes it) is
-            // never followed: it could point anywhere on this machine.
-            const link = symlinkOnPath(root, p);
-            if (link) {
-              symlinks.push(`${p} (${link} is a symbolic link in the dump; not followed)`);
-              continue;
+    await s.jobs.start(
+      ctx,
+      {
+        kind: 'restore-file',
+        title: `restore-file ${volume} of ${asOf}`,
+        volumes: [volume], // so that retention does not remove a dump file it is reading
+        run: async (job) => {
+          const work = join(s.config.dumps.stagingDir, `job-${job.id}-extract`);
+          const out = join(s.config.dumps.stagingDir, `job-${job.id}-${volume}-${asOf}`);
+          job.leftover(`dir:${work}`);
+          try {
+            const r = await extractChain({
+              tools: s.tools,
+              chain: links,
+              dir: work,
+              signal: job.signal,
+              onBytes: (n) =>
+                job.progress(
+                  'extracting',
+                  n,
+                  rows.reduce((a, b) => a + b.stored_bytes, 0),
+                ),
+            });
+            if (!r.ok) {
+              if (r.cancelled) throw new Cancelled();
+              throw new Error(`restorevol failed: ${r.message}`);
             }
-            if (!existsSync(src)) {
-              missing.push(p);
-              continue;
+            const root = join(work, r.headers[0]!.volumeName.replace(/\.backup$/, ''));
+            const found: string[] = [];
+            const missing: string[] = [];
+            const symlinks: string[] = [];
+            for (const p of paths) {
+              const src = join(root, p);
+              // A symbolic link in the dump (a user's own, or a mount point as restorevol writes it) is
+              // never followed: it could point anywhere on this machine.
+              const link = symlinkOnPath(root, p);
+              if (link) {
+                symlinks.push(`${p} (${link} is a symbolic link in the dump; not followed)`);
+                continue;
+              }
+              if (!existsSync(src)) {
+                missing.push(p);
+                continue;
+              }
+              const dst = join(out, p);
+              mkdirSync(dirname(dst), { recursive: true, mode: 0o700 });
+              renameSync(src, dst);
+              const { files, bytes } = sizeOf(dst);
+              found.push(
+                files === 1 && !lstatSync(dst).isDirectory()
+                  ? `${p} (${formatBytes(bytes)})`
+                  : `${p}/ (${files} files, ${formatBytes(bytes)})`,
+              );
             }
-            const dst = join(out, p);
-            mkdirSync(dirname(dst), { recursive: true, mode: 0o700 });
-            renameSync(src, dst);
-            const { files, bytes } = sizeOf(dst);
-            found.push(
-              files === 1 && !lstatSync(dst).isDirectory()
-                ? `${p} (${formatBytes(bytes)})`
-                : `${p}/ (${files} files, ${formatBytes(bytes)})`,
-            );
+            if (found.length === 0) {
+              throw new UserError(
+                `none of ${paths.join(', ')} is in ${volume} as of ${asOf}${symlinks.length ? ` (${symlinks.join('; ')})` : ''}; nothing was kept`,
+              );
+            }
+            return [
+              `from ${volume} as of ${asOf}, in ${out}:`,
+              ...found,
+              ...(missing.length ? [`not in the dump: ${missing.join(', ')}`] : []),
+              ...(symlinks.length ? [`not copied: ${symlinks.join('; ')}`] : []),
+            ].join('\n');
+          } catch (err) {
+            if (err instanceof ChainError) throw new UserError(chainRefusal(err));
+            throw err;
+          } finally {
+            rmSync(work, { recursive: true, force: true });
+            job.settled(`dir:${work}`);
           }
-          if (found.length === 0) {
-            throw new UserError(
-              `none of ${paths.join(', ')} is in ${volume} as of ${asOf}${symlinks.length ? ` (${symlinks.join('; ')})` : ''}; nothing was kept`,
-            );
-          }
-          return [
-            `from ${volume} as of ${asOf}, in ${out}:`,
-            ...found,
-            ...(missing.length ? [`not in the dump: ${missing.join(', ')}`] : []),
-            ...(symlinks.length ? [`not copied: ${symlinks.join('; ')}`] : []),
-          ].join('\n');
-        } catch (err) {
-          if (err instanceof ChainError) throw new UserError(chainRefusal(err));
-          throw err;
-        } finally {
-          rmSync(work, { recursive: true, force: true });
-          job.settled(`dir:${work}`);
-        }
+        },
       },
-    });
-    await ctx.reply(
-      `job ${id} started: extracting ${paths.length} path${paths.length === 1 ? '' : 's'} from ${volume} as of ${asOf}`,
+      `extracting ${paths.length} path${paths.length === 1 ? '' : 's'} from ${volume} as of ${asOf}`,
     );
   },
 });

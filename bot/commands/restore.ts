@@ -1,18 +1,12 @@
+import { Cancelled } from '../../actions/backoff.ts';
 import { ChainError, restoreChain } from '../../actions/restore.ts';
-import { VOLUME_NAME_MAX, volumeNameProblem } from '../../actions/vos.ts';
-import { tokens } from '../args.ts';
-import { looksLikeDate, parseDate } from '../dates.ts';
-import { UserError } from '../errors.ts';
-import { formatBytes } from '../format.ts';
-import { originOfCommand } from '../jobs.ts';
-import { defineCommand } from '../registry.ts';
-import { RestoredVolumes } from '../restored.ts';
-import { chainFor, chainLinks, chainRefusal, checkVolumeArg, iso, restoreSite } from '../volumes.ts';
-
-/** A name for a restored copy that fits AFS's 22 characters, for the error that suggests one. */
-export function shortName(volume: string): string {
-  return `${volume.slice(0, VOLUME_NAME_MAX - 2).replace(/\.+$/, '')}.r`;
-}
+import { volumeNameProblem } from '../../actions/vos.ts';
+import { chainFor, chainLinks, chainRefusal, restoreSite } from '../backup/chains.ts';
+import { checkVolumeArg, shortName } from '../backup/volumes.ts';
+import { bad, looksLikeDate, parseDate, tokens } from '../chat/args.ts';
+import { UserError } from '../chat/errors.ts';
+import { formatBytes, iso } from '../platform/format.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'restore',
@@ -24,19 +18,18 @@ export default defineCommand({
   args: tokens
     .min(1, 'name the volume to restore')
     .max(4, 'too many words')
-    .transform((t) => {
+    .transform((t, ctx) => {
       const rest = [...t];
       const date = rest.length > 1 && looksLikeDate(rest[0]!) ? rest.shift() : undefined;
       const volume = rest.shift();
       let target: string | undefined;
       if (rest.length > 0) {
-        if (rest[0] !== 'as' || rest.length !== 2) return { error: `after the volume, write "as <newname>"` };
+        if (rest[0] !== 'as' || rest.length !== 2) return bad(ctx, `after the volume, write "as <newname>"`);
         target = rest[1];
       }
       return { date, volume: volume ?? '', target };
     }),
   async run(ctx, args) {
-    if ('error' in args) throw new UserError(args.error as string);
     const s = ctx.services;
     const volume = checkVolumeArg(args.volume);
     const date = args.date === undefined ? undefined : parseDate(args.date, s.clock(), s.config.timeZone);
@@ -49,7 +42,7 @@ export default defineCommand({
       throw new UserError(`${problem}${hint}`);
     }
     const rows = chainFor(s, volume, date);
-    const restored = new RestoredVolumes(s.store);
+    const restored = s.restored;
     const ex = await s.vos.examine(target);
     if (ex.ok) {
       const rec = restored.get(target);
@@ -69,76 +62,77 @@ export default defineCommand({
     let createdId: number | undefined;
     const removeTarget = async (): Promise<{ gone: boolean; why?: string }> =>
       createdId === undefined ? { gone: true } : s.vos.removeAfterAbort(target, { expectId: createdId });
-    const { id, waitingFor } = s.jobs.submit({
-      kind: 'restore',
-      title: `restore ${volume} of ${asOf} as ${target}`,
-      volumes: [volume, target],
-      origin: originOfCommand(ctx),
-      run: async (job) => {
-        // It was free when asked for; a job ahead in line may have taken the name since.
-        if ((await s.vos.examine(target, job.signal)).ok) {
-          throw new UserError(
-            `${target} was made while this job waited; nothing was touched. Restore as another name`,
-          );
-        }
-        let r: Awaited<ReturnType<typeof restoreChain>>;
-        try {
-          r = await restoreChain({
-            vos: s.vos,
-            tools: s.tools,
-            chain: links,
-            server: site.server,
-            partition: site.partition,
-            target,
-            signal: job.signal,
-            onBytes: (n, link) =>
-              job.progress(link === 0 ? 'restoring the full dump' : 'applying the incremental', n, total),
-            onCreated: (volumeId) => {
-              createdId = volumeId;
-              restored.begin(target, volume, asOf, job.id, volumeId);
-              job.leftover(`volume:${target}`);
-            },
-          });
-        } catch (err) {
-          if (err instanceof ChainError) throw new UserError(`${chainRefusal(err)}. Nothing was restored.`);
-          throw err;
-        }
-        if (!r.ok) {
-          if (r.cancelled) throw new Error('cancelled');
+    const how = rows.length === 2 ? 'full + incremental' : 'one full dump';
+    await s.jobs.start(
+      ctx,
+      {
+        kind: 'restore',
+        title: `restore ${volume} of ${asOf} as ${target}`,
+        volumes: [volume, target],
+        run: async (job) => {
+          // It was free when asked for; a job ahead in line may have taken the name since.
+          if ((await s.vos.examine(target, job.signal)).ok) {
+            throw new UserError(
+              `${target} was made while this job waited; nothing was touched. Restore as another name`,
+            );
+          }
+          let r: Awaited<ReturnType<typeof restoreChain>>;
+          try {
+            r = await restoreChain({
+              vos: s.vos,
+              tools: s.tools,
+              chain: links,
+              server: site.server,
+              partition: site.partition,
+              target,
+              signal: job.signal,
+              onBytes: (n, link) =>
+                job.progress(link === 0 ? 'restoring the full dump' : 'applying the incremental', n, total),
+              onCreated: (volumeId) => {
+                createdId = volumeId;
+                restored.begin(target, volume, asOf, job.id, volumeId);
+                job.leftover(`volume:${target}`);
+              },
+            });
+          } catch (err) {
+            if (err instanceof ChainError) throw new UserError(`${chainRefusal(err)}. Nothing was restored.`);
+            throw err;
+          }
+          if (!r.ok) {
+            if (r.cancelled) throw new Cancelled();
+            const rm = await removeTarget();
+            if (rm.gone) {
+              restored.discarded(target);
+              job.settled(`volume:${target}`);
+            }
+            throw new Error(
+              `vos restore into ${target} failed: ${r.message}; ${rm.gone ? `nothing of ${target} is left` : `the partial ${target} could not be removed (${rm.why}): !discard ${target}`}`,
+            );
+          }
+          const f = r.examine;
+          restored.finish(target, Number(f.id));
+          job.settled(`volume:${target}`);
+          const chain = rows
+            .map((row) => `${row.level} of ${row.date} (clone ${iso(row.clone_time)})`)
+            .join(' + ');
+          return [
+            `${volume} as of ${asOf} is restored into ${target} (id ${f.id}) on ${site.server} /vicep${site.partition}, from ${chain}.`,
+            `${target}: ${f.filecount} files, ${formatBytes(Number(f.diskused) * 1024)} used, last update ${iso(Number(f.updateDate))}.`,
+            `Look into it with !mount ${target}, or !restore-file for single files; !promote ${volume} makes it the live volume; !discard ${target} removes it.`,
+          ].join('\n');
+        },
+        onCancel: async (job) => {
+          if (createdId === undefined) return `${target} was not created yet; nothing was left.`;
           const rm = await removeTarget();
           if (rm.gone) {
             restored.discarded(target);
             job.settled(`volume:${target}`);
+            return `Nothing of ${target} is left.`;
           }
-          throw new Error(
-            `vos restore into ${target} failed: ${r.message}; ${rm.gone ? `nothing of ${target} is left` : `the partial ${target} could not be removed (${rm.why}): !discard ${target}`}`,
-          );
-        }
-        const f = r.examine;
-        restored.finish(target, Number(f.id));
-        job.settled(`volume:${target}`);
-        const chain = rows
-          .map((row) => `${row.level} of ${row.date} (clone ${iso(row.clone_time)})`)
-          .join(' + ');
-        return [
-          `${volume} as of ${asOf} is restored into ${target} (id ${f.id}) on ${site.server} /vicep${site.partition}, from ${chain}.`,
-          `${target}: ${f.filecount} files, ${formatBytes(Number(f.diskused) * 1024)} used, last update ${iso(Number(f.updateDate))}.`,
-          `Look into it with !mount ${target}, or !restore-file for single files; !promote ${volume} makes it the live volume; !discard ${target} removes it.`,
-        ].join('\n');
+          return `The partly restored ${target} could not be removed (${rm.why}); !discard ${target}.`;
+        },
       },
-      onCancel: async (job) => {
-        if (createdId === undefined) return `${target} was not created yet; nothing was left.`;
-        const rm = await removeTarget();
-        if (rm.gone) {
-          restored.discarded(target);
-          job.settled(`volume:${target}`);
-          return `Nothing of ${target} is left.`;
-        }
-        return `The partly restored ${target} could not be removed (${rm.why}); !discard ${target}.`;
-      },
-    });
-    await ctx.reply(
-      `job ${id} started: restoring ${volume} as of ${asOf} into ${target} (${rows.length === 2 ? 'full + incremental' : 'one full dump'})${waitingFor ? `; it waits for job ${waitingFor}` : ''}`,
+      `restoring ${volume} as of ${asOf} into ${target} (${how})`,
     );
   },
 });

@@ -1,6 +1,6 @@
-import { noArgs } from '../args.ts';
-import { formatBytes, formatDuration } from '../format.ts';
-import { defineCommand } from '../registry.ts';
+import { noArgs } from '../chat/args.ts';
+import { formatBytes, formatDuration } from '../platform/format.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'status',
@@ -24,7 +24,7 @@ export default defineCommand({
       lines.push(`AFS cell: NOT answering (${vldb.message})`);
     }
     lines.push(
-      `store: ${s.store.path}, ${formatBytes(s.store.sizeBytes())}, schema ${s.store.schemaVersion}`,
+      `database: ${s.database.path}, ${formatBytes(s.database.sizeBytes())}, schema ${s.database.schemaVersion}`,
     );
     await ctx.reply(lines.join('\n'));
   },

@@ -1,9 +1,8 @@
-import { UserError } from '../errors.ts';
-import { originOfCommand } from '../jobs.ts';
-import { defineCommand } from '../registry.ts';
-import { RestoredVolumes } from '../restored.ts';
-import { checkVolumeArg } from '../volumes.ts';
-import { mine, oneVolume, releaseParent, scratch } from './mount.ts';
+import { releaseParent, restoredByUs, scratch } from '../backup/mounts.ts';
+import { checkVolumeArg } from '../backup/volumes.ts';
+import { oneWord } from '../chat/args.ts';
+import { UserError } from '../chat/errors.ts';
+import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'unmount',
@@ -11,27 +10,29 @@ export default defineCommand({
   usage: 'unmount <volume>',
   example: 'unmount user.alice.restored',
   permission: 'admin',
-  args: oneVolume,
+  args: oneWord('volume'),
   async run(ctx, volume) {
     const s = ctx.services;
     checkVolumeArg(volume);
-    const rec = mine(s, volume);
+    const rec = restoredByUs(s, volume);
     if (!rec.mount_path) throw new UserError(`${volume} is not mounted`);
     const { parent } = scratch(s, volume);
     const path = rec.mount_path;
-    const { id } = s.jobs.submit({
-      kind: 'unmount',
-      title: `unmount ${volume}`,
-      volumes: [volume, parent],
-      origin: originOfCommand(ctx),
-      run: async (job) => {
-        const rm = await s.fs.rmmount(path, job.signal);
-        if (!rm.ok) throw new Error(`fs rmmount failed: ${rm.message}`);
-        new RestoredVolumes(s.store).setMount(volume, null);
-        await releaseParent(s, job, parent, `the mount point ${path} is gone`);
-        return `${volume} is no longer mounted (${parent} released)`;
+    await s.jobs.start(
+      ctx,
+      {
+        kind: 'unmount',
+        title: `unmount ${volume}`,
+        volumes: [volume, parent],
+        run: async (job) => {
+          const rm = await s.mounts.rmmount(path, job.signal);
+          if (!rm.ok) throw new Error(`fs rmmount failed: ${rm.message}`);
+          s.restored.setMount(volume, null);
+          await releaseParent(s, job, parent, `the mount point ${path} is gone`);
+          return `${volume} is no longer mounted (${parent} released)`;
+        },
       },
-    });
-    await ctx.reply(`job ${id} started: unmounting ${volume}`);
+      `unmounting ${volume}`,
+    );
   },
 });

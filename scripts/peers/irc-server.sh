@@ -429,7 +429,9 @@ wait_sync() {
   local before="$1" timeout="$2" i
   for ((i = 0; i < timeout * 50; i++)); do
     if [[ "$(sync_count)" -gt "$before" ]]; then return 0; fi
-    if ! atheme_pid >/dev/null; then
+    # the PID itself, not its command line: until the subshell has exec'ed atheme-services (a
+    # moment, longer on a busy machine) the command line is still this script's
+    if proc_gone "$(tr -dc '0-9' <"$ATHEME_PID")"; then
       tail_log "$ATHEME_OUT"; tail_log "$ATHEME_LOG"
       die "atheme-services exited; see $ATHEME_LOG and $ATHEME_OUT"
     fi

@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dumpDate } from '../../bot/dates.ts';
+import { dumpDate } from '../../bot/platform/time.ts';
 import { sandboxEnv } from '../support/bot-env.ts';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
 import {

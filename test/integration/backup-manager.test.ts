@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Store } from '../../bot/store.ts';
+import { AuditLog } from '../../bot/chat/audit.ts';
+import { Database } from '../../bot/platform/database.ts';
 import { sandboxEnv } from '../support/bot-env.ts';
 import { freshVolume, readVolumeFile, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
 import { repoRoot } from '../support/peers.ts';
@@ -107,8 +108,8 @@ describe('backup-manager', () => {
   it('refuses a user who is not a console admin, and audits it', async () => {
     const r = await bm(['list'], { env: { AFSBOT_ADMINS_CONSOLE: 'alice' } });
     expect([r.exitCode, r.stdout.trim()]).toEqual([1, 'refused: root is not an afsbot admin on console']);
-    const store = new Store(env.AFSBOT_STORE!);
-    const last = store.recentAudit(1)[0]!;
+    const store = new Database(env.AFSBOT_DATABASE!);
+    const last = new AuditLog(store.db).recent(1)[0]!;
     store.close();
     expect([last.identity, last.text, last.outcome]).toEqual(['root', 'backup list', 'refused']);
   });
@@ -145,7 +146,7 @@ describe('backup-manager', () => {
   it('waits for a volume another afsbot process holds, and refuses a nightly run another is doing', async () => {
     // another afsbot process (here: a stand-in that lives 60 s) holds bm.a and runs a nightly job
     const holder = spawn('sleep', ['60']);
-    const store = new Store(env.AFSBOT_STORE!);
+    const store = new Database(env.AFSBOT_DATABASE!);
     const job = Number(
       store.db
         .prepare(

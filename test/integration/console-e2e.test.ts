@@ -12,7 +12,7 @@ const me = userInfo().username;
 
 function env(extra: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'afsbot-e2e-'));
-  return { AFSBOT_STORE: join(dir, 'afsbot.db'), AFSBOT_LOG_FILE: join(dir, 'afsbot.log'), ...extra };
+  return { AFSBOT_DATABASE: join(dir, 'afsbot.db'), AFSBOT_LOG_FILE: join(dir, 'afsbot.log'), ...extra };
 }
 
 describe('afsbot --console', () => {

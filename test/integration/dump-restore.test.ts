@@ -192,7 +192,7 @@ describe('dump and restore on the real cell', () => {
       .forVolume(VOL)
       .filter((d) => d.date !== '2026.01.07')
       .map((d) => [d.date, d.level, d.clone_time, d.sha256]);
-    h.bot.services.store.db.prepare('DELETE FROM dumps').run();
+    h.bot.services.database.db.prepare('DELETE FROM dumps').run();
     expect(await h.chat.type('!backup rescan')).toMatch(
       /^catalog rebuilt from the files: \d+ added, 0 removed/,
     );

@@ -58,7 +58,7 @@ describe('hostile input on IRC', () => {
   it('a 4 KB line, cut by the server to 512 bytes, gets a clear error', async () => {
     const since = alice.seen.length;
     await rawPrivmsg('rawmid', Buffer.from(`!audit ${'9'.repeat(4096)}`));
-    const msgs = await alice.waitFor('afsbot', (m) => m.length > 0, 15_000, since);
+    const msgs = await alice.waitFor(h.nick, (m) => m.length > 0, 15_000, since);
     expect(msgs[0]?.message).toMatch(/^error: "9{20}" is not a number from 1 to 500\. usage: !audit \[<n>\]/);
   });
 
@@ -71,7 +71,7 @@ describe('hostile input on IRC', () => {
   it('invalid UTF-8 is refused', async () => {
     const since = alice.seen.length;
     await rawPrivmsg('rawbytes', Buffer.from([0x21, 0x68, 0x65, 0x6c, 0x70, 0x20, 0xff, 0xfe, 0xc3]));
-    const msgs = await alice.waitFor('afsbot', (m) => m.some((x) => /UTF-8/.test(x.message)), 15_000, since);
+    const msgs = await alice.waitFor(h.nick, (m) => m.some((x) => /UTF-8/.test(x.message)), 15_000, since);
     expect(msgs.find((x) => /UTF-8/.test(x.message))?.message).toBe(
       'error: that message is not valid UTF-8; send plain text',
     );
@@ -88,7 +88,7 @@ describe('hostile input on IRC', () => {
 
   it('is still alive and answering afterwards', async () => {
     expect(await alice.ask(chan, '!ping', /pong/)).toBe('pong');
-    const rejected = h.bot.store.recentAudit(50).filter((e) => e.outcome === 'rejected');
+    const rejected = h.bot.services.audit.recent(50).filter((e) => e.outcome === 'rejected');
     expect(rejected.length).toBeGreaterThanOrEqual(5);
   });
 });

@@ -1,7 +1,7 @@
 // Admins are recognised by services account, never by nick; everything refused is in the audit table.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Vos } from '../../actions/vos.ts';
-import { Approvals } from '../../bot/approvals.ts';
+import { ApprovalsTable } from '../../bot/approvals/table.ts';
 import { type Harness, startIrcBot } from '../support/bot-harness.ts';
 import { IrcUser } from '../support/irc-user.ts';
 
@@ -46,8 +46,8 @@ describe('IRC identity and admin commands', () => {
     const since = alice.seen.length;
     alice.say(chan, '!status');
     const lines = await alice.waitFor(
-      'afsbot',
-      (m) => m.some((x) => /^store: /.test(x.message)),
+      h.nick,
+      (m) => m.some((x) => /^database: /.test(x.message)),
       20_000,
       since,
     );
@@ -70,7 +70,7 @@ describe('IRC identity and admin commands', () => {
     expect(answer).toBe(
       'refused: I cannot verify who you are: the nick alice is not logged in to a services account',
     );
-    const entry = h.bot.store.recentAudit(20).find((e) => e.name === 'alice' && e.text === '!audit 5');
+    const entry = h.bot.services.audit.recent(20).find((e) => e.name === 'alice' && e.text === '!audit 5');
     expect(entry).toMatchObject({ backend: 'irc', identity: null, channel: chan, outcome: 'refused' });
     await spoof.quit();
   });
@@ -79,7 +79,7 @@ describe('IRC identity and admin commands', () => {
     const mallory = await user('bob', 'mallory');
     const answer = await mallory.ask(chan, '!status', /^refused/);
     expect(answer).toBe('refused: mallory is not an afsbot admin on irc');
-    const entry = h.bot.store.recentAudit(20).find((e) => e.name === 'bob' && e.text === '!status');
+    const entry = h.bot.services.audit.recent(20).find((e) => e.name === 'bob' && e.text === '!status');
     expect(entry).toMatchObject({ identity: 'mallory', outcome: 'refused' });
     // public commands stay open to everyone
     expect(await mallory.ask(chan, '!ping', /pong/)).toBe('pong');
@@ -87,7 +87,7 @@ describe('IRC identity and admin commands', () => {
   });
 
   it('an approval is checked like a command: a spoofed nick cannot approve', async () => {
-    const approvals = new Approvals(h.bot.store, () => new Date());
+    const approvals = new ApprovalsTable(h.bot.database.db, () => new Date());
     const req = approvals.create({
       command: 'promote',
       args: ['user.alice'],
@@ -114,7 +114,7 @@ describe('IRC identity and admin commands', () => {
       `refused: you asked for request ${req.id} yourself; another admin must approve it`,
     );
     expect(approvals.get(req.id)).toMatchObject({ status: 'pending', approvers: '[]' });
-    const refused = h.bot.store.recentAudit(10).filter((e) => e.text === `!approve ${req.id}`);
+    const refused = h.bot.services.audit.recent(10).filter((e) => e.text === `!approve ${req.id}`);
     expect(refused.map((e) => [e.identity, e.outcome])).toEqual([
       [null, 'refused'],
       ['mallory', 'refused'],
@@ -125,8 +125,8 @@ describe('IRC identity and admin commands', () => {
   it('answers in a private message too, and replies there', async () => {
     const alice = await user('alice_pm', 'alice');
     const since = alice.seen.length;
-    alice.say('afsbot', 'whoami');
-    const msgs = await alice.waitFor('afsbot', (m) => m.length > 0, 15_000, since);
+    alice.say(h.nick, 'whoami');
+    const msgs = await alice.waitFor(h.nick, (m) => m.length > 0, 15_000, since);
     expect(msgs[0]).toMatchObject({
       target: 'alice_pm',
       message: 'you are IRC services account alice (shown as alice_pm); an admin',

@@ -54,7 +54,7 @@ describe('IRC reconnect', () => {
           chans[0]!,
           '!whoami',
           /you are/,
-          'afsbot',
+          h.nick,
           Math.max(1000, deadline - Date.now()),
         );
         await alice.quit();

@@ -57,7 +57,7 @@ describe('approvals', () => {
     expect(await h.chat.type(`!approve ${id}`, 'mallory')).toBe(
       'refused: mallory is not an afsbot admin on console',
     );
-    const audit = h.bot.store.recentAudit(2);
+    const audit = h.bot.services.audit.recent(2);
     expect(audit.map((a) => [a.identity, a.outcome])).toEqual([
       ['root', 'refused'],
       ['mallory', 'refused'],
@@ -77,7 +77,7 @@ describe('approvals', () => {
     } finally {
       now = new Date();
     }
-    expect(h.bot.store.recentAudit(1)[0]).toMatchObject({ identity: 'alice', outcome: 'refused' });
+    expect(h.bot.services.audit.recent(1)[0]).toMatchObject({ identity: 'alice', outcome: 'refused' });
   });
 
   it('refuses a request whose volume changed after the plan', async () => {
@@ -89,7 +89,7 @@ describe('approvals', () => {
       new RegExp(`^refused: what request ${id} was planned on has changed \\(live\\.updated: \\d+ -> \\d+`),
     );
     expect(answer).toMatch(/ask again with !promote user\.p4 for a new plan$/);
-    expect(h.bot.store.recentAudit(1)[0]).toMatchObject({ outcome: 'refused' });
+    expect(h.bot.services.audit.recent(1)[0]).toMatchObject({ outcome: 'refused' });
     expect(readVolumeFile(cell, VOL, 'user.p4' === VOL ? 'notes.txt' : '').toString()).toBe(
       'damaged, and written to again\n',
     );
@@ -172,7 +172,7 @@ describe('break-glass', () => {
       expect(await h.chat.type(`!promote ${VOL} from p4.old --break-glass`)).toMatch(
         /^refused: break-glass needs a reason: !promote user\.p4 from p4\.old --break-glass "why/,
       );
-      expect(h.bot.store.recentAudit(1)[0]).toMatchObject({ outcome: 'refused' });
+      expect(h.bot.services.audit.recent(1)[0]).toMatchObject({ outcome: 'refused' });
     } finally {
       h.bot.services.config.approvals.breakGlass = false;
     }
@@ -193,8 +193,8 @@ describe('break-glass', () => {
         /p4\.old is now user\.p4/,
       );
       expect(
-        h.bot.store
-          .recentAudit(5)
+        h.bot.services.audit
+          .recent(5)
           .filter((a) => a.text.includes('--break-glass'))
           .at(-1),
       ).toMatchObject({

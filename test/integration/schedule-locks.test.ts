@@ -53,33 +53,33 @@ afterAll(async () => {
 
 describe('the schedule', () => {
   it('starts the run when the cron expression says, once per minute, and reports in the report channels', async () => {
-    expect(await h.bot.scheduler.tick()).toEqual([
+    expect(await h.bot.services.schedule.tick()).toEqual([
       expect.stringMatching(/^started the nightly run as job \d+$/),
     ]);
-    expect(await h.bot.scheduler.tick()).toEqual([]); // the same minute again
+    expect(await h.bot.services.schedule.tick()).toEqual([]); // the same minute again
     await h.chat.waitFor(/^nightly 2026\.05\.04: starting \(job \d+, scheduled\); one line per phase/);
     await h.chat.waitFor(/^nightly 2026\.05\.04: dumping done in/);
     const report = await h.chat.waitFor(/^nightly 2026\.05\.04: OK\. 1 volume: 1 full/, 120_000);
     expect(report).toMatch(/archived per night, last 1:/);
     now = new Date('2026-05-04T03:01:00Z');
-    expect(await h.bot.scheduler.tick()).toEqual([]); // not due
+    expect(await h.bot.services.schedule.tick()).toEqual([]); // not due
   }, 180_000);
 
   it('a run still going when the next is due is reported, not doubled', async () => {
     // another afsbot process holds sch.a, so tonight's run waits on it
     const other = spawn('sleep', ['60']);
     holders.push(other);
-    h.bot.store.db
+    h.bot.database.db
       .prepare('INSERT INTO locks (name, job_id, pid, since) VALUES (?, ?, ?, ?)')
       .run('sch.a', 999_999, other.pid, new Date().toISOString());
     now = new Date('2026-05-05T03:00:00Z');
     await new Promise((r) => setTimeout(r, 1100));
     writeVolumeFile(cell, 'sch.a', 'f.txt', 'changed\n');
-    const [started] = await h.bot.scheduler.tick();
+    const [started] = await h.bot.services.schedule.tick();
     const id = /job (\d+)/.exec(started!)![1];
     await h.chat.waitFor(/sch\.a is busy with job 999999 of process \d+; waiting for it/);
     now = new Date('2026-05-06T03:00:00Z');
-    const [skipped] = await h.bot.scheduler.tick();
+    const [skipped] = await h.bot.services.schedule.tick();
     expect(skipped).toMatch(
       new RegExp(
         `^the nightly run due now was not started: the previous one is still going as job ${id} \\(since `,

@@ -104,7 +104,7 @@ describe('Slack in Socket Mode', () => {
         }),
       ),
     );
-    const audit = h.bot.store.recentAudit(2);
+    const audit = h.bot.services.audit.recent(2);
     expect(audit.map((a) => [a.identity, a.outcome])).toEqual([
       [MALLORY, 'refused'],
       [MALLORY, 'refused'],
@@ -203,8 +203,8 @@ describe('Slack in Socket Mode', () => {
     expect(last.text).toMatch(new RegExp(`✅ Approved by <@${BOB}> at \\d{2}:\\d{2} UTC$`));
     expect((last.blocks as { type: string }[]).some((b) => b.type === 'actions')).toBe(false);
     expect(
-      h.bot.store
-        .recentAudit(5)
+      h.bot.services.audit
+        .recent(5)
         .some((a) => a.identity === BOB && a.text === `!approve ${rid}` && a.outcome === 'ok'),
     ).toBe(true);
 
@@ -297,8 +297,9 @@ describe('Slack progress pacing', () => {
     try {
       await adapter.start(async () => {});
       const to = { id: OPS, kind: 'channel' as const };
-      await adapter.send(to, 'job 77 started: restore user.alice');
+      await adapter.send(to, 'job 77 started: restore user.alice', { kind: 'job-started', jobId: 77 });
       const msg = await posted(fake, OPS, /^job 77 started/);
+      const began = Date.now();
       for (let i = 1; i <= 30; i++) {
         adapter.progress(to, {
           jobId: 77,
@@ -312,9 +313,10 @@ describe('Slack progress pacing', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       await new Promise((r) => setTimeout(r, 600));
+      const elapsed = Date.now() - began; // 3.6 s, more on a busy machine: the bound follows the clock
       const edits = msg.edits;
-      expect(edits.length).toBeGreaterThanOrEqual(4);
-      expect(edits.length).toBeLessThanOrEqual(8); // 30 updates in 3 s
+      expect(edits.length).toBeGreaterThanOrEqual(2);
+      expect(edits.length).toBeLessThanOrEqual(Math.ceil(elapsed / 500) + 1);
       const gaps = edits.slice(1).map((e, i) => e.at - edits[i]!.at);
       expect(Math.min(...gaps)).toBeGreaterThanOrEqual(450);
       expect(edits.at(-1)!.text).toMatch(/▓{10} restoring 99% /); // the 30th numbers, not an older one
@@ -368,7 +370,7 @@ describe('Slack over HTTP (Events API), every request signed', () => {
     expect(await fake.postSigned(url, once, 'application/json', SIGNING_SECRET)).toBe(200); // Slack's retry, or a replay
     await new Promise((r) => setTimeout(r, 1500));
     expect(fake.callsOf('chat.postMessage').length - calls).toBe(1);
-    expect(h.bot.store.recentAudit(5).filter((a) => a.text === '!ping')).toHaveLength(1); // only the first test's
+    expect(h.bot.services.audit.recent(5).filter((a) => a.text === '!ping')).toHaveLength(1); // only the first test's
   });
 });
 
@@ -395,7 +397,7 @@ describe('IRC and Slack in one bot', () => {
         '#both',
         '!dump user.bob full',
         /^job \d+ \(full dump of user\.bob\) done/,
-        'afsbot',
+        IrcUser.bot,
         60_000,
       );
       await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, '!dump user.alice full')));

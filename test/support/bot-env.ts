@@ -12,7 +12,7 @@ export function sandboxEnv(cell: CellInfo, dir: string): Record<string, string> 
   if (!existsSync(password))
     writeFileSync(password, `${randomBytes(24).toString('base64')}\n`, { mode: 0o600 });
   return {
-    AFSBOT_STORE: join(dir, 'afsbot.db'),
+    AFSBOT_DATABASE: join(dir, 'afsbot.db'),
     AFSBOT_LOG_FILE: join(dir, 'afsbot.log'),
     AFSBOT_ADMINS_CONSOLE: 'root',
     AFSBOT_DUMP_DIR: join(dir, 'dumps'),

@@ -5,15 +5,18 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { IrcAdapter } from '../../adapters/irc/irc-adapter.ts';
 import { Bot } from '../../bot/bot.ts';
-import type { ChatAdapter } from '../../bot/chat.ts';
-import { type Config, loadConfig } from '../../bot/config.ts';
-import { createLogger, type Logger } from '../../bot/log.ts';
+import type { ChatAdapter } from '../../bot/chat/adapter.ts';
+import { type Config, loadConfig } from '../../bot/platform/config.ts';
+import { createLogger, type Logger } from '../../bot/platform/log.ts';
 import { sandboxEnv } from './bot-env.ts';
+import { IrcUser } from './irc-user.ts';
 import { MemoryAdapter } from './memory-adapter.ts';
 import type { CellInfo, IrcInfo } from './peers.ts';
 
 export interface Harness {
   bot: Bot;
+  /** The bot's nick: its own per test file, since files run side by side on one server. */
+  nick: string;
   config: Config;
   adapter: IrcAdapter;
   /** Everything the bot logged, as parsed JSON lines. */
@@ -28,15 +31,19 @@ export async function startIrcBot(opts: {
   admins?: string[];
   env?: Record<string, string>;
   registerTimeoutMs?: number;
+  /** Default: afsbot-<first channel>. */
+  nick?: string;
   /** More adapters beside IRC, in the same bot (Slack, for the both-at-once test). */
   also?: (config: Config, log: Logger) => ChatAdapter[];
 }): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'afsbot-it-'));
+  const nick = opts.nick ?? `afsbot-${opts.channels[0]!.replace(/^#(ops-)?/, '')}`.slice(0, 30);
+  IrcUser.bot = nick;
   const passwordFile = join(dir, 'irc-password');
   writeFileSync(passwordFile, `${opts.irc.passwords.afsbot}\n`, { mode: 0o600 });
   const config = loadConfig({
     env: {
-      AFSBOT_STORE: join(dir, 'afsbot.db'),
+      AFSBOT_DATABASE: join(dir, 'afsbot.db'),
       AFSBOT_ADMINS_IRC: (opts.admins ?? ['alice', 'bob']).join(','),
       AFSBOT_IRC: '1',
       AFSBOT_IRC_HOST: opts.irc.host,
@@ -44,6 +51,7 @@ export async function startIrcBot(opts: {
       AFSBOT_IRC_TLS: '0',
       AFSBOT_IRC_ACCOUNT: 'afsbot',
       AFSBOT_IRC_PASSWORD_FILE: passwordFile,
+      AFSBOT_IRC_NICK: nick,
       AFSBOT_IRC_CHANNELS: opts.channels.join(','),
       ...(opts.cell ? { AFSBOT_AFS_CONFIG_DIR: opts.cell.configDir, AFSBOT_AFS_CELL: opts.cell.cell } : {}),
       ...opts.env,
@@ -75,6 +83,7 @@ export async function startIrcBot(opts: {
   }
   return {
     bot,
+    nick,
     config,
     adapter,
     logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),

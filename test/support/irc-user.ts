@@ -104,6 +104,12 @@ export class IrcUser {
     });
   }
 
+  /**
+   * The nick of the bot under test, the default sender of answers: test files run side by side
+   * against one IRC server, so each harness gives its bot a nick of its own (startIrcBot sets this).
+   */
+  static bot = 'afsbot';
+
   say(target: string, text: string): void {
     this.client.say(target, text);
   }
@@ -134,7 +140,13 @@ export class IrcUser {
   }
 
   /** Says `text` to `target` and waits for the first line of the answer matching `re`. */
-  async ask(target: string, text: string, re: RegExp, from = 'afsbot', timeoutMs = 15_000): Promise<string> {
+  async ask(
+    target: string,
+    text: string,
+    re: RegExp,
+    from = IrcUser.bot,
+    timeoutMs = 15_000,
+  ): Promise<string> {
     const since = this.seen.length;
     this.say(target, text);
     const msgs = await this.waitFor(from, (m) => m.some((x) => re.test(x.message)), timeoutMs, since);

@@ -6,12 +6,15 @@ import type {
   ChatAdapter,
   Conversation,
   EventHandler,
+  MessageMeta,
   ProgressUpdate,
-} from '../../bot/chat.ts';
+} from '../../bot/chat/adapter.ts';
 
 export class MemoryAdapter implements ChatAdapter {
   readonly backend: Backend = 'console';
   readonly said: string[] = [];
+  /** The metadata of each message in `said`, at the same index. */
+  readonly meta: (MessageMeta | undefined)[] = [];
   readonly progressSeen: ProgressUpdate[] = [];
   private onEvent: EventHandler | undefined;
   private readonly conversation: Conversation = { id: 'console', kind: 'direct' };
@@ -22,8 +25,9 @@ export class MemoryAdapter implements ChatAdapter {
     this.onEvent = onEvent;
   }
 
-  async send(_to: Conversation, text: string): Promise<void> {
+  async send(_to: Conversation, text: string, meta?: MessageMeta): Promise<void> {
     this.said.push(text);
+    this.meta.push(meta);
   }
 
   progress(_to: Conversation, update: ProgressUpdate): void {
@@ -61,10 +65,11 @@ export class MemoryAdapter implements ChatAdapter {
 
   /** Types a command that starts a job and waits for that job's result line. */
   async job(text: string, timeoutMs = 120_000): Promise<{ id: number; started: string; result: string }> {
+    const before = this.said.length;
     const started = await this.type(text);
-    const m = /^job (\d+) started/.exec(started);
-    if (!m) throw new Error(`"${text}" did not start a job: ${started}`);
-    const id = Number(m[1]);
+    const meta = this.meta.slice(before).find((m) => m?.kind === 'job-started');
+    if (meta?.kind !== 'job-started') throw new Error(`"${text}" did not start a job: ${started}`);
+    const id = meta.jobId;
     const result = await this.waitFor(new RegExp(`^job ${id} \\(.*\\) (done|failed|cancelled)`), timeoutMs);
     return { id, started, result };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { authorize } from '../../bot/auth.ts';
-import type { Actor } from '../../bot/chat.ts';
+import type { Actor } from '../../bot/chat/adapter.ts';
+import { authorize } from '../../bot/chat/auth.ts';
 
 const admins = { irc: ['alice'], slack: ['U0ADMIN1'], console: ['root'] };
 const irc = (id: string | null, name = 'alice'): Actor => ({

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, envOverrides, loadConfig } from '../../bot/config.ts';
+import { ConfigError, envExample, envOverrides, loadConfig } from '../../bot/platform/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'afsbot-config-'));
 const file = (name: string, content: unknown) => {
@@ -80,11 +80,46 @@ describe('loadConfig', () => {
   });
 });
 
+describe('the schema is the one list of keys', () => {
+  it('refuses a key it does not know, so a typo is never silently ignored', () => {
+    const f = file('typo.json', { nightly: { prefixs: ['user.'] }, irc: { enabled: false } });
+    expect(errorOf(() => loadConfig({ file: f, env: {} }))).toContain(
+      `nightly.prefixs (from ${f}): not a config key`,
+    );
+  });
+
+  it('names what replaced a key of an earlier version', () => {
+    const f = file('old.json', { storePath: '/var/lib/afsbot/afsbot.db' });
+    expect(errorOf(() => loadConfig({ file: f, env: {} }))).toContain('storePath');
+    expect(errorOf(() => loadConfig({ file: f, env: {} }))).toContain('use databasePath (AFSBOT_DATABASE)');
+    expect(errorOf(() => loadConfig({ env: { AFSBOT_STORE: '/x.db' } }))).toContain('use AFSBOT_DATABASE');
+  });
+
+  it('gives every key a variable, derived from its path unless the schema names a shorter one', () => {
+    const byPath = new Map(envOverrides.map((o) => [o.path.join('.'), o.env]));
+    // keys the hand-kept table of earlier versions had missed
+    expect(byPath.get('irc.registerTimeoutMs')).toBe('AFSBOT_IRC_REGISTER_TIMEOUT_MS');
+    expect(byPath.get('dumps.zstdLevel')).toBe('AFSBOT_DUMPS_ZSTD_LEVEL');
+    expect(byPath.get('jobs.whenBusy')).toBe('AFSBOT_JOBS_WHEN_BUSY');
+    expect(byPath.get('archive.checkSubsets')).toBe('AFSBOT_ARCHIVE_CHECK_SUBSETS');
+    expect(byPath.get('irc.enabled')).toBe('AFSBOT_IRC');
+    expect(new Set(byPath.values()).size).toBe(byPath.size);
+    const c = loadConfig({
+      env: {
+        AFSBOT_DUMPS_ZSTD_LEVEL: '7',
+        AFSBOT_JOBS_WHEN_BUSY: 'refuse',
+        AFSBOT_ARCHIVE_CHECK_SUBSETS: '3',
+      },
+    });
+    expect([c.dumps.zstdLevel, c.jobs.whenBusy, c.archive.checkSubsets]).toEqual([7, 'refuse', 3]);
+  });
+});
+
 describe('.env.example', () => {
-  const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
-  it('documents every environment variable the config reads, and no others', () => {
+  it('is what the schema generates (npm run env-example writes it)', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    expect(example).toBe(envExample());
     const documented = [...example.matchAll(/^#?\s*(AFSBOT_[A-Z_]+)=/gm)].map((m) => m[1]).sort();
-    const read = ['AFSBOT_CONFIG', ...envOverrides.map((o) => o.env)].sort();
-    expect(documented).toEqual(read);
+    expect(documented).toEqual(['AFSBOT_CONFIG', ...envOverrides.map((o) => o.env)].sort());
   });
 });

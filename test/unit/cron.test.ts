@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cronMatches, nextMatch, parseCron } from '../../bot/cron.ts';
-import { keepDates } from '../../bot/maintenance.ts';
+import { keepDates } from '../../bot/backup/archive/keep-policy.ts';
+import { cronMatches, nextMatch, parseCron } from '../../bot/platform/cron.ts';
 
 describe('cron', () => {
   it('matches minute, hour, ranges, steps and lists in a time zone', () => {

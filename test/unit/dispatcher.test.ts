@@ -3,26 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { noArgs } from '../../bot/args.ts';
-import { buildServices } from '../../bot/bot.ts';
-import type { Actor, ChatEvent } from '../../bot/chat.ts';
-import { commands } from '../../bot/commands/index.ts';
-import { loadConfig } from '../../bot/config.ts';
-import { Dispatcher } from '../../bot/dispatcher.ts';
-import { UserError } from '../../bot/errors.ts';
-import { createLogger } from '../../bot/log.ts';
-import { defineCommand, Registry } from '../../bot/registry.ts';
-import { Store } from '../../bot/store.ts';
+import { buildServices, dispatcherFor } from '../../bot/bot.ts';
+import type { Actor, ChatEvent } from '../../bot/chat/adapter.ts';
+import { noArgs } from '../../bot/chat/args.ts';
+import { UserError } from '../../bot/chat/errors.ts';
+import { loadConfig } from '../../bot/platform/config.ts';
+import { createLogger } from '../../bot/platform/log.ts';
+import { defineCommand } from '../../bot/services.ts';
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'afsbot-dispatch-'));
-  const config = loadConfig({ env: { AFSBOT_STORE: join(dir, 'bot.db'), AFSBOT_ADMINS_IRC: 'alice' } });
+  const config = loadConfig({ env: { AFSBOT_DATABASE: join(dir, 'bot.db'), AFSBOT_ADMINS_IRC: 'alice' } });
   const logStream = new PassThrough();
   let logText = '';
   logStream.on('data', (d: Buffer) => {
     logText += d.toString();
   });
-  const store = new Store(config.storePath);
   const boom = defineCommand({
     name: 'boom',
     summary: 'throws',
@@ -45,19 +41,16 @@ function setup() {
       throw new UserError('no dumps for 2013.01.28');
     },
   });
-  const registry = new Registry([...commands, boom, oops]);
   const replies: string[] = [];
-  const dispatcher = new Dispatcher(
-    buildServices({
-      config: { ...config, afs: { ...config.afs, vos: '/nonexistent/vos', timeoutMs: 1000 } },
-      log: createLogger({ level: 'debug', stream: logStream }),
-      registry,
-      store,
-    }),
-    async (_e, text) => {
-      replies.push(text);
-    },
-  );
+  const services = buildServices({
+    config: { ...config, afs: { ...config.afs, vos: '/nonexistent/vos', timeoutMs: 1000 } },
+    log: createLogger({ level: 'debug', stream: logStream }),
+    extraCommands: [boom, oops],
+  });
+  const dispatcher = dispatcherFor(services, async (_e, text) => {
+    replies.push(text);
+  });
+  const store = services.audit;
   const say = (text: string, actor: Actor = { backend: 'irc', id: 'alice', name: 'alice' }) => {
     const e: ChatEvent = { actor, conversation: { id: '#ops', kind: 'channel' }, text };
     return dispatcher.handle(e);
@@ -70,7 +63,7 @@ describe('Dispatcher', () => {
     const t = setup();
     await t.say('!ping');
     expect(t.replies).toEqual(['pong']);
-    expect(t.store.recentAudit(1)[0]).toMatchObject({
+    expect(t.store.recent(1)[0]).toMatchObject({
       text: '!ping',
       command: 'ping',
       outcome: 'ok',
@@ -82,14 +75,14 @@ describe('Dispatcher', () => {
     const t = setup();
     await t.say('hello everyone');
     expect(t.replies).toEqual([]);
-    expect(t.store.recentAudit(5)).toEqual([]);
+    expect(t.store.recent(5)).toEqual([]);
   });
 
   it('refuses a spoofed admin nick and audits the refusal', async () => {
     const t = setup();
     await t.say('!audit', { backend: 'irc', id: 'mallory', name: 'alice' });
     expect(t.replies).toEqual(['refused: mallory is not an afsbot admin on irc']);
-    expect(t.store.recentAudit(1)[0]).toMatchObject({
+    expect(t.store.recent(1)[0]).toMatchObject({
       identity: 'mallory',
       name: 'alice',
       outcome: 'refused',
@@ -102,7 +95,7 @@ describe('Dispatcher', () => {
     expect(t.replies).toEqual([
       'error: "lots" is not a number from 1 to 500. usage: !audit [<n>] (e.g. !audit 20)',
     ]);
-    expect(t.store.recentAudit(1)[0]?.outcome).toBe('rejected');
+    expect(t.store.recent(1)[0]?.outcome).toBe('rejected');
   });
 
   it('shows an unknown command with a pointer to help', async () => {
@@ -120,7 +113,7 @@ describe('Dispatcher', () => {
   it('hides an internal error behind a ref and logs its cause and stack', async () => {
     const t = setup();
     await t.say('!boom');
-    const ref = t.store.recentAudit(1)[0]!;
+    const ref = t.store.recent(1)[0]!;
     expect(t.replies).toEqual([`!boom failed (ref ${ref.id}); the details are in the log`]);
     expect(ref).toMatchObject({ outcome: 'failed', detail: 'disk on fire' });
     const logged = JSON.parse(t.log().trim().split('\n').pop()!);

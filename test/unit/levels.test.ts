@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseLevel, sparkline } from '../../bot/levels.ts';
+import { chooseLevel } from '../../bot/backup/levels.ts';
+import { sparkline } from '../../bot/platform/format.ts';
 
 const vol = { volume: 'user.alice', volumeId: 536870918, updated: 2000 };
 const full = { level: 'full' as const, volumeId: 536870918, cloneTime: 1000, baseCloneTime: null };

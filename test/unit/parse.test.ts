@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_COMMAND_LENGTH, parseCommand, tokenize } from '../../bot/parse.ts';
+import { MAX_COMMAND_LENGTH, parseCommand, tokenize } from '../../bot/chat/parse.ts';
 
 describe('parseCommand', () => {
   it('ignores ordinary channel chatter', () => {

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import { IrcAdapter } from '../../adapters/irc/irc-adapter.ts';
-import { formatProgress, type ProgressUpdate } from '../../bot/chat.ts';
+import { formatProgress, type ProgressUpdate } from '../../bot/chat/adapter.ts';
 
 const update = (bytes: number, final = false): ProgressUpdate => ({
   jobId: 7,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { noArgs } from '../../bot/args.ts';
+import { noArgs } from '../../bot/chat/args.ts';
+import { Registry } from '../../bot/chat/registry.ts';
 import { commands } from '../../bot/commands/index.ts';
-import { defineCommand, Registry } from '../../bot/registry.ts';
+import { defineCommand } from '../../bot/services.ts';
 
 const spec = (name: string) =>
   defineCommand({

@@ -1,0 +1,190 @@
+// The volume steps the commands and workflows share: checking a volume name an admin typed, and
+// dumping one volume (vos backup, then the clone through zstd into the dump store, checksummed and
+// catalogued). The AFS work itself is in actions/.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { poll } from '../../actions/backoff.ts';
+import { dumpToFile } from '../../actions/dump.ts';
+import { type DumpKind, dumpFileName, type Level, writeSidecar } from '../../actions/dump-store.ts';
+import { VOLUME_NAME_MAX, volumeNameProblem } from '../../actions/vos.ts';
+import { UserError } from '../chat/errors.ts';
+import type { RunningJob } from '../jobs/manager.ts';
+import { formatBytes, iso } from '../platform/format.ts';
+import { dumpDate } from '../platform/time.ts';
+import type { Services } from '../services.ts';
+import type { DumpRow } from './catalog.ts';
+
+/** A volume name typed by an admin: valid, and not a clone. */
+export function checkVolumeArg(name: string): string {
+  const problem = volumeNameProblem(name);
+  if (problem) throw new UserError(problem);
+  return name;
+}
+
+/** Checks, before a job is made, that `volume` is a read-write volume in the VLDB; returns its id. */
+export async function requireRwVolume(s: Services, volume: string): Promise<number> {
+  const ex = await s.vos.examine(volume);
+  if (!ex.ok) {
+    if (ex.missing) throw new UserError(`there is no volume ${volume} in the VLDB (vos listvldb lists them)`);
+    throw new Error(`vos examine ${volume} failed: ${ex.message}`);
+  }
+  if (ex.fields.type && ex.fields.type !== 'RW')
+    throw new UserError(`${volume} is a ${ex.fields.type} volume; name its read-write volume`);
+  return Number(ex.fields.id);
+}
+
+/**
+ * The full dump an incremental of `volume` may build on: its newest, and only if it is of the same
+ * volume (a promote or a re-creation gives the name a new id, and starts a new chain).
+ */
+export function baseFull(s: Services, volume: string, volumeId: number): DumpRow | undefined {
+  const full = s.catalog.newestFull(volume);
+  return full?.clone_time && (full.volume_id === null || full.volume_id === volumeId) ? full : undefined;
+}
+
+export interface DumpDone {
+  row: DumpRow;
+  fresh: boolean;
+  text: string;
+}
+
+/** vos backup, then the clone dumped to the store, checksummed, catalogued. */
+export async function dumpVolume(
+  s: Services,
+  job: RunningJob,
+  volume: string,
+  level: Level,
+  kind: DumpKind = 'scheduled',
+): Promise<DumpDone> {
+  await cloneVolume(s, job, volume);
+  return dumpClone(s, job, volume, level, kind);
+}
+
+/** vos backup, waiting out a clone that is still busy. */
+export async function cloneVolume(s: Services, job: RunningJob, volume: string): Promise<void> {
+  job.progress('cloning', 0);
+  // A clone that another dump (or one a crash cut short) still holds is busy for up to a minute.
+  let last = await s.vos.backup(volume, job.signal);
+  if (!last.ok && /busy/i.test(`${last.stderr}${last.stdout}`)) {
+    await job.say(`${volume} is busy on its file server; waiting for it (up to two minutes)`);
+    await poll(
+      async () => {
+        last = await s.vos.backup(volume, job.signal);
+        return last.ok || !/busy/i.test(`${last.stderr}${last.stdout}`) ? true : undefined;
+      },
+      { initialMs: 2000, maxMs: 10_000, deadlineMs: 120_000, signal: job.signal },
+    );
+  }
+  if (!last.ok) throw new Error(`vos backup ${volume} failed: ${last.message}`);
+}
+
+/**
+ * Dumps the existing .backup clone of `volume` into the store, checksummed and catalogued. An
+ * incremental is relative to the newest full's clone time, unless `since` says otherwise.
+ */
+export async function dumpClone(
+  s: Services,
+  job: RunningJob,
+  volume: string,
+  level: Level,
+  kind: DumpKind = 'scheduled',
+  opts: { since?: number; onBytes?: (n: number, expected: number) => void } = {},
+): Promise<DumpDone> {
+  const clone = `${volume}.backup`;
+  const ex = await s.vos.examine(clone, job.signal);
+  if (!ex.ok) throw new Error(`vos examine ${clone} failed: ${ex.message}`);
+  const cloneTime = Number(ex.fields.creationDate);
+  const expected = Number(ex.fields.diskused ?? 0) * 1024;
+  let since = 0;
+  if (level === 'incremental' && opts.since !== undefined) since = opts.since;
+  else if (level === 'incremental') {
+    const full = baseFull(s, volume, Number(ex.fields.parentID));
+    if (!full?.clone_time)
+      throw new UserError(
+        `there is no full dump of ${volume} as it is now (none yet, or it was replaced since), so an incremental has no base; run !dump ${volume} full`,
+      );
+    since = full.clone_time;
+  }
+  const date = dumpDate(s.clock(), s.config.timeZone);
+  const path = join(s.config.dumps.dir, date, dumpFileName(volume, level, cloneTime));
+  const existing = s.catalog.byLocation(path);
+  if (existing && existsSync(path)) {
+    return {
+      row: existing,
+      fresh: false,
+      text: `${volume} was already dumped from this clone (${iso(cloneTime)}): ${path}`,
+    };
+  }
+  // If afsbot dies mid-dump, vos dies of SIGPIPE and leaves the clone busy on the volserver.
+  const busy = `busy:${ex.fields.serv}/${ex.fields.id}`;
+  job.leftover(busy);
+  const r = await dumpToFile({
+    vos: s.vos,
+    volume: clone,
+    since,
+    path,
+    zstd: { binary: s.tools.zstd, level: s.config.dumps.zstdLevel, rsyncable: s.config.dumps.rsyncable },
+    signal: job.signal,
+    onBytes: (n) =>
+      opts.onBytes ? opts.onBytes(n, expected) : job.progress('dumping', n, expected || undefined),
+  });
+  if (!r.ok) {
+    // A killed vos leaves the clone busy on the volserver until its transaction is ended.
+    await s.vos.endTransactions(ex.fields.serv ?? '', Number(ex.fields.id));
+    job.settled(busy);
+    if (r.cancelled) throw new Error('cancelled');
+    throw new Error(`vos dump of ${clone} failed, and no file was kept: ${r.message}`);
+  }
+  job.settled(busy);
+  if (r.header.fromTime !== since || r.header.toTime !== cloneTime) {
+    throw new Error(
+      `the dump of ${clone} covers ${r.header.fromTime}..${r.header.toTime}, not ${since}..${cloneTime}; it was kept at ${path} but not catalogued`,
+    );
+  }
+  const volumeId = Number(ex.fields.parentID);
+  writeSidecar(path, {
+    volume,
+    volumeId,
+    cloneId: r.header.volumeId,
+    level,
+    kind,
+    date,
+    cloneTime,
+    baseCloneTime: level === 'full' ? null : since,
+    rawBytes: r.rawBytes,
+    storedBytes: r.storedBytes,
+    sha256: r.sha256,
+    ...(ex.fields.filecount ? { files: Number(ex.fields.filecount) } : {}),
+    ...(ex.fields.diskused ? { diskKb: Number(ex.fields.diskused) } : {}),
+    createdAt: new Date().toISOString(),
+  });
+  s.catalog.add({
+    volume,
+    volume_id: volumeId,
+    clone_id: r.header.volumeId,
+    date,
+    level,
+    kind,
+    clone_time: cloneTime,
+    base_clone_time: level === 'full' ? null : since,
+    raw_bytes: r.rawBytes,
+    stored_bytes: r.storedBytes,
+    sha256: r.sha256,
+    location: path,
+    job_id: job.id,
+    files: ex.fields.filecount ? Number(ex.fields.filecount) : null,
+    disk_kb: ex.fields.diskused ? Number(ex.fields.diskused) : null,
+  });
+  const row = s.catalog.byLocation(path)!;
+  const base = level === 'incremental' ? `, since the full of ${iso(since)}` : '';
+  return {
+    row,
+    fresh: true,
+    text: `${level} dump of ${volume} (clone of ${iso(cloneTime)}${base}) for ${date}: ${formatBytes(r.rawBytes)} raw, ${formatBytes(r.storedBytes)} stored, sha256 ${r.sha256.slice(0, 16)}…, ${path}`,
+  };
+}
+
+/** A name for a restored copy that fits AFS's 22 characters, for the error that suggests one. */
+export function shortName(volume: string): string {
+  return `${volume.slice(0, VOLUME_NAME_MAX - 2).replace(/\.+$/, '')}.r`;
+}

@@ -1,0 +1,143 @@
+// parse -> registry -> validate -> authorize -> run (or, for a destructive command, the approval gate),
+// with one error boundary and one audit entry per received command. Everything a user sees about a
+// refusal or a mistake is decided here.
+import type { Config } from '../platform/config.ts';
+import type { Logger } from '../platform/log.ts';
+import type { ChatEvent, MessageMeta } from './adapter.ts';
+import type { AuditLog } from './audit.ts';
+import { authorize } from './auth.ts';
+import { NotNow, Refusal, UserError } from './errors.ts';
+import { parseCommand } from './parse.ts';
+import { type AnySpec, type CommandContext, type Registry, usageLine } from './registry.ts';
+
+export type Send = (event: ChatEvent, text: string, meta?: MessageMeta) => Promise<void>;
+
+/**
+ * Where a destructive command goes instead of running: it posts a plan and an approval request (or,
+ * with --break-glass where allowed, runs at once and says so everywhere). Returns the audit detail.
+ */
+export interface ApprovalGate<S> {
+  request(
+    ctx: CommandContext<S>,
+    spec: AnySpec<S>,
+    tokens: string[],
+    args: unknown,
+    breakGlass: string | undefined,
+  ): Promise<string>;
+}
+
+export interface DispatcherDeps<S> {
+  prefix: string;
+  admins: Config['admins'];
+  registry: Registry<S>;
+  audit: AuditLog;
+  log: Logger;
+  services: S;
+  gate: ApprovalGate<S>;
+  send: Send;
+}
+
+export class Dispatcher<S> {
+  constructor(private readonly d: DispatcherDeps<S>) {}
+
+  async handle(event: ChatEvent): Promise<void> {
+    const { prefix, audit, registry, log } = this.d;
+    const parsed = parseCommand(event.text, prefix, event.conversation.kind === 'direct');
+    if (parsed.kind === 'none') return;
+
+    const ref = audit.record({
+      backend: event.actor.backend,
+      identity: event.actor.id,
+      name: event.actor.name,
+      channel: event.conversation.id,
+      text: event.text.slice(0, 2000),
+      command: parsed.kind === 'command' ? parsed.name : null,
+    });
+    const reply = (text: string, meta?: MessageMeta) => this.d.send(event, text, meta);
+
+    if (parsed.kind === 'invalid') {
+      audit.settle(ref, 'rejected', parsed.reason);
+      await reply(`error: ${parsed.reason}`);
+      return;
+    }
+
+    const spec = registry.get(parsed.name);
+    if (!spec) {
+      const reason = `unknown command "${parsed.name}"; ${prefix}help lists the commands`;
+      audit.settle(ref, 'rejected', reason);
+      await reply(`error: ${reason}`);
+      return;
+    }
+
+    // A destructive command may be forced by one admin, where the config allows it, with a reason.
+    let tokens = parsed.args;
+    let breakGlass: string | undefined;
+    const bg = spec.destructive ? tokens.indexOf('--break-glass') : -1;
+    if (bg >= 0) {
+      breakGlass = tokens[bg + 1] ?? '';
+      tokens = [...tokens.slice(0, bg), ...tokens.slice(bg + 2)];
+    }
+    const args = spec.args.safeParse(tokens);
+    if (!args.success) {
+      const why = args.error.issues.map((i) => i.message).join('; ');
+      audit.settle(ref, 'rejected', why);
+      await reply(`error: ${why}. ${usageLine(prefix, spec)}`);
+      return;
+    }
+
+    /** One way to refuse: audited as refused, logged with who it was, told to the sender. */
+    const refuse = async (reason: string) => {
+      audit.settle(ref, 'refused', reason);
+      log.warn('refused', {
+        ref,
+        backend: event.actor.backend,
+        identity: event.actor.id,
+        nick: event.actor.name,
+        command: spec.name,
+        reason,
+      });
+      await reply(`refused: ${reason}`);
+    };
+
+    const authz = authorize(event.actor, spec.permission, this.d.admins);
+    if (!authz.allowed) {
+      await refuse(authz.reason);
+      return;
+    }
+
+    const ctx: CommandContext<S> = {
+      actor: event.actor,
+      conversation: event.conversation,
+      isAdmin: authz.isAdmin,
+      ref,
+      reply,
+      services: this.d.services,
+    };
+    try {
+      if (spec.destructive && (spec.destructive.applies?.(args.data) ?? true)) {
+        audit.settle(ref, 'ok', await this.d.gate.request(ctx, spec, tokens, args.data, breakGlass));
+        return;
+      }
+      await spec.run(ctx, args.data);
+      audit.settle(ref, 'ok', null);
+    } catch (err) {
+      if (err instanceof Refusal) {
+        await refuse(err.message);
+        return;
+      }
+      if (err instanceof UserError) {
+        audit.settle(ref, 'rejected', err.message);
+        await reply(
+          err instanceof NotNow
+            ? `error: ${err.message}`
+            : `error: ${err.message}. ${usageLine(prefix, spec)}`,
+        );
+        return;
+      }
+      const error = err instanceof Error ? err : new Error(String(err));
+      audit.settle(ref, 'failed', error.message);
+      log.error('command failed', { ref, command: spec.name, error });
+      await reply(`${prefix}${spec.name} failed (ref ${ref}); the details are in the log`);
+    }
+  }
+}

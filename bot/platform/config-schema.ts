@@ -1,0 +1,289 @@
+// The configuration schema: every key, its type, default and description, and (where it differs from
+// the one derived from its path) its environment variable. This is the one place a key is defined;
+// config.ts loads it, and .env.example is generated from it.
+import { z } from 'zod';
+import { parseCron } from './cron.ts';
+
+/** What the schema says of a key besides its type. */
+export type KeyMeta = {
+  description: string;
+  /** The environment variable, when not the one derived from the path (AFSBOT_ + the path in capitals). */
+  env?: string;
+  /** A value to show in .env.example (the default is shown otherwise). */
+  example?: string;
+};
+type More = Omit<KeyMeta, 'description'>;
+const doc = (description: string, more: More = {}): KeyMeta => ({ description, ...more });
+
+const bool = (dflt: boolean, d: string, m?: More) => z.boolean().default(dflt).meta(doc(d, m));
+const int = (min: number, max: number, dflt: number, d: string, m?: More) =>
+  z.number().int().min(min).max(max).default(dflt).meta(doc(d, m));
+const text = (dflt: string, d: string, m?: More) => z.string().min(1).default(dflt).meta(doc(d, m));
+const optText = (d: string, m?: More) => z.string().min(1).optional().meta(doc(d, m));
+const list = <T extends z.ZodType<string>>(item: T, dflt: z.output<T>[], d: string, m?: More) =>
+  z.array(item).default(dflt).meta(doc(d, m));
+const DAY = 86_400_000;
+
+const account = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[^\s,]+$/, 'expected an account name without spaces or commas');
+const channel = z.string().regex(/^[#&][^\s,]{1,49}$/, 'expected an IRC channel name such as "#ops"');
+const slackChannel = z
+  .string()
+  .regex(/^[CDG][A-Z0-9]{2,}$/, 'expected a Slack channel ID such as "C024BE91L"');
+const slackUser = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user ID such as "U024BE7LH"');
+
+/** A cron expression, or "" / "never" for never. */
+export function isNever(cron: string): boolean {
+  return cron.trim() === '' || cron.trim() === 'never';
+}
+const cron = (dflt: string, d: string, m?: More) =>
+  z
+    .string()
+    .superRefine((t, ctx) => {
+      if (isNever(t)) return;
+      try {
+        parseCron(t);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .default(dflt)
+    .meta(doc(d, m));
+
+const irc = z.strictObject({
+  enabled: bool(false, 'connect to IRC', { env: 'AFSBOT_IRC' }),
+  host: text('127.0.0.1', 'IRC server host', { example: 'irc.example.org' }),
+  port: int(1, 65535, 6697, 'IRC server port'),
+  tls: bool(true, 'connect with TLS'),
+  tlsVerify: bool(true, "check the server's TLS certificate (off only for a test network's own)"),
+  nick: z
+    .string()
+    .regex(/^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]{0,29}$/, 'expected an IRC nick')
+    .default('afsbot')
+    .meta(doc("the bot's nick")),
+  username: text('afsbot', 'the IRC user name'),
+  realname: text('afsbot, OpenAFS backups', 'the IRC real name'),
+  account: optText('services account the bot logs in as (SASL PLAIN)', { example: 'afsbot' }),
+  passwordFile: optText('file holding the SASL password (one line)', { example: '/etc/afsbot/irc-password' }),
+  channels: list(channel, [], 'channels to join', { example: '#ops' }),
+  reportChannels: list(channel, [], 'channels for reports and approval requests; default every channel', {
+    example: '#ops',
+  }),
+  sendBurst: int(1, 50, 4, 'lines sent at once before pacing'),
+  sendIntervalMs: int(50, 60_000, 1100, 'after the burst, one line per this many ms'),
+  registerTimeoutMs: int(
+    1000,
+    600_000,
+    20_000,
+    'give up on a connection not registered (SASL too) in this time',
+  ),
+  reconnectMinMs: int(100, 600_000, 1000, 'first reconnect wait'),
+  reconnectMaxMs: int(100, 3_600_000, 60_000, 'longest reconnect wait'),
+});
+
+const slack = z.strictObject({
+  enabled: bool(false, 'connect to Slack', { env: 'AFSBOT_SLACK' }),
+  mode: z
+    .enum(['socket', 'http'])
+    .default('socket')
+    .meta(doc('socket (Socket Mode, no public URL) or http (Events API on a local port)')),
+  botTokenFile: optText('file holding the bot token (xoxb-)', { example: '/etc/afsbot/slack-bot-token' }),
+  appTokenFile: optText('Socket Mode: file holding the app token (xapp-)', {
+    example: '/etc/afsbot/slack-app-token',
+  }),
+  signingSecretFile: optText('HTTP mode: file holding the signing secret every request is checked against', {
+    example: '/etc/afsbot/slack-signing-secret',
+  }),
+  host: text('127.0.0.1', 'HTTP mode: listen address'),
+  port: int(0, 65535, 3000, 'HTTP mode: listen port'),
+  apiUrl: z.string().url().default('https://slack.com/api/').meta(doc("Slack's Web API base URL")),
+  reportChannels: list(slackChannel, [], 'channel IDs for reports and approval requests', {
+    example: 'C024BE91L',
+  }),
+  progressIntervalMs: int(100, 600_000, 3000, "at most one edit of a job's message this often"),
+  slashCommand: z
+    .string()
+    .regex(/^\/[a-z0-9_-]{1,31}$/, 'expected a slash command such as "/afsbot"')
+    .default('/afsbot')
+    .meta(doc('the slash command the app is configured with')),
+});
+
+const afs = z.strictObject({
+  vos: text('vos', 'the vos binary', { env: 'AFSBOT_VOS' }),
+  configDir: optText('server config dir for -localauth (vos -config); default the system one'),
+  cell: optText('AFS cell name', { example: 'example.org' }),
+  localauth: bool(true, 'run vos with -localauth (the bot runs on a file server)'),
+  timeoutMs: int(100, DAY, 60_000, 'timeout of each short vos call'),
+  server: optText('file server for restored volumes; default where the volume lives'),
+  partition: z
+    .string()
+    .regex(/^[a-z]{1,2}$/, 'expected a partition letter such as "a"')
+    .default('a')
+    .meta(doc('partition for restored volumes')),
+  fs: text('fs', 'the fs binary (needs the AFS kernel module; only !mount and !unmount use it)', {
+    env: 'AFSBOT_FS',
+  }),
+  scratchMountDir: optText('AFS directory under which !mount makes mount points', {
+    env: 'AFSBOT_SCRATCH_MOUNT_DIR',
+    example: '/afs/example.org/.old/tmp-mount',
+  }),
+  scratchParentVolume: optText('volume holding that directory, released after each mount and unmount', {
+    env: 'AFSBOT_SCRATCH_PARENT_VOLUME',
+    example: 'old',
+  }),
+});
+
+const dumps = z.strictObject({
+  dir: text(
+    '/var/lib/afsbot/dumps',
+    'the local dump store: <dir>/<YYYY.MM.DD>/<vol>.<level>.<clone>.dump.zst',
+    {
+      env: 'AFSBOT_DUMP_DIR',
+    },
+  ),
+  stagingDir: text(
+    '/var/lib/afsbot/staging',
+    'where !backup get and !restore-file leave files for an admin',
+    {
+      env: 'AFSBOT_STAGING_DIR',
+    },
+  ),
+  zstdLevel: int(1, 19, 3, 'zstd compression level of dump files'),
+  rsyncable: bool(true, 'zstd --rsyncable, so the archive deduplicates an incremental against its full', {
+    env: 'AFSBOT_ZSTD_RSYNCABLE',
+  }),
+  legacyDir: optText("the wiki's old archives (YYYY.MM.DD-<vol>.dump.gz.aescrypt)", {
+    env: 'AFSBOT_LEGACY_DIR',
+  }),
+  legacyKeyFile: optText('the ccrypt key file of those archives', {
+    env: 'AFSBOT_LEGACY_KEY_FILE',
+    example: '/etc/backup-encryption-key',
+  }),
+});
+
+const tools = z.strictObject({
+  zstd: text('zstd', 'the zstd binary'),
+  ccrypt: text('ccrypt', 'the ccrypt binary (legacy archives)'),
+  gzip: text('gzip', 'the gzip binary (legacy archives)'),
+  restorevol: text('restorevol', 'the restorevol binary (!restore-file)'),
+  tar: text('tar', 'the tar binary (legacy database archives)'),
+});
+
+const jobs = z.strictObject({
+  ircProgressIntervalMs: int(1000, DAY, 15_000, 'IRC: at most one progress line per job this often', {
+    env: 'AFSBOT_IRC_PROGRESS_INTERVAL_MS',
+  }),
+  whenBusy: z
+    .enum(['queue', 'refuse'])
+    .default('queue')
+    .meta(doc("when a job's volume is busy: wait in line (queue) or refuse at once")),
+});
+
+const approvals = z.strictObject({
+  required: int(1, 5, 1, 'how many admins other than the requester must approve'),
+  ttlMinutes: int(1, 7 * 24 * 60, 30, 'minutes a request stays open', { env: 'AFSBOT_APPROVAL_TTL_MINUTES' }),
+  breakGlass: bool(false, 'allow --break-glass "<reason>": one admin alone, announced and audited', {
+    env: 'AFSBOT_BREAK_GLASS',
+  }),
+});
+
+const nightly = z.strictObject({
+  prefixes: list(
+    z.string().min(1),
+    ['user.', 'db.', 'mail.'],
+    'vos backupsys -prefix: the volumes it covers',
+  ),
+  xprefixes: list(
+    z.string().min(1),
+    [],
+    'vos backupsys -xprefix: volumes left out although a prefix matches',
+  ),
+  fullWeekday: int(0, 6, 0, 'the day of the weekly full dump, 0 Sunday .. 6 Saturday (in timeZone)'),
+  perServer: int(1, 16, 2, 'dumps running at once per file server'),
+  schedule: cron('15 2 * * *', 'when the nightly run starts: a cron expression in timeZone, or "never"'),
+  maintenanceSchedule: cron('30 7 * * *', 'when archive maintenance runs: a cron expression, or "never"', {
+    env: 'AFSBOT_MAINTENANCE_SCHEDULE',
+  }),
+  testRestoreWeekday: int(0, 6, 3, 'the day of the weekly test restore, 0 Sunday .. 6 Saturday'),
+  staleDays: int(1, 3650, 3, 'the report warns about a volume whose last good dump is this many days old'),
+});
+
+const archive = z.strictObject({
+  enabled: bool(true, 'send dumps to the restic archive', { env: 'AFSBOT_ARCHIVE' }),
+  repository: text('/var/lib/afsbot/archive', 'restic repository: a local path or sftp:user@host:/path'),
+  passwordFile: text('/var/lib/afsbot/archive.password', 'file holding the repository password, mode 0600'),
+  sftpCommand: optText(
+    'the ssh command restic runs for an SFTP repository, with its own key and known_hosts',
+    {
+      example: 'ssh -i /etc/afsbot/sftp-key -o UserKnownHostsFile=/etc/afsbot/known_hosts user@host -s sftp',
+    },
+  ),
+  runAs: optText('unix user restic runs as (dumps need root, the upload does not)', {
+    example: 'hcoopbackup',
+  }),
+  cacheDir: optText("restic's cache directory"),
+  restic: text('restic', 'the restic binary'),
+  compression: z
+    .enum(['off', 'auto', 'max'])
+    .default('off')
+    .meta(doc("restic's own compression (the dumps are zstd already)")),
+  timeoutMs: int(1000, 7 * DAY, 6 * 3600_000, 'longest a restic call may take'),
+  localKeepDays: int(0, 3650, 14, 'days local dump files are kept once archived', {
+    env: 'AFSBOT_LOCAL_KEEP_DAYS',
+  }),
+  keepDaily: int(1, 3650, 14, 'forget keeps the newest N dump dates'),
+  keepWeekly: int(0, 520, 8, 'and the newest date of N weeks'),
+  keepMonthly: int(0, 1200, 24, 'and the newest date of N months'),
+  checkSubsets: int(1, 1000, 7, 'restic check --read-data-subset n/N: each check reads the next 1/N'),
+  batchBytes: int(
+    0,
+    Number.MAX_SAFE_INTEGER,
+    512 * 1024 * 1024,
+    'start a restic batch once this many bytes wait',
+  ),
+  lockWaitMs: int(0, DAY, 30 * 60_000, "how long a job waits for another process's restic lock"),
+});
+
+export const configSchema = z.strictObject({
+  name: text('afsbot', 'name shown in !status'),
+  prefix: z.string().min(1).max(3).default('!').meta(doc('what starts a command in a channel')),
+  databasePath: text(
+    '/var/lib/afsbot/afsbot.db',
+    "the bot's SQLite database (audit, jobs, catalog, approvals)",
+    {
+      env: 'AFSBOT_DATABASE',
+    },
+  ),
+  log: z
+    .strictObject({
+      level: z
+        .enum(['debug', 'info', 'warn', 'error'])
+        .default('info')
+        .meta(doc('debug, info, warn or error')),
+      file: optText('log file (JSON lines); default stderr'),
+    })
+    .prefault({}),
+  admins: z
+    .strictObject({
+      irc: list(account, [], 'IRC services accounts', { example: 'alice,bob' }),
+      slack: list(slackUser, [], 'Slack user IDs', { example: 'U024BE7LH' }),
+      console: list(account, [], 'local unix users', { example: 'root' }),
+    })
+    .prefault({}),
+  console: z
+    .strictObject({ enabled: bool(false, 'read commands from stdin', { env: 'AFSBOT_CONSOLE' }) })
+    .prefault({}),
+  irc: irc.prefault({}),
+  slack: slack.prefault({}),
+  afs: afs.prefault({}),
+  dumps: dumps.prefault({}),
+  tools: tools.prefault({}),
+  jobs: jobs.prefault({}),
+  approvals: approvals.prefault({}),
+  nightly: nightly.prefault({}),
+  archive: archive.prefault({}),
+  timeZone: optText('time zone for dump dates and schedules; default the system one'),
+});
