@@ -1,5 +1,6 @@
 // vos, the AFS volume tool: one typed client plus parsers for the text it prints. The parsers are pure
 // so they can be tested on captured output; the client only builds argv and calls runTool().
+import { poll } from './backoff.ts';
 import { lastLine, runTool, type ToolFailure, type ToolResult } from './exec.ts';
 
 export interface VosOptions {
@@ -262,10 +263,12 @@ export class Vos {
     for (const t of found) await this.run(['endtrans', '-server', server, '-transaction', String(t.id)]);
     // The volserver lets go once the aborted call unwinds: usually a second or two, but up to about a
     // minute when it has to wait out its call to the dead client.
-    const deadline = Date.now() + waitMs;
-    while (found.length > 0 && (await open()).length > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    if (found.length > 0)
+      await poll(async () => ((await open()).length === 0 ? true : undefined), {
+        initialMs: 250,
+        maxMs: 2000,
+        deadlineMs: waitMs,
+      });
     return found.length;
   }
 
@@ -277,26 +280,29 @@ export class Vos {
     volume: string,
     opts: { expectId?: number; waitMs?: number } = {},
   ): Promise<{ gone: boolean; why?: string }> {
-    const deadline = Date.now() + (opts.waitMs ?? 120_000);
-    for (;;) {
-      const e = await this.listvldbEntry(volume);
-      if (e.ok && !e.entry) return { gone: true };
-      if (e.ok && opts.expectId !== undefined && e.entry?.rw !== opts.expectId) {
-        return {
-          gone: false,
-          why: `${volume} is now id ${e.entry?.rw}, not the ${opts.expectId} this job made; left alone`,
-        };
-      }
-      if (e.ok && e.entry?.rw) {
-        for (const site of e.entry.sites) await this.endTransactions(site.server, e.entry.rw, 2000);
-      }
-      const rm = await this.remove(volume);
-      if (rm.ok || isNoSuchVolume(rm)) return { gone: true };
-      // A restore whose client died holds the volume until the volserver's call times out (about a minute).
-      if (!/busy/i.test(`${rm.stderr}${rm.stdout}`) || Date.now() > deadline)
-        return { gone: false, why: rm.message };
-      await new Promise((r) => setTimeout(r, 2000));
-    }
+    let why = `${volume} stayed busy`;
+    const r = await poll(
+      async (): Promise<{ gone: boolean; why?: string } | undefined> => {
+        const e = await this.listvldbEntry(volume);
+        if (e.ok && !e.entry) return { gone: true };
+        if (e.ok && opts.expectId !== undefined && e.entry?.rw !== opts.expectId) {
+          return {
+            gone: false,
+            why: `${volume} is now id ${e.entry?.rw}, not the ${opts.expectId} this job made; left alone`,
+          };
+        }
+        if (e.ok && e.entry?.rw) {
+          for (const site of e.entry.sites) await this.endTransactions(site.server, e.entry.rw, 2000);
+        }
+        const rm = await this.remove(volume);
+        if (rm.ok || isNoSuchVolume(rm)) return { gone: true };
+        why = rm.message;
+        // A restore whose client died holds the volume until the volserver's call times out (about a minute).
+        return /busy/i.test(`${rm.stderr}${rm.stdout}`) ? undefined : { gone: false, why };
+      },
+      { initialMs: 2000, maxMs: 5000, deadlineMs: opts.waitMs ?? 120_000 },
+    );
+    return r ?? { gone: false, why };
   }
 
   async listvldbEntry(

@@ -90,4 +90,5 @@ cat >&2 <<TXT
 TXT
 
 # In the foreground, so that it reads this terminal (or the piped script) and gets Ctrl-C itself.
-bin/afsbot --config "$state/config.json"
+# --exit-at-eof: the end of piped input (or Ctrl-D) ends the demo, although the bot is also on IRC
+bin/afsbot --config "$state/config.json" --exit-at-eof

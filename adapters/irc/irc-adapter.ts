@@ -2,6 +2,7 @@
 // the nick. Own reconnect loop with backoff and a registration timeout (irc-framework waits forever
 // on SASL when services just died), rejoin after every reconnect, and a paced send queue.
 import { Client, type MessageEvent } from 'irc-framework';
+import { backoffDelays } from '../../actions/backoff.ts';
 import {
   type Actor,
   type AdapterStatus,
@@ -46,6 +47,8 @@ export class IrcAdapter implements ChatAdapter {
   private registered = false;
   private stopping = false;
   private failures = 0;
+  /** The waits before the next reconnects; a new schedule once registered again. */
+  private reconnectDelays: Generator<number, never> | undefined;
   private registerTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private identifyTimer: NodeJS.Timeout | undefined;
@@ -79,6 +82,7 @@ export class IrcAdapter implements ChatAdapter {
       this.saslHung = false;
       this.registered = true;
       this.failures = 0;
+      this.reconnectDelays = undefined;
       this.joined.clear();
       this.opts.log.info('irc registered', {
         nick: c.user.nick,
@@ -247,11 +251,15 @@ export class IrcAdapter implements ChatAdapter {
   private scheduleReconnect(): void {
     clearTimeout(this.reconnectTimer);
     const o = this.opts;
-    const delay = Math.min(o.reconnectMaxMs, o.reconnectMinMs * 2 ** Math.min(this.failures, 16));
-    const jittered = Math.round(delay * (0.8 + Math.random() * 0.4));
+    this.reconnectDelays ??= backoffDelays({
+      initialMs: o.reconnectMinMs,
+      maxMs: o.reconnectMaxMs,
+      jitter: 0.2,
+    });
+    const wait = this.reconnectDelays.next().value;
     this.failures++;
-    o.log.warn('irc connection lost; reconnecting', { inMs: jittered, attempt: this.failures });
-    this.reconnectTimer = setTimeout(() => this.connect(), jittered);
+    o.log.warn('irc connection lost; reconnecting', { inMs: wait, attempt: this.failures });
+    this.reconnectTimer = setTimeout(() => this.connect(), wait);
   }
 
   start(onEvent: EventHandler): Promise<void> {

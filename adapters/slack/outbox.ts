@@ -3,6 +3,7 @@
 // (the socket may be down, the bot goes on): nothing is dropped and the order is kept. Edits of one
 // message that have not been sent yet are coalesced into the newest.
 import type { webApi } from '@slack/bolt';
+import { backoffDelays } from '../../actions/backoff.ts';
 import type { AdapterLog } from '../../bot/chat/adapter.ts';
 import type { Block } from './blocks.ts';
 
@@ -111,7 +112,7 @@ export class Outbox {
   }
 
   private async send(op: Op): Promise<void> {
-    let backoff = 1000;
+    const delays = backoffDelays({ initialMs: 1000, maxMs: 30_000 });
     for (;;) {
       try {
         if (op.kind === 'post') {
@@ -157,13 +158,13 @@ export class Outbox {
           (e.code === 'slack_webapi_platform_error' && RETRYABLE.has(e.data?.error ?? ''));
         if (transient) {
           this.retried++;
+          const wait = delays.next().value;
           this.log.warn('slack unreachable; trying again', {
             method: op.kind,
-            waitMs: backoff,
+            waitMs: wait,
             error: e.message,
           });
-          await this.sleep(backoff);
-          backoff = Math.min(30_000, backoff * 2);
+          await this.sleep(wait);
           continue;
         }
         // Slack said no for good (a channel we are not in, a message gone): say so in the log, go on.

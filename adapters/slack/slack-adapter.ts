@@ -5,6 +5,7 @@
 // is one message, edited in place as it progresses, with its details and result in its thread; an
 // approval request has Approve and Deny buttons; the nightly report is laid out in blocks.
 import { App, type AppOptions, HTTPReceiver, LogLevel, SocketModeReceiver, webApi } from '@slack/bolt';
+import { backoffDelays, sleep } from '../../actions/backoff.ts';
 import type {
   AdapterLog,
   AdapterStatus,
@@ -90,7 +91,8 @@ export class SlackAdapter implements ChatAdapter {
   private started = false;
   /** The reconnect loop, and its pending wait (cleared by stop). */
   private reconnecting: Promise<void> | undefined;
-  private reconnectWait: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  /** Aborted by stop(): ends the reconnect loop's wait at once. */
+  private readonly stopped = new AbortController();
 
   constructor(private readonly opts: SlackOptions) {
     const clientOptions = {
@@ -360,14 +362,15 @@ export class SlackAdapter implements ChatAdapter {
   /** Socket Mode: opens a new connection, again and again with backoff (1 s doubling to 30 s), until one holds. */
   private async reconnect(): Promise<void> {
     const client = (this.receiver as SocketModeReceiver).client;
-    let wait = 1000;
+    const delays = backoffDelays({ initialMs: 1000, maxMs: 30_000 });
     try {
       while (!this.stopping) {
-        await new Promise<void>((wake) => {
-          this.reconnectWait = { timer: setTimeout(wake, wait), wake };
-        });
-        this.reconnectWait = undefined;
-        if (this.stopping) return;
+        const wait = delays.next().value;
+        try {
+          await sleep(wait, this.stopped.signal);
+        } catch {
+          return; // stopped
+        }
         try {
           await client.start();
           if (this.stopping)
@@ -376,7 +379,6 @@ export class SlackAdapter implements ChatAdapter {
           return;
         } catch (err) {
           this.opts.log.warn('slack reconnect failed; trying again', { waitMs: wait, error: String(err) });
-          wait = Math.min(30_000, wait * 2);
         }
       }
     } finally {
@@ -416,10 +418,7 @@ export class SlackAdapter implements ChatAdapter {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const j of this.jobs.values()) clearTimeout(j.timer);
-    if (this.reconnectWait) {
-      clearTimeout(this.reconnectWait.timer);
-      this.reconnectWait.wake();
-    }
+    this.stopped.abort();
     await this.reconnecting;
     // what is queued gets a while to go out; with Slack unreachable, shutdown does not wait for ever
     await this.outbox.flush(15_000);

@@ -37,15 +37,9 @@ HOST=127.0.0.1
 SERVER_NAME="irc.test"
 SERVICES_NAME="services.test"
 
-log() { printf 'irc-server[%s]: %s\n' "${NAME:-?}" "$*" >&2; }
-die() { printf 'irc-server[%s]: ERROR: %s\n' "${NAME:-?}" "$*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
-T0="$(now_ms)"
-
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
-  exit 64
-}
+PEER=irc-server
+# shellcheck source=scripts/peers/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
 # ---------------------------------------------------------------- arguments
 CMD="${1:-}"
@@ -111,13 +105,6 @@ require_bins() {
 }
 inspircd_bin() { command -v inspircd 2>/dev/null || echo /usr/sbin/inspircd; }
 
-meta_get() { [[ -f "$META" ]] && sed -n "s/^$1=//p" "$META" | tail -n1 || true; }
-
-write_meta() { # CLIENT_PORT LINK_PORT CLASS LINK_PASS
-  umask 077
-  printf 'CLIENT_PORT=%s\nLINK_PORT=%s\nCLASS=%s\nLINK_PASS=%s\n' "$1" "$2" "$3" "$4" >"$META.tmp"
-  mv -f "$META.tmp" "$META"
-}
 
 # pid_alive PIDFILE CONF: the recorded PID is a live (non-zombie) process whose command line
 # names our config file -- never trusts a PID that has been reused by something else.
@@ -134,12 +121,6 @@ pid_alive() {
 ircd_pid() { pid_alive "$IRCD_PID" "$IRCD_CONF"; }
 atheme_pid() { pid_alive "$ATHEME_PID" "$ATHEME_CONF"; }
 
-port_in_use() { # PORT: anything listening on it, on any address
-  [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
-}
-port_listening() { # PORT: listening on 127.0.0.1:PORT
-  ss -Hltn "sport = :$1" 2>/dev/null | awk -v p="$HOST:$1" '$4==p {f=1} END {exit !f}'
-}
 
 sync_count() {
   local n=0
@@ -164,19 +145,8 @@ healthy() {
 }
 
 # proc_gone PID: the process has exited (gone, or a zombie waiting to be reaped).
-proc_gone() {
-  local st
-  [[ -d "/proc/$1" ]] || return 0
-  st="$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null || true)"
-  [[ -z "$st" || "$st" == Z ]]
-}
 
 # wait_gone PID TIMEOUT_S
-wait_gone() {
-  local i
-  for ((i = 0; i < $2 * 50; i++)); do proc_gone "$1" && return 0; sleep 0.02; done
-  return 1
-}
 
 STOPPED_PIDS=()
 
@@ -197,18 +167,7 @@ stop_pid() {
   rm -f "$pidfile"
 }
 
-wait_port_closed() { # PORT TIMEOUT_S
-  local i
-  for ((i = 0; i < $2 * 20; i++)); do port_listening "$1" || return 0; sleep 0.05; done
-  return 1
-}
 
-tail_log() { # FILE
-  if [[ -s "$1" ]]; then
-    printf -- '--- last lines of %s ---\n' "$1" >&2
-    tail -n 15 "$1" >&2
-  fi
-}
 
 # ---------------------------------------------------------------- config files
 # A fresh server id (SID) on every InspIRCd start. InspIRCd numbers its users SID+AAAAAA,
@@ -371,13 +330,6 @@ EOF
 }
 
 # ---------------------------------------------------------------- start/stop daemons
-close_extra_fds() { # in a subshell about to exec a daemon
-  local fd
-  for fd in /proc/"$BASHPID"/fd/*; do
-    fd="${fd##*/}"
-    if [[ "$fd" =~ ^[0-9]+$ && "$fd" -gt 2 ]]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-  done
-}
 
 start_ircd() {
   local cport="$1" lport="$2" pid i
@@ -448,10 +400,7 @@ stop_all() {
 }
 
 write_env() {
-  umask 077
-  printf 'AFSBOT_IRC_HOST=%s\nAFSBOT_IRC_PORT=%s\nAFSBOT_IRC_STATE=%s\n' "$HOST" "$(meta_get CLIENT_PORT)" "$STATE" >"$ENV_FILE.tmp"
-  chmod 0644 "$ENV_FILE.tmp"
-  mv -f "$ENV_FILE.tmp" "$ENV_FILE"
+  write_env_file "AFSBOT_IRC_HOST=$HOST" "AFSBOT_IRC_PORT=$(meta_get CLIENT_PORT)" "AFSBOT_IRC_STATE=$STATE"
 }
 
 # ---------------------------------------------------------------- accounts
@@ -499,13 +448,6 @@ register_accounts() {
 }
 
 # ---------------------------------------------------------------- commands
-prepare_state_dir() {
-  if [[ -d "$STATE" && ! -f "$MARKER" ]] && [[ -n "$(ls -A "$STATE" 2>/dev/null)" ]]; then
-    die "$STATE exists, is not empty and is not an irc-server.sh state dir (no $MARKER_NAME); refusing to use it"
-  fi
-  mkdir -p "$STATE" "$RUN_DIR" "$ATHEME_DATA"
-  [[ -f "$MARKER" ]] || printf 'state dir of scripts/peers/irc-server.sh (%s); safe to delete with down --wipe\n' "$NAME" >"$MARKER"
-}
 
 cmd_up() {
   local t0="$T0" cport lport class pass ports before
@@ -518,7 +460,7 @@ cmd_up() {
     fi
     if [[ "$class" != "$(meta_get CLASS)" ]]; then
       log "already up; switching connect class $(meta_get CLASS) -> $class (restarting inspircd)"
-      write_meta "$cport" "$(meta_get LINK_PORT)" "$class" "$(meta_get LINK_PASS)"
+      write_meta "CLIENT_PORT=$cport" "LINK_PORT=$(meta_get LINK_PORT)" "CLASS=$class" "LINK_PASS=$(meta_get LINK_PASS)"
       write_ircd_conf "$cport" "$(meta_get LINK_PORT)" "$class" "$(meta_get LINK_PASS)"
       restart_ircd 1
     else
@@ -556,7 +498,7 @@ cmd_up() {
     [[ "$lport" != "$cport" ]] || lport="${ports[2]}"
     pass="$(meta_get LINK_PASS)"
     [[ -n "$pass" ]] || pass="$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-    write_meta "$cport" "$lport" "$class" "$pass"
+    write_meta "CLIENT_PORT=$cport" "LINK_PORT=$lport" "CLASS=$class" "LINK_PASS=$pass"
     write_ircd_conf "$cport" "$lport" "$class" "$pass"
     write_atheme_conf "$lport" "$pass"
 
@@ -648,10 +590,6 @@ cmd_status() {
   return "$ok"
 }
 
-cmd_env() {
-  [[ -f "$ENV_FILE" ]] || die "no env file at $ENV_FILE; run 'up --name $NAME' first"
-  cat "$ENV_FILE"
-}
 
 STARTING=0
 on_exit() {
@@ -665,7 +603,7 @@ on_exit() {
 trap on_exit EXIT
 
 # One command at a time per instance (the lock lives inside the state dir).
-if [[ "$CMD" == up ]]; then require_bins; prepare_state_dir; fi
+if [[ "$CMD" == up ]]; then require_bins; prepare_state_dir "$RUN_DIR" "$ATHEME_DATA"; fi
 if [[ -d "$STATE" ]]; then
   exec 9>>"$STATE/.lock"
   flock -w 120 9 || die "timed out waiting for the lock $STATE/.lock"

@@ -43,15 +43,9 @@ MARKER_NAME=".afsbot-sshd"
 HOST=127.0.0.1
 SSHD_BIN=/usr/sbin/sshd
 
-log() { printf 'sshd[%s]: %s\n' "${NAME:-?}" "$*" >&2; }
-die() { printf 'sshd[%s]: ERROR: %s\n' "${NAME:-?}" "$*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
-T0="$(now_ms)"
-
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
-  exit 64
-}
+PEER=sshd
+# shellcheck source=scripts/peers/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
 # ---------------------------------------------------------------- arguments
 CMD="${1:-}"
@@ -110,12 +104,6 @@ require_bins() {
   command -v flock >/dev/null 2>&1 || die "flock (util-linux) is required"
 }
 
-meta_get() { [[ -f "$META" ]] && sed -n "s/^$1=//p" "$META" | tail -n1 || true; }
-
-write_meta() { # PORT USER
-  (umask 077; printf 'PORT=%s\nUSER=%s\n' "$1" "$2" >"$META.tmp")
-  mv -f "$META.tmp" "$META"
-}
 
 # pid_alive: the recorded PID is a live (non-zombie) process whose command line names our
 # config file -- never trusts a PID that has been reused by something else.
@@ -130,15 +118,6 @@ sshd_pid() {
   echo "$pid"
 }
 
-port_in_use() { # PORT: anything listening on it, on any address
-  [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
-}
-port_listening() { # PORT [PID]: listening on 127.0.0.1:PORT (by PID, if given)
-  local lines
-  lines="$(ss -Hltnp "sport = :$1" 2>/dev/null | awk -v a="$HOST:$1" '$4==a')"
-  [[ -n "$lines" ]] || return 1
-  [[ -z "${2:-}" ]] || grep -q "pid=$2," <<<"$lines"
-}
 
 # The port answers with an SSH identification string.
 banner_ok() { # PORT
@@ -154,12 +133,6 @@ healthy() {
   [[ -n "$port" ]] && port_listening "$port" "$pid" && banner_ok "$port"
 }
 
-proc_gone() { # PID: exited (gone, or a zombie waiting to be reaped)
-  local st
-  [[ -d "/proc/$1" ]] || return 0
-  st="$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null || true)"
-  [[ -z "$st" || "$st" == Z ]]
-}
 
 proc_start() { # PID -> start time (field 22 of /proc/PID/stat), empty if gone
   local line rest
@@ -193,24 +166,8 @@ descendants() {
     }'
 }
 
-wait_gone() { # PID TIMEOUT_S
-  local i
-  for ((i = 0; i < $2 * 50; i++)); do proc_gone "$1" && return 0; sleep 0.02; done
-  return 1
-}
 
-wait_port_closed() { # PORT TIMEOUT_S
-  local i
-  for ((i = 0; i < $2 * 50; i++)); do port_listening "$1" || return 0; sleep 0.02; done
-  return 1
-}
 
-tail_log() { # FILE
-  if [[ -s "$1" ]]; then
-    printf -- '--- last lines of %s ---\n' "$1" >&2
-    tail -n 15 "$1" >&2
-  fi
-}
 
 STOPPED_PIDS=()
 
@@ -246,13 +203,6 @@ stop_sshd() {
   rm -f "$DAEMON_PID" "$SSHD_OWN_PID"
 }
 
-close_extra_fds() { # in a subshell about to exec a daemon
-  local fd
-  for fd in /proc/"$BASHPID"/fd/*; do
-    fd="${fd##*/}"
-    if [[ "$fd" =~ ^[0-9]+$ && "$fd" -gt 2 ]]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-  done
-}
 
 # A port below the kernel's ephemeral range (so outgoing connections never take it) and free now.
 pick_port() {
@@ -283,13 +233,6 @@ strict_modes_ok() { # UID
 }
 
 # ---------------------------------------------------------------- files
-prepare_state_dir() {
-  if [[ -d "$STATE" && ! -f "$MARKER" ]] && [[ -n "$(ls -A "$STATE" 2>/dev/null)" ]]; then
-    die "$STATE exists, is not empty and is not an sshd.sh state dir (no $MARKER_NAME); refusing to use it"
-  fi
-  mkdir -p "$STATE"
-  [[ -f "$MARKER" ]] || printf 'state dir of scripts/peers/sshd.sh (%s); safe to delete with down --wipe\n' "$NAME" >"$MARKER"
-}
 
 ensure_keys() { # USER UID GID
   local f kind
@@ -376,19 +319,9 @@ EOF
 }
 
 write_env() {
-  local port user
-  port="$(meta_get PORT)"; user="$(meta_get USER)"
-  {
-    printf 'AFSBOT_SFTP_HOST=%s\n' "$HOST"
-    printf 'AFSBOT_SFTP_PORT=%s\n' "$port"
-    printf 'AFSBOT_SFTP_USER=%s\n' "$user"
-    printf 'AFSBOT_SFTP_KEY=%s\n' "$CLIENT_KEY"
-    printf 'AFSBOT_SFTP_REPOS=%s\n' "$REPOS"
-    printf 'AFSBOT_SFTP_KNOWN_HOSTS=%s\n' "$KNOWN_HOSTS"
-    printf 'AFSBOT_SFTP_STATE=%s\n' "$STATE"
-  } >"$ENV_FILE.tmp"
-  chmod 0644 "$ENV_FILE.tmp"
-  mv -f "$ENV_FILE.tmp" "$ENV_FILE"
+  write_env_file "AFSBOT_SFTP_HOST=$HOST" "AFSBOT_SFTP_PORT=$(meta_get PORT)" "AFSBOT_SFTP_USER=$(meta_get USER)" \
+    "AFSBOT_SFTP_KEY=$CLIENT_KEY" "AFSBOT_SFTP_REPOS=$REPOS" "AFSBOT_SFTP_KNOWN_HOSTS=$KNOWN_HOSTS" \
+    "AFSBOT_SFTP_STATE=$STATE"
 }
 
 # ---------------------------------------------------------------- start
@@ -487,7 +420,7 @@ cmd_up() {
     log "port $port was taken meanwhile; trying another"
     port="$(pick_port)" || die "could not find a free port on $HOST"
   done
-  write_meta "$port" "$user"
+  write_meta "PORT=$port" "USER=$user"
   write_known_hosts "$port"
   log "sshd (pid $(cat "$DAEMON_PID")) listening on $HOST:$port after $(($(now_ms) - T0)) ms"
   self_test "$port" "$user"
@@ -539,10 +472,6 @@ cmd_status() {
   return 1
 }
 
-cmd_env() {
-  [[ -f "$ENV_FILE" ]] || die "no env file at $ENV_FILE; run 'up --name $NAME' first"
-  cat "$ENV_FILE"
-}
 
 STARTING=0
 on_exit() {

@@ -1,12 +1,14 @@
 // End to end: the real program, spawned, with the console adapter on stdin/stdout.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { IrcUser } from '../support/irc-user.ts';
 import { repoRoot } from '../support/peers.ts';
 
 const cell = inject('cell');
+const irc = inject('irc');
 const bin = join(repoRoot, 'bin/afsbot');
 const me = userInfo().username;
 
@@ -93,4 +95,69 @@ describe('afsbot --console', () => {
       'the IRC password file /nonexistent/pw is unreadable (ENOENT): set AFSBOT_IRC_PASSWORD_FILE to a readable file',
     );
   });
+});
+
+describe('the built program and the end of console input', () => {
+  // `npm run build` into a directory of its own (under .state/, so node finds node_modules above it)
+  const out = join(repoRoot, '.state', `dist-e2e-${process.pid}`);
+  beforeAll(async () => {
+    await execa('npx', ['--no-install', 'tsc', '-p', 'tsconfig.build.json', '--outDir', out], {
+      cwd: repoRoot,
+      timeout: 120_000,
+    });
+  }, 150_000);
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('runs compiled to JavaScript, with no TypeScript loader', async () => {
+    const r = await execa('node', [join(out, 'bin/afsbot.js'), '--console'], {
+      input: '!whoami\n!ping\n',
+      env: env({ AFSBOT_ADMINS_CONSOLE: me }),
+      timeout: 30_000,
+    });
+    expect(r.stdout.split('\n')).toEqual([`you are unix user ${me}; an admin`, 'pong']);
+    expect((await execa('node', [join(out, 'bin/afsbot.js'), '--version'])).stdout).toMatch(
+      /^\d+\.\d+\.\d+$/,
+    );
+  });
+
+  it('with a chat adapter, the end of console input does not stop the bot; --exit-at-eof does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'afsbot-e2e-'));
+    const passwordFile = join(dir, 'irc-password');
+    writeFileSync(passwordFile, `${irc.passwords.afsbot}\n`, { mode: 0o600 });
+    const withIrc = env({
+      AFSBOT_ADMINS_CONSOLE: me,
+      AFSBOT_IRC: '1',
+      AFSBOT_IRC_HOST: irc.host,
+      AFSBOT_IRC_PORT: String(irc.port),
+      AFSBOT_IRC_TLS: '0',
+      AFSBOT_IRC_NICK: 'afsbot-eof',
+      AFSBOT_IRC_ACCOUNT: 'afsbot',
+      AFSBOT_IRC_PASSWORD_FILE: passwordFile,
+      AFSBOT_IRC_CHANNELS: '#ops-eof',
+    });
+    // a service's stdin is /dev/null: the console says nothing, and IRC goes on working
+    const bot = execa('node', [join(out, 'bin/afsbot.js'), '--console'], {
+      stdin: 'ignore',
+      env: withIrc,
+      reject: false,
+    });
+    try {
+      const alice = await IrcUser.loggedInAs(irc, 'alice', 'alice_eof', '#ops-eof');
+      let pong = '';
+      for (let i = 0; i < 40 && !pong; i++)
+        pong = await alice.ask('#ops-eof', '!ping', /pong/, 'afsbot-eof', 1000).catch(() => '');
+      expect(pong).toBe('pong');
+      expect(bot.exitCode).toBeNull();
+      await alice.quit();
+    } finally {
+      bot.kill('SIGTERM');
+    }
+    expect((await bot).exitCode).toBe(0);
+    const once = await execa('node', [join(out, 'bin/afsbot.js'), '--console', '--exit-at-eof'], {
+      input: '!ping\n',
+      env: withIrc,
+      timeout: 30_000,
+    });
+    expect(once.stdout.trim()).toBe('pong');
+  }, 60_000);
 });

@@ -1,0 +1,90 @@
+# Helpers shared by the test peers' scripts (irc-server.sh, sshd.sh, and the ngIRCd one): logging,
+# usage from the script's own header, the state dir and its files, ports, and processes by PID. Sourced
+# after the script sets PEER (its name in log lines), and before it parses its arguments.
+# shellcheck shell=bash
+
+log() { printf '%s[%s]: %s\n' "$PEER" "${NAME:-?}" "$*" >&2; }
+die() { printf '%s[%s]: ERROR: %s\n' "$PEER" "${NAME:-?}" "$*" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+T0="$(now_ms)"
+
+usage() { # the header comment of the script itself, up to `set -euo`
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  exit 64
+}
+
+# ------------------------------------------------------------------ the state dir and its files
+# A state dir is this peer's own once it carries $MARKER (its name is $MARKER_NAME); `down --wipe`
+# deletes only such a dir. META holds KEY=VALUE lines the script keeps across down/up.
+prepare_state_dir() { # [EXTRA_DIR...]
+  if [[ -d "$STATE" && ! -f "$MARKER" ]] && [[ -n "$(ls -A "$STATE" 2>/dev/null)" ]]; then
+    die "$STATE exists, is not empty and is not a $PEER state dir (no $MARKER_NAME); refusing to use it"
+  fi
+  mkdir -p "$STATE" "$@"
+  [[ -f "$MARKER" ]] || printf 'state dir of scripts/peers (%s %s); safe to delete with down --wipe\n' "$PEER" "$NAME" >"$MARKER"
+}
+
+meta_get() { [[ -f "$META" ]] && sed -n "s/^$1=//p" "$META" | tail -n1 || true; }
+
+write_meta() { # KEY=VALUE...
+  (umask 077; printf '%s\n' "$@" >"$META.tmp")
+  mv -f "$META.tmp" "$META"
+}
+
+write_env_file() { # KEY=VALUE...: the env file `up` prints and `env` shows, written atomically
+  printf '%s\n' "$@" >"$ENV_FILE.tmp"
+  chmod 0644 "$ENV_FILE.tmp"
+  mv -f "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+cmd_env() {
+  [[ -f "$ENV_FILE" ]] || die "no env file at $ENV_FILE; run 'up --name $NAME' first"
+  cat "$ENV_FILE"
+}
+
+tail_log() { # FILE
+  if [[ -s "$1" ]]; then
+    printf -- '--- last lines of %s ---\n' "$1" >&2
+    tail -n 15 "$1" >&2
+  fi
+}
+
+# ------------------------------------------------------------------ ports (on $HOST)
+port_in_use() { # PORT: anything listening on it, on any address
+  [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
+}
+
+port_listening() { # PORT [PID]: listening on $HOST:PORT (by PID, if given)
+  local lines
+  lines="$(ss -Hltnp "sport = :$1" 2>/dev/null | awk -v a="$HOST:$1" '$4==a')"
+  [[ -n "$lines" ]] || return 1
+  [[ -z "${2:-}" ]] || grep -q "pid=$2," <<<"$lines"
+}
+
+wait_port_closed() { # PORT TIMEOUT_S
+  local i
+  for ((i = 0; i < $2 * 50; i++)); do port_listening "$1" || return 0; sleep 0.02; done
+  return 1
+}
+
+# ------------------------------------------------------------------ processes, by PID only
+proc_gone() { # PID: exited (gone, or a zombie waiting to be reaped)
+  local st
+  [[ -d "/proc/$1" ]] || return 0
+  st="$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null || true)"
+  [[ -z "$st" || "$st" == Z ]]
+}
+
+wait_gone() { # PID TIMEOUT_S
+  local i
+  for ((i = 0; i < $2 * 50; i++)); do proc_gone "$1" && return 0; sleep 0.02; done
+  return 1
+}
+
+close_extra_fds() { # in a subshell about to exec a daemon: it inherits no lock and no caller's pipe
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd="${fd##*/}"
+    if [[ "$fd" =~ ^[0-9]+$ && "$fd" -gt 2 ]]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
