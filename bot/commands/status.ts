@@ -4,7 +4,7 @@ import { defineCommand } from '../services.ts';
 
 export default defineCommand({
   name: 'status',
-  summary: 'version, uptime, chat connections, whether the AFS cell answers, the store',
+  summary: 'version, uptime, chat connections, whether the AFS cell answers, the database',
   usage: 'status',
   example: 'status',
   permission: 'admin',
