@@ -7,6 +7,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // the unit tests first; then the integration files, several at once (a project with its own
+          // maxWorkers runs as a group of its own)
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -20,6 +23,7 @@ export default defineConfig({
           // mostly wait on the peers, so more files run at once than there are cores.
           fileParallelism: true,
           maxWorkers: 4,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
