@@ -23,6 +23,9 @@ export default defineConfig({
           // mostly wait on the peers, so more files run at once than there are cores.
           fileParallelism: true,
           maxWorkers: 4,
+          // the programs the tests spawn run from the TypeScript, whatever dist/ holds (a build of
+          // its own is tested in console-e2e)
+          env: { AFSBOT_FROM_SOURCE: '1' },
           sequence: { groupOrder: 1 },
         },
       },

@@ -12,10 +12,12 @@ import {
   readCount,
   readPosition,
   type Spawned,
+  type Stall,
   type StdioSpec,
   spawnTool,
   type ToolFailure,
   type ToolResult,
+  watchStall,
 } from './exec.ts';
 
 export type DumpSource =
@@ -51,6 +53,8 @@ export interface DecodeRequest {
   tools: Tools;
   signal?: AbortSignal;
   onBytes?: (raw: number) => void;
+  /** Stop the pipeline when none of its stages has moved a byte for this long (default 5 minutes). */
+  stallMs?: number;
 }
 
 export interface DecodeSuccess {
@@ -64,6 +68,14 @@ export type DecodeOutcome = DecodeSuccess | ToolFailure;
 
 interface Stage extends Consumer {
   env?: Record<string, string>;
+}
+
+/** A stage as a person names it: `restic dump`, `zstd`, `vos restore` (runuser in front is not it). */
+function stageName(program: string, args: readonly string[]): string {
+  const argv = program === 'runuser' ? args.slice(args.indexOf('--') + 1) : [program, ...args];
+  const tool = (argv[0] ?? program).split('/').at(-1)!;
+  const sub = argv.slice(1).find((a) => /^[a-z]+$/.test(a) && !a.startsWith('-'));
+  return (tool === 'vos' || tool === 'restic') && sub ? `${tool} ${sub}` : tool;
 }
 
 function stagesFor(source: DumpSource, tools: Tools): Stage[] {
@@ -131,14 +143,44 @@ export async function decodeInto(req: DecodeRequest): Promise<DecodeOutcome> {
     : undefined;
   // One process failing leaves the others blocked on their pipes: stop them all.
   for (const p of started) void p.done.then((r) => !r.ok && stop.abort());
+  let stalled: Stall | undefined;
+  const names = [
+    ...stagesFor(req.source, req.tools).map((s) => stageName(s.program, s.args)),
+    stageName(req.consumer.program, req.consumer.args),
+  ];
+  const unwatch = watchStall(
+    started.map((p, i) => ({ name: names[i] ?? p.child.spawnfile, child: p.child })),
+    req.stallMs ?? 300_000,
+    (s) => {
+      stalled = s;
+      stop.abort();
+    },
+  );
   const results: ToolResult[] = await Promise.all(started.map((p) => p.done));
   clearInterval(poll);
+  unwatch();
   const failure = pipelineFailure(results);
+  if (stalled)
+    return {
+      ...(failure ?? results[0]!),
+      ok: false,
+      program: stalled.stage,
+      args: [],
+      exitCode: null,
+      stdout: '',
+      stderr: failure && !failure.ok ? failure.stderr : '',
+      timedOut: true,
+      cancelled: false,
+      message: stalled.message,
+      durationMs: 0,
+    };
   // Cancelled means the caller asked for it; a stage we stopped because another broke is a failure.
   if (failure) return { ...failure, cancelled: Boolean(req.signal?.aborted) };
   req.onBytes?.(size);
   return { ok: true, storedBytes: size, consumerOutput };
 }
+
+const HEADER_TIMEOUT_MS = 120_000;
 
 /** A stored dump that cannot be opened (removed by hand, a disk not mounted). */
 export class MissingDumpFile extends Error {
@@ -181,6 +223,12 @@ export async function readStoredHeader(source: DumpSource, tools: Tools): Promis
   }
   const chunks: Buffer[] = [];
   let have = 0;
+  // a few KiB never take long, unless the source stalls (an SFTP link that stopped answering)
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop.abort();
+  }, HEADER_TIMEOUT_MS);
   for await (const chunk of input as Readable) {
     chunks.push(chunk as Buffer);
     have += (chunk as Buffer).length;
@@ -189,6 +237,11 @@ export async function readStoredHeader(source: DumpSource, tools: Tools): Promis
   const enough = have >= 4096;
   if (enough) stop.abort(); // the rest is not needed
   const failure = pipelineFailure(await Promise.all(stages.map((s) => s.done)));
+  clearTimeout(timer);
+  if (timedOut && !enough)
+    throw new Error(
+      `reading the dump header of ${source.path} took over ${HEADER_TIMEOUT_MS / 1000} s; its source stalled`,
+    );
   if (!enough && failure) {
     const hint =
       source.kind === 'legacy' ? ' (is dumps.legacyKeyFile, AFSBOT_LEGACY_KEY_FILE, the right key?)' : '';

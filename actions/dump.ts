@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { readStoredHeader } from './decode.ts';
 import type { DumpHeader } from './dump-header.ts';
 import { fsyncDir, fsyncFile, partialName, removeQuietly, sha256File } from './dump-store.ts';
-import { pipelineFailure, readCount, spawnTool, type ToolFailure } from './exec.ts';
+import { pipelineFailure, readCount, type Stall, spawnTool, type ToolFailure, watchStall } from './exec.ts';
 import type { Vos } from './vos.ts';
 
 export interface DumpToFileRequest {
@@ -20,6 +20,8 @@ export interface DumpToFileRequest {
   zstd: { binary: string; level: number; rsyncable?: boolean };
   signal?: AbortSignal;
   onBytes?: (raw: number) => void;
+  /** Stop the dump when neither vos nor zstd has moved a byte for this long (default 5 minutes). */
+  stallMs?: number;
 }
 
 export interface DumpToFileResult {
@@ -51,7 +53,7 @@ export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
   const stop = new AbortController();
   const signal = req.signal ? AbortSignal.any([req.signal, stop.signal]) : stop.signal;
 
-  const fail = (message: string, cancelled = false): DumpOutcome => {
+  const fail = (message: string, cancelled = false, timedOut = false): DumpOutcome => {
     removeQuietly(tmp);
     return {
       ok: false,
@@ -60,7 +62,7 @@ export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
       exitCode: null,
       stdout: '',
       stderr: '',
-      timedOut: false,
+      timedOut,
       cancelled,
       message,
       durationMs: 0,
@@ -100,8 +102,25 @@ export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
     : undefined;
   // One stage failing leaves the other blocked on the pipe: stop both.
   for (const p of [dump, zstd]) void p.done.then((r) => !r.ok && stop.abort());
+  let stalled: Stall | undefined;
+  const unwatch = watchStall(
+    [
+      { name: 'vos dump', child: dump.child },
+      { name: 'zstd', child: zstd.child },
+    ],
+    req.stallMs ?? 300_000,
+    (s) => {
+      stalled = s;
+      stop.abort();
+    },
+  );
   const [dumpResult, zstdResult] = await Promise.all([dump.done, zstd.done]);
   clearInterval(poll);
+  unwatch();
+  if (stalled) {
+    removeQuietly(tmp);
+    return fail(stalled.message, false, true);
+  }
 
   const failure = pipelineFailure([dumpResult, zstdResult]);
   if (failure || req.signal?.aborted) {

@@ -157,6 +157,7 @@ export function spawnTool(program: string, args: readonly string[], opts: SpawnO
   let killTimer: NodeJS.Timeout | undefined;
   const terminate = () => {
     child.kill('SIGTERM');
+    child.kill('SIGCONT'); // a stopped process would not see the SIGTERM until it ran again
     killTimer = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 2000);
   };
   const onAbort = () => {
@@ -225,4 +226,73 @@ export function readCount(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Bytes a process has read and written so far (rchar + wchar in /proc/<pid>/io), pipes included. */
+export function ioCount(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const n = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? 0);
+    return n('rchar') + n('wchar');
+  } catch {
+    return undefined; // exited
+  }
+}
+
+/** Whether a process is stopped by a signal (SIGSTOP, SIGTSTP) or by a tracer. */
+export function isStopped(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    return /^\S+ \(.*\) [Tt] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export interface Stall {
+  /** The stage to blame: one stopped by a signal if there is one, else the first of the pipeline. */
+  stage: string;
+  /** In words, for the job's failure: which tool, and for how long nothing moved. */
+  message: string;
+}
+
+/**
+ * The stall watchdog of one pipeline: when none of its processes has read or written a byte for
+ * `stallMs` (a stalled SFTP link, a tool stopped with SIGSTOP, a volserver that stopped answering),
+ * it calls `onStall` once, naming the stage and the tool. Every stopped stage is continued first, so
+ * that once the caller stops the pipeline each stage can end cleanly (vos ends its transaction on a
+ * broken pipe). Returns the function that stops watching.
+ */
+export function watchStall(
+  stages: { name: string; child: ChildProcess }[],
+  stallMs: number,
+  onStall: (stall: Stall) => void,
+): () => void {
+  let last = -1;
+  let since = Date.now();
+  const timer = setInterval(
+    () => {
+      const counts = stages.map((s) => ioCount(s.child.pid));
+      if (counts.every((c) => c === undefined)) return; // all gone: the pipeline is ending anyway
+      const total = counts.reduce<number>((a, c) => a + (c ?? 0), 0);
+      if (total !== last) {
+        last = total;
+        since = Date.now();
+        return;
+      }
+      if (Date.now() - since < stallMs) return;
+      clearInterval(timer);
+      const stopped = stages.find((s) => isStopped(s.child.pid));
+      const blamed = stopped ?? stages[0]!;
+      for (const s of stages) if (isStopped(s.child.pid)) s.child.kill('SIGCONT');
+      onStall({
+        stage: blamed.name,
+        message: `${blamed.name} stalled: nothing was read or written for ${Math.round(stallMs / 1000)} s${stopped ? ' (it was stopped by a signal)' : ''}; the pipeline was stopped`,
+      });
+    },
+    Math.max(50, Math.min(1000, stallMs / 4)),
+  );
+  timer.unref();
+  return () => clearInterval(timer);
 }

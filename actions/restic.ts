@@ -4,7 +4,15 @@
 // is configured, restic runs as that user (runuser), not as root.
 import { closeSync, openSync } from 'node:fs';
 import { z } from 'zod';
-import { readPosition, runTool, spawnTool, type ToolFailure, type ToolResult } from './exec.ts';
+import {
+  readPosition,
+  runTool,
+  type Stall,
+  spawnTool,
+  type ToolFailure,
+  type ToolResult,
+  watchStall,
+} from './exec.ts';
 
 export interface ResticOptions {
   binary: string;
@@ -20,6 +28,8 @@ export interface ResticOptions {
   /** restic's own compression (format 2 repositories). Dumps that are zstd already gain nothing from it. */
   compression?: 'off' | 'auto' | 'max';
   timeoutMs: number;
+  /** A backup or dump that moves no byte for this long (a stalled SFTP link) is stopped. Default 5 min. */
+  stallMs?: number;
 }
 
 /** A lock file in the repository, as `restic cat lock` shows it. */
@@ -205,11 +215,12 @@ export class Restic {
     ]);
     // a stalled SFTP connection must not hold the nightly run (and the archive's lock) for ever
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const stop = new AbortController();
     const spawned = spawnTool(c.program, c.args, {
       stdin: 'pipe',
       stdout: 'pipe',
       env: this.env(),
-      signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout,
+      signal: AbortSignal.any([timeout, stop.signal, ...(opts.signal ? [opts.signal] : [])]),
     });
     spawned.child.stdin!.end(`${paths.join('\n')}\n`);
     let out = '';
@@ -221,7 +232,18 @@ export class Restic {
         if (m) opts.onBytes(Number(m[1]));
       }
     });
+    let stalled: Stall | undefined;
+    const unwatch = watchStall(
+      [{ name: 'restic backup', child: spawned.child }],
+      this.opts.stallMs ?? 300_000,
+      (s) => {
+        stalled = s;
+        stop.abort();
+      },
+    );
     const r = await spawned.done;
+    unwatch();
+    if (!r.ok && stalled) return { ...r, timedOut: true, message: stalled.message };
     if (!r.ok && timeout.aborted && !opts.signal?.aborted)
       return {
         ...r,

@@ -96,6 +96,8 @@ export interface RestoreRequest {
   onBytes?: (raw: number, link: number) => void;
   /** Called with the new volume's id once it exists in the VLDB, before any data goes in. */
   onCreated?: (volumeId: number) => void;
+  /** A stage that moves no byte for this long stops the restore (see decodeInto). */
+  stallMs?: number;
 }
 
 export type RestoreOutcome =
@@ -137,6 +139,7 @@ export async function restoreChain(req: RestoreRequest): Promise<RestoreOutcome>
         ]),
       },
       ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.stallMs ? { stallMs: req.stallMs } : {}),
       onBytes: (n) => req.onBytes?.(before + n, i),
     });
     if (!r.ok) return { ...r, appliedLinks: i };
@@ -154,6 +157,7 @@ export interface ExtractRequest {
   dir: string;
   signal?: AbortSignal;
   onBytes?: (raw: number, link: number) => void;
+  stallMs?: number;
 }
 
 /** restorevol of the chain into a directory: single-file recovery without AFS. */
@@ -170,6 +174,7 @@ export async function extractChain(
       tools: req.tools,
       consumer: { program: req.tools.restorevol, args: ['-dir', req.dir] },
       ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.stallMs ? { stallMs: req.stallMs } : {}),
       onBytes: (n) => req.onBytes?.(before + n, i),
     });
     if (!r.ok) return r;

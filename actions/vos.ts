@@ -11,8 +11,17 @@ export interface VosOptions {
   cell?: string;
   /** Run as the server's own identity (-localauth); the bot runs on a file server as root. */
   localauth: boolean;
+  /** Timeout of a short call (examine, listvldb, rename, ...). */
   timeoutMs: number;
+  /**
+   * Timeout of a call whose time grows with the cell or the volume (backupsys, backup, release,
+   * remove): stopped early, it would leave a transaction open on the volserver. Default 4 hours.
+   */
+  longTimeoutMs?: number;
 }
+
+/** Subcommands whose time grows with the cell or the volume. */
+const LONG_CALLS = new Set(['backupsys', 'backup', 'release', 'remove', 'addsite', 'syncvldb', 'syncserv']);
 
 export interface VldbSite {
   server: string;
@@ -169,8 +178,9 @@ export class Vos {
   }
 
   run(args: readonly string[], signal?: AbortSignal): Promise<ToolResult> {
+    const long = LONG_CALLS.has(args[0] ?? '');
     return runTool(this.opts.binary, this.argv(args), {
-      timeoutMs: this.opts.timeoutMs,
+      timeoutMs: long ? (this.opts.longTimeoutMs ?? 4 * 3600_000) : this.opts.timeoutMs,
       ...(signal ? { signal } : {}),
     });
   }

@@ -57,6 +57,7 @@ async function buildAdapters(
             }
           : {}),
         progressIntervalMs: config.jobs.ircProgressIntervalMs,
+        prefix: config.prefix,
         log: log.child({ adapter: 'irc' }),
       }),
     );
@@ -161,8 +162,20 @@ async function main(): Promise<number> {
     }
     return stopping;
   };
-  process.on('SIGINT', () => void stop('SIGINT').then(() => process.exit(0)));
-  process.on('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));
+  // Within 30 s whatever chat does: Bot.stop has its own deadline (25 s); this is the last word.
+  const onSignal = (sig: string) => {
+    setTimeout(() => {
+      log.error('stopping took over 30 s; exiting anyway (the next start recovers what was left)');
+      process.exit(1);
+    }, 30_000).unref();
+    void stop(sig).then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  // A rejected promise nobody awaited is a bug to log, not a reason to leave a nightly run half done.
+  process.on('unhandledRejection', (err) =>
+    log.error('unhandled rejected promise; the bot runs on', { error: err }),
+  );
 
   await running.start();
   if (consoleAdapter) {

@@ -14,14 +14,17 @@ import { registerSchedules } from './backup/nightly/schedule.ts';
 import { Promotions } from './backup/promotions.ts';
 import { recoverInterrupted } from './backup/recovery.ts';
 import { RestoredVolumes } from './backup/restored.ts';
-import type { AdapterStatus, ApprovalDecision, Backend, ChatAdapter, MessageMeta } from './chat/adapter.ts';
+import type { AdapterStatus, ApprovalDecision, Backend, ChatAdapter } from './chat/adapter.ts';
 import { AuditLog } from './chat/audit.ts';
+import { StrangerBudget } from './chat/budget.ts';
 import { Dispatcher, type Send } from './chat/dispatcher.ts';
+import { Outbox } from './chat/outbox.ts';
 import { type AnySpec, Registry } from './chat/registry.ts';
+import { ChatRouter, type ReportOptions } from './chat/router.ts';
 import { commands } from './commands/index.ts';
 import { JobsTable } from './jobs/jobs-table.ts';
 import { VolumeLocks } from './jobs/locks.ts';
-import { type JobDeps, JobManager, type Origin } from './jobs/manager.ts';
+import { type JobDeps, JobManager } from './jobs/manager.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import type { Config } from './platform/config.ts';
 import { Database } from './platform/database.ts';
@@ -47,17 +50,17 @@ export interface ChatOutlet {
   adapters(): AdapterStatus[];
   post: JobDeps['post'];
   progress: JobDeps['progress'];
-  announce(text: string): Promise<void>;
-  report(text: string, except?: Origin, meta?: MessageMeta): Promise<void>;
+  announce(text: string): void;
+  report(text: string, opts?: ReportOptions): void;
   decided(d: ApprovalDecision): void;
 }
 
 const noChat: ChatOutlet = {
   adapters: () => [],
-  post: async () => {},
+  post: () => {},
   progress: () => {},
-  announce: async () => {},
-  report: async () => {},
+  announce: () => {},
+  report: () => {},
   decided: () => {},
 };
 
@@ -87,6 +90,7 @@ export function buildServices(opts: {
       binary: config.afs.vos,
       localauth: config.afs.localauth,
       timeoutMs: config.afs.timeoutMs,
+      longTimeoutMs: config.afs.longTimeoutMs,
       ...(config.afs.configDir ? { configDir: config.afs.configDir } : {}),
       ...(config.afs.cell ? { cell: config.afs.cell } : {}),
     }),
@@ -98,11 +102,13 @@ export function buildServices(opts: {
       post: chat.post,
       progress: chat.progress,
       whenBusy: config.jobs.whenBusy,
+      lockWaitMs: config.jobs.lockWaitMs,
+      maxHeavy: config.jobs.maxHeavy,
     }),
     schedule: new Scheduler({
       clock,
       log,
-      report: (t) => chat.report(t),
+      report: (t) => chat.report(t, { urgency: 'result' }),
       ...(config.timeZone ? { timeZone: config.timeZone } : {}),
     }),
     catalog,
@@ -119,7 +125,11 @@ export function buildServices(opts: {
       settings: config.approvals,
       announce: (t) => chat.announce(t),
       report: (t, except, meta) =>
-        chat.report(t, { backend: except.backend, identity: null, conversation: except.conversation }, meta),
+        chat.report(t, {
+          except: { backend: except.backend, identity: null, conversation: except.conversation },
+          meta,
+          urgency: 'result',
+        }),
       decided: (d) => chat.decided(d),
     }),
     tools: config.tools,
@@ -128,7 +138,7 @@ export function buildServices(opts: {
     startedAt: new Date(),
     adapters: () => chat.adapters(),
     announce: (t) => chat.announce(t),
-    report: (t, except, meta) => chat.report(t, except, meta),
+    report: (t, o) => chat.report(t, o),
     decided: (d) => chat.decided(d),
   };
   registerSchedules(s);
@@ -137,8 +147,14 @@ export function buildServices(opts: {
 
 /** The dispatcher of a set of services, answering through `send`. */
 export function dispatcherFor(s: Services, send: Send): Dispatcher<Services> {
+  const c = s.config.chat;
   return new Dispatcher<Services>({
     prefix: s.config.prefix,
+    budget: new StrangerBudget({
+      burst: c.strangerBurst,
+      perMinute: c.strangerPerMinute,
+      allPerMinute: c.strangersPerMinute,
+    }),
     admins: s.config.admins,
     registry: s.registry,
     audit: s.audit,
@@ -160,82 +176,42 @@ export interface BotOptions {
 
 export class Bot {
   readonly services: Services;
+  /** Every line for a chat goes through it: nothing waits for a chat. */
+  readonly outbox: Outbox;
+  private readonly router: ChatRouter;
   private readonly dispatcher: Dispatcher<Services>;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly adapters: ChatAdapter[];
 
   constructor(opts: BotOptions) {
     this.adapters = opts.adapters;
+    const database = new Database(opts.config.databasePath);
+    this.outbox = new Outbox(database.db, opts.log);
+    this.router = new ChatRouter(this.adapters, this.outbox, opts.config);
+    const r = this.router;
     this.services = buildServices({
       config: opts.config,
       log: opts.log,
+      database,
       ...(opts.extraCommands ? { extraCommands: opts.extraCommands } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
       chat: {
         adapters: () => this.adapters.map((a) => a.status()),
-        post: (origin, text, meta) =>
-          origin.reports
-            ? this.report(text, undefined, meta)
-            : this.adapterOf(origin.backend).send(origin.conversation, text, meta),
-        progress: (origin, update) => {
-          if (!origin.reports) this.adapterOf(origin.backend).progress?.(origin.conversation, update);
-        },
-        announce: (text) => this.announce(text),
-        report: (text, except, meta) => this.report(text, except, meta),
-        decided: (d) => {
-          for (const a of this.adapters) a.decided?.(d);
-        },
+        post: (origin, text, meta) => r.post(origin, text, meta),
+        progress: (origin, update) => r.progress(origin, update),
+        announce: (text) => r.announce(text),
+        report: (text, o) => r.report(text, o),
+        decided: (d) => r.decided(d),
       },
     });
-    this.dispatcher = dispatcherFor(this.services, (event, text, meta) =>
-      this.adapterOf(event.actor.backend).send(event.conversation, text, meta),
+    this.dispatcher = dispatcherFor(this.services, async (event, text, meta) =>
+      r.reply(event.actor.backend, event.conversation, text, meta),
     );
   }
 
   /** The database the bot works on (tests and backup-manager read it). */
   get database(): Database {
     return this.services.database;
-  }
-
-  /** Every channel the adapters are in; the console when it is one of them. */
-  private async announce(text: string): Promise<void> {
-    for (const a of this.adapters) {
-      const st = a.status();
-      const targets = st.channels.length ? st.channels : a.backend === 'console' ? ['console'] : [];
-      for (const id of targets) {
-        try {
-          await a.send({ id, kind: a.backend === 'console' ? 'direct' : 'channel' }, text);
-        } catch (err) {
-          this.services.log.warn('could not announce', { backend: a.backend, channel: id, error: err });
-        }
-      }
-    }
-  }
-
-  /** The report channels of each adapter (IRC: irc.reportChannels, else every channel it is in). */
-  private async report(text: string, except?: Origin, meta?: MessageMeta): Promise<void> {
-    for (const a of this.adapters) {
-      const st = a.status();
-      const { irc, slack } = this.services.config;
-      const configured =
-        a.backend === 'irc' ? irc.reportChannels : a.backend === 'slack' ? slack.reportChannels : [];
-      const targets = configured.length
-        ? configured
-        : st.channels.length
-          ? st.channels
-          : a.backend === 'console'
-            ? ['console']
-            : [];
-      for (const id of targets) {
-        if (except && !except.reports && except.backend === a.backend && except.conversation.id === id)
-          continue;
-        try {
-          await a.send({ id, kind: a.backend === 'console' ? 'direct' : 'channel' }, text, meta);
-        } catch (err) {
-          this.services.log.warn('could not post a report', { backend: a.backend, channel: id, error: err });
-        }
-      }
-    }
   }
 
   private adapterOf(backend: Backend): ChatAdapter {
@@ -255,17 +231,25 @@ export class Bot {
       adapters: this.adapters.map((a) => a.backend),
       database: this.services.database.path,
     });
-    for (const adapter of this.adapters) {
-      await adapter.start((event) => this.track(this.dispatcher.handle(event)));
-    }
+    // Each chat starts on its own: one that cannot connect now keeps trying by itself, and holds up
+    // neither the others nor the schedule.
+    await Promise.all(
+      this.adapters.map((a) =>
+        a
+          .start((event) => this.track(this.dispatcher.handle(event)))
+          .catch((err: unknown) => {
+            log.error('a chat adapter could not start; the bot runs on without it', {
+              backend: a.backend,
+              error: err,
+            });
+          }),
+      ),
+    );
+    this.outbox.start(this.adapters);
     if (opts.schedule !== false) this.services.schedule.start();
     if (opts.recover === false) return;
     // Not awaited: freeing a volume that a killed restore holds can take the volserver a minute.
-    void this.track(
-      recoverInterrupted(this.services, (origin, text) =>
-        this.adapterOf(origin.backend).send(origin.conversation, text),
-      ),
-    );
+    void this.track(recoverInterrupted(this.services, (origin, text) => this.router.post(origin, text)));
   }
 
   /** Keeps a handler's promise so that stop() can wait for work in progress. */
@@ -282,20 +266,54 @@ export class Bot {
     await this.services.jobs.drain();
   }
 
-  /** Stops: running jobs are cancelled (and clean up after themselves) unless `wait` lets them finish. */
-  async stop(opts: { wait?: boolean } = {}): Promise<void> {
-    this.services.schedule.stop();
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
-    if (opts.wait) await this.services.jobs.drain();
-    else await this.services.jobs.stopAll();
-    for (const adapter of this.adapters) {
-      try {
-        await adapter.stop();
-      } catch (err) {
-        this.services.log.warn('adapter did not stop cleanly', { backend: adapter.backend, error: err });
-      }
-    }
-    this.services.database.close();
-    this.services.log.info('stopped');
+  /**
+   * Stops within `deadlineMs` whatever chat does: running jobs are cancelled (they clean up after
+   * themselves) unless `wait` lets them finish; a job still going at the deadline is left for the next
+   * start's recovery, and the log says so. Lines not yet sent stay in the outbox for the next start.
+   */
+  async stop(opts: { wait?: boolean; deadlineMs?: number } = {}): Promise<void> {
+    const { log, jobs, schedule, database } = this.services;
+    const until = Date.now() + (opts.deadlineMs ?? 25_000);
+    const left = () => Math.max(0, until - Date.now());
+    const within = async (what: string, work: Promise<unknown>, ms: number): Promise<boolean> => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = await Promise.race([
+        work.then(() => true),
+        new Promise<false>((r) => {
+          timer = setTimeout(() => r(false), ms);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!done) log.warn(`stopping: ${what} did not finish in time; going on`, { waitedMs: ms });
+      return done;
+    };
+    schedule.stop();
+    await within(
+      'commands in progress',
+      (async () => {
+        while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+      })(),
+      left() * 0.3,
+    );
+    const jobsDone = await within(
+      opts.wait ? 'the jobs' : 'cancelling the jobs',
+      opts.wait ? jobs.drain() : jobs.stopAll(),
+      opts.wait ? Number.POSITIVE_INFINITY : left() * 0.8,
+    );
+    if (!jobsDone) log.warn('jobs still running at shutdown are left for the next start to recover');
+    await this.outbox.flush(Math.min(3000, left()));
+    this.outbox.stop();
+    for (const adapter of this.adapters)
+      await within(
+        `the ${adapter.backend} adapter`,
+        adapter.stop().catch((err: unknown) => {
+          log.warn('adapter did not stop cleanly', { backend: adapter.backend, error: err });
+        }),
+        Math.max(500, Math.min(5000, left())),
+      );
+    const unsent = this.outbox.pending();
+    if (unsent) log.info('stopping: lines not sent yet stay in the outbox for the next start', { unsent });
+    if (jobsDone) database.close();
+    log.info('stopped');
   }
 }

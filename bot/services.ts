@@ -10,10 +10,11 @@ import type { Catalog } from './backup/catalog.ts';
 import type { NightlyRuns } from './backup/nightly/history.ts';
 import type { Promotions } from './backup/promotions.ts';
 import type { RestoredVolumes } from './backup/restored.ts';
-import type { AdapterStatus, ApprovalDecision, MessageMeta } from './chat/adapter.ts';
+import type { AdapterStatus, ApprovalDecision } from './chat/adapter.ts';
 import type { AuditLog } from './chat/audit.ts';
 import type { CommandSpec, Registry } from './chat/registry.ts';
-import type { JobManager, Origin } from './jobs/manager.ts';
+import type { ReportOptions } from './chat/router.ts';
+import type { JobManager } from './jobs/manager.ts';
 import type { Scheduler } from './jobs/scheduler.ts';
 import type { Config } from './platform/config.ts';
 import type { Database } from './platform/database.ts';
@@ -45,13 +46,13 @@ export interface Services {
   version: string;
   startedAt: Date;
   adapters(): AdapterStatus[];
-  /** Says something in every ops channel of every adapter (break-glass, a stopped promotion). */
-  announce(text: string): Promise<void>;
+  /** Says something in every ops channel of every adapter (break-glass, a stopped promotion). Never waits. */
+  announce(text: string): void;
   /**
    * Says something in the report channels of every adapter (nightly runs, maintenance), except in the
-   * conversation of `except`, which gets the job's own result anyway.
+   * conversation of `opts.except`, which gets the job's own result anyway. Never waits for a chat.
    */
-  report(text: string, except?: Origin, meta?: MessageMeta): Promise<void>;
+  report(text: string, opts?: ReportOptions): void;
   /** Tells every adapter that an approval request was decided, so that a request shown with buttons is updated. */
   decided(d: ApprovalDecision): void;
 }

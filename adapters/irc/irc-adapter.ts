@@ -10,7 +10,10 @@ import {
   type Conversation,
   type EventHandler,
   formatProgress,
+  type MessageMeta,
   type ProgressUpdate,
+  type ReportSummary,
+  type Urgency,
 } from '../../bot/chat/adapter.ts';
 import { SendQueue } from './send-queue.ts';
 import { maxTextBytes, splitForIrc } from './split.ts';
@@ -34,10 +37,28 @@ export interface IrcAdapterOptions {
   whoisTimeoutMs?: number;
   /** At most one progress line per job this often (the channel should see it is alive, not be flooded). */
   progressIntervalMs?: number;
+  /** The command prefix, for the line that says where the whole report is. */
+  prefix?: string;
   log: {
     info(msg: string, f?: Record<string, unknown>): void;
     warn(msg: string, f?: Record<string, unknown>): void;
   };
+}
+
+/**
+ * A nightly report in an IRC channel: the verdict, the counts on one line, the failures (at most five),
+ * and where the whole text is. Every line of a long report would hold the channel for minutes.
+ */
+export function reportLines(r: ReportSummary, prefix: string): string {
+  const date = /(\d{4}\.\d{2}\.\d{2})/.exec(r.title)?.[1];
+  const shown = r.failures.slice(0, 5);
+  return [
+    `${r.title}: ${r.verdict}`,
+    r.fields.map((f) => `${f.label} ${f.value}`).join(', '),
+    ...shown,
+    ...(r.failures.length > shown.length ? [`... and ${r.failures.length - shown.length} more`] : []),
+    `the whole report: ${prefix}nightly report${date ? ` ${date}` : ''}`,
+  ].join('\n');
 }
 
 export class IrcAdapter implements ChatAdapter {
@@ -135,6 +156,8 @@ export class IrcAdapter implements ChatAdapter {
       this.loggedInAs = undefined;
       this.joined.clear();
       this.queue.pause();
+      // what was not written goes back to the bot's outbox, which keeps it for when IRC is back
+      this.queue.dropAll('the IRC connection closed');
     });
     c.on('close', () => {
       clearTimeout(this.registerTimer);
@@ -286,12 +309,17 @@ export class IrcAdapter implements ChatAdapter {
     }
     if (now - last < interval) return;
     this.lastProgress.set(update.jobId, now);
-    void this.send(to, formatProgress(update));
+    this.send(to, formatProgress(update), undefined, 'progress').catch(() => {}); // down: the next update will do
   }
 
-  async send(to: Conversation, text: string): Promise<void> {
+  async send(to: Conversation, text: string, meta?: MessageMeta, urgency: Urgency = 'reply'): Promise<void> {
+    if (!this.registered) throw new Error('not connected to IRC');
+    const shown = meta?.kind === 'report' ? reportLines(meta.summary, this.opts.prefix ?? '!') : text;
     const max = maxTextBytes(this.client.user.nick || this.opts.nick, to.id);
-    await this.queue.push(splitForIrc(text, max).map((l) => `${to.id} ${l}`));
+    await this.queue.push(
+      splitForIrc(shown, max).map((l) => `${to.id} ${l}`),
+      urgency,
+    );
   }
 
   status(): AdapterStatus {
@@ -311,10 +339,10 @@ export class IrcAdapter implements ChatAdapter {
     clearTimeout(this.identifyTimer);
     clearTimeout(this.registerTimer);
     if (this.registered) {
-      await Promise.race([this.queue.idle(), new Promise((r) => setTimeout(r, 10_000))]);
+      await Promise.race([this.queue.idle(), new Promise((r) => setTimeout(r, 3000))]);
     }
-    this.queue.clear();
     this.queue.pause();
+    this.queue.dropAll('afsbot is stopping');
     if (this.client.connection.connected) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 2000);

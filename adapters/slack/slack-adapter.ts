@@ -144,7 +144,46 @@ export class SlackAdapter implements ChatAdapter {
     for (const c of opts.channels ?? []) this.channels.add(c);
   }
 
+  /**
+   * Connects. When Slack cannot be reached now, says so in the log, resolves (the bot runs on without
+   * Slack) and keeps trying by itself with backoff until it is there.
+   */
   async start(onEvent: EventHandler): Promise<void> {
+    try {
+      await this.connect(onEvent);
+    } catch (err) {
+      this.opts.log.warn('slack: could not connect at start; trying again in the background', {
+        error: String(err),
+      });
+      this.reconnecting ??= this.retryStart(onEvent);
+    }
+  }
+
+  private async retryStart(onEvent: EventHandler): Promise<void> {
+    const delays = backoffDelays({ initialMs: 1000, maxMs: 60_000, jitter: 0.1 });
+    try {
+      while (!this.stopping) {
+        try {
+          await sleep(delays.next().value, this.stopped.signal);
+          await this.connect(onEvent);
+          this.opts.log.info('slack connected');
+          return;
+        } catch (err) {
+          if (this.stopping) return;
+          this.opts.log.warn('slack: still cannot connect; trying again', { error: String(err) });
+        }
+      }
+    } finally {
+      this.reconnecting = undefined;
+    }
+  }
+
+  private async connect(onEvent: EventHandler): Promise<void> {
+    if (this.app) {
+      // set up already; only the connection itself failed
+      await this.startApp();
+      return;
+    }
     const auth = await this.client.auth.test();
     this.botUserId = String(auth.user_id ?? '');
     // Bolt given the bot's ids does not call auth.test again for every event (where one failed call,
@@ -233,8 +272,12 @@ export class SlackAdapter implements ChatAdapter {
       });
     });
 
-    if (this.opts.mode === 'socket') await this.app.start();
-    else await this.app.start({ port: this.opts.port, host: this.opts.host } as never);
+    await this.startApp();
+  }
+
+  private async startApp(): Promise<void> {
+    if (this.opts.mode === 'socket') await this.app!.start();
+    else await this.app!.start({ port: this.opts.port, host: this.opts.host } as never);
     this.connected = true;
     this.started = true;
   }

@@ -18,13 +18,13 @@ export interface ApprovalsDeps<S> {
   prefix: string;
   settings: { required: number; ttlMinutes: number; breakGlass: boolean };
   /** Says something in every ops channel (break-glass). */
-  announce(text: string): Promise<void>;
+  announce(text: string): void;
   /** Says something in the report channels, except the conversation the request came from. */
   report(
     text: string,
     except: { backend: ApprovalDecision['by']['backend']; conversation: Conversation },
     meta: MessageMeta,
-  ): Promise<void>;
+  ): void;
   /** Tells every chat that a request was decided (Slack then takes its buttons away). */
   decided(d: ApprovalDecision): void;
 }
@@ -99,7 +99,7 @@ export class Approvals<S> implements ApprovalGate<S> {
       ...(breakGlass !== undefined ? { breakGlass } : {}),
     });
     if (breakGlass !== undefined) {
-      await this.d.announce(
+      this.d.announce(
         `BREAK-GLASS: ${ctx.actor.id} on ${ctx.actor.backend} runs "${asked}" with no second admin (request ${row.id}). Reason: ${breakGlass}`,
       );
       await spec.run({ ...ctx, approvalId: row.id }, args);
@@ -115,7 +115,7 @@ export class Approvals<S> implements ApprovalGate<S> {
     const meta: MessageMeta = { kind: 'approval', requestId: row.id };
     await ctx.reply(request, meta);
     // and in the report channels of every chat, so that an admin on another network can decide too
-    await this.d.report(
+    this.d.report(
       `${ctx.actor.id} on ${ctx.actor.backend} asks: ${asked}\n${request}`,
       { backend: ctx.actor.backend, conversation: ctx.conversation },
       meta,

@@ -3,7 +3,7 @@
 // volumes afsbot restored are ever mounted, unmounted or discarded.
 import { join } from 'node:path';
 import { UserError } from '../chat/errors.ts';
-import type { RunningJob } from '../jobs/manager.ts';
+import type { RunningJob } from '../jobs/job.ts';
 import type { Services } from '../services.ts';
 import type { RestoredRow } from './restored.ts';
 

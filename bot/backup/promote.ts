@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { restoreChain } from '../../actions/restore.ts';
 import { UserError } from '../chat/errors.ts';
-import type { RunningJob } from '../jobs/manager.ts';
+import type { RunningJob } from '../jobs/job.ts';
 import { formatBytes, iso } from '../platform/format.ts';
 import type { Services } from '../services.ts';
 import { chainLinks, restoreSite } from './chains.ts';
@@ -198,6 +198,7 @@ export async function rollbackPromotion(s: Services, job: RunningJob, id: number
   }
   const site = await restoreSite(s, p.source);
   const r = await restoreChain({
+    stallMs: s.config.jobs.stallMs,
     vos: s.vos,
     tools: s.tools,
     chain: chainLinks(s, [row]),

@@ -1,7 +1,7 @@
 // The promotions table: one row per promotion, with its journal (each step recorded before and after
 // it runs), so that a crash anywhere leaves a record of exactly where it stopped.
 import type { Conversation } from '../chat/adapter.ts';
-import type { Origin } from '../jobs/manager.ts';
+import type { Origin } from '../jobs/job.ts';
 import type { Sqlite } from '../platform/database.ts';
 
 export type PromotionState = 'running' | 'interrupted' | 'done' | 'failed' | 'rolled-back';

@@ -4,13 +4,13 @@
 import { rmSync } from 'node:fs';
 import { listPartials, removeQuietly } from '../../actions/dump-store.ts';
 import type { Conversation } from '../chat/adapter.ts';
-import type { Origin } from '../jobs/manager.ts';
+import type { Origin } from '../jobs/job.ts';
 import type { Services } from '../services.ts';
 import { describeState } from './promote.ts';
 
 export async function recoverInterrupted(
   s: Services,
-  post?: (origin: Origin, text: string) => Promise<void>,
+  post?: (origin: Origin, text: string) => void,
 ): Promise<void> {
   const rows = s.jobs.interrupted();
   const restored = s.restored;

@@ -8,7 +8,7 @@ import { dumpToFile } from '../../actions/dump.ts';
 import { type DumpKind, dumpFileName, type Level, writeSidecar } from '../../actions/dump-store.ts';
 import { VOLUME_NAME_MAX, volumeNameProblem } from '../../actions/vos.ts';
 import { UserError } from '../chat/errors.ts';
-import type { RunningJob } from '../jobs/manager.ts';
+import type { RunningJob } from '../jobs/job.ts';
 import { formatBytes, iso } from '../platform/format.ts';
 import { dumpDate } from '../platform/time.ts';
 import type { Services } from '../services.ts';
@@ -119,6 +119,7 @@ export async function dumpClone(
   const busy = `busy:${ex.fields.serv}/${ex.fields.id}`;
   job.leftover(busy);
   const r = await dumpToFile({
+    stallMs: s.config.jobs.stallMs,
     vos: s.vos,
     volume: clone,
     since,

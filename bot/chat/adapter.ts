@@ -51,6 +51,12 @@ export type MessageMeta =
   | { kind: 'approval'; requestId: number }
   | { kind: 'report'; summary: ReportSummary };
 
+/**
+ * How soon a line must go, most urgent first: an answer to a command; a job's result, an approval
+ * request or an alert; a job's progress; a report. An adapter that paces its lines sends in this order.
+ */
+export type Urgency = 'reply' | 'result' | 'progress' | 'report';
+
 export interface ChatEvent {
   actor: Actor;
   conversation: Conversation;
@@ -97,8 +103,11 @@ export interface ChatAdapter {
   readonly backend: Backend;
   /** Connect and deliver every incoming message to `onEvent`. Resolves once ready for traffic. */
   start(onEvent: EventHandler): Promise<void>;
-  /** Deliver a possibly multi-line message in full and in order. Resolves once it has been handed over. */
-  send(to: Conversation, text: string, meta?: MessageMeta): Promise<void>;
+  /**
+   * Deliver a possibly multi-line message in full and in order. Resolves once it is written; rejects
+   * when it cannot be now (the chat is down): the core's outbox keeps it and tries again later.
+   */
+  send(to: Conversation, text: string, meta?: MessageMeta, urgency?: Urgency): Promise<void>;
   status(): AdapterStatus;
   /** An approval request was decided (anywhere): an adapter that shows it with buttons updates it. */
   decided?(d: ApprovalDecision): void;

@@ -5,7 +5,8 @@ import type { Config } from '../platform/config.ts';
 import type { Logger } from '../platform/log.ts';
 import type { ChatEvent, MessageMeta } from './adapter.ts';
 import type { AuditLog } from './audit.ts';
-import { authorize } from './auth.ts';
+import { authorize, isAdmin } from './auth.ts';
+import type { StrangerBudget } from './budget.ts';
 import { NotNow, Refusal, UserError } from './errors.ts';
 import { parseCommand } from './parse.ts';
 import { type AnySpec, type CommandContext, type Registry, usageLine } from './registry.ts';
@@ -28,6 +29,8 @@ export interface ApprovalGate<S> {
 
 export interface DispatcherDeps<S> {
   prefix: string;
+  /** What non-admins may make the bot say; past it the bot is silent (and audits). */
+  budget?: StrangerBudget;
   admins: Config['admins'];
   registry: Registry<S>;
   audit: AuditLog;
@@ -53,6 +56,15 @@ export class Dispatcher<S> {
       text: event.text.slice(0, 2000),
       command: parsed.kind === 'command' ? parsed.name : null,
     });
+    // a stranger past the budget is not answered at all: audited, and silent
+    const quiet =
+      this.d.budget !== undefined &&
+      !isAdmin(event.actor, this.d.admins) &&
+      !this.d.budget.take(`${event.actor.backend}:${event.actor.id ?? `nick:${event.actor.name}`}`);
+    if (quiet) {
+      audit.settle(ref, 'refused', 'over the budget of answers for non-admins; not answered');
+      return;
+    }
     const reply = (text: string, meta?: MessageMeta) => this.d.send(event, text, meta);
 
     if (parsed.kind === 'invalid') {

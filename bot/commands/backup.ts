@@ -9,7 +9,7 @@ import { checkVolumeArg } from '../backup/volumes.ts';
 import { bad, parseDate, tokens } from '../chat/args.ts';
 import { UserError } from '../chat/errors.ts';
 import type { CommandContext } from '../chat/registry.ts';
-import type { RunningJob } from '../jobs/manager.ts';
+import type { RunningJob } from '../jobs/job.ts';
 import { formatBytes, iso } from '../platform/format.ts';
 import { defineCommand, type Services } from '../services.ts';
 
@@ -81,6 +81,7 @@ async function get(s: Services, job: RunningJob, date: string, what: string): Pr
     if (!row) throw new UserError(`there is no database archive for ${date}`);
     job.leftover(`dir:${dir}`);
     const r = await decodeInto({
+      stallMs: s.config.jobs.stallMs,
       source: sourceOf(s, row),
       tools: s.tools,
       consumer: { program: s.tools.tar, args: ['-x', '-f', '-', '-C', dir] },
@@ -187,6 +188,7 @@ export default defineCommand({
       ctx,
       {
         kind: 'get',
+        heavy: true,
         title: `get ${what} of ${date}`,
         volumes: what === 'databases' ? [] : [what], // so that retention does not remove what it copies
         run: (job) => get(s, job, date, what),

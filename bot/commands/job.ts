@@ -1,7 +1,7 @@
 import { formatProgress, type ProgressUpdate } from '../chat/adapter.ts';
 import { oneId } from '../chat/args.ts';
 import { UserError } from '../chat/errors.ts';
-import { jobLine } from '../jobs/manager.ts';
+import { jobLine } from '../jobs/job.ts';
 import { defineCommand } from '../services.ts';
 
 export default defineCommand({

@@ -1,5 +1,5 @@
 import { noArgs } from '../chat/args.ts';
-import { jobLine } from '../jobs/manager.ts';
+import { jobLine } from '../jobs/job.ts';
 import { defineCommand } from '../services.ts';
 
 export default defineCommand({

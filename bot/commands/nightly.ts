@@ -2,7 +2,7 @@ import { maintenanceJob } from '../backup/archive/maintenance.ts';
 import type { MaintenanceKind } from '../backup/archive/maintenance-runs.ts';
 import { nightlyJob, nightlyStatus, refuseIfRunning, storedReport } from '../backup/nightly/job.ts';
 import { bad, parseDate, tokens } from '../chat/args.ts';
-import { originOf } from '../jobs/manager.ts';
+import { originOf } from '../jobs/job.ts';
 import { defineCommand } from '../services.ts';
 
 type Args =

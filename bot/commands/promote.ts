@@ -3,7 +3,7 @@ import { checkVolumeArg } from '../backup/volumes.ts';
 import { bad, tokens } from '../chat/args.ts';
 import { UserError } from '../chat/errors.ts';
 import type { CommandContext, Plan } from '../chat/registry.ts';
-import { originOf } from '../jobs/manager.ts';
+import { originOf } from '../jobs/job.ts';
 import { formatBytes, iso } from '../platform/format.ts';
 import { defineCommand, type Services } from '../services.ts';
 

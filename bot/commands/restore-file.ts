@@ -82,6 +82,7 @@ export default defineCommand({
       ctx,
       {
         kind: 'restore-file',
+        heavy: true,
         title: `restore-file ${volume} of ${asOf}`,
         volumes: [volume], // so that retention does not remove a dump file it is reading
         run: async (job) => {
@@ -90,6 +91,7 @@ export default defineCommand({
           job.leftover(`dir:${work}`);
           try {
             const r = await extractChain({
+              stallMs: s.config.jobs.stallMs,
               tools: s.tools,
               chain: links,
               dir: work,

@@ -67,6 +67,7 @@ export default defineCommand({
       ctx,
       {
         kind: 'restore',
+        heavy: true,
         title: `restore ${volume} of ${asOf} as ${target}`,
         volumes: [volume, target],
         run: async (job) => {
@@ -79,6 +80,7 @@ export default defineCommand({
           let r: Awaited<ReturnType<typeof restoreChain>>;
           try {
             r = await restoreChain({
+              stallMs: s.config.jobs.stallMs,
               vos: s.vos,
               tools: s.tools,
               chain: links,

@@ -54,6 +54,14 @@ export class VolumeLocks {
     return other;
   }
 
+  /** Who holds `name` in the database (any process), if anyone. */
+  holderOf(name: string): Holder | undefined {
+    const row = this.db.prepare('SELECT job_id, pid, since FROM locks WHERE name = ?').get(name) as
+      | { job_id: number; pid: number; since: string }
+      | undefined;
+    return row && processAlive(row.pid) ? { jobId: row.job_id, pid: row.pid, since: row.since } : undefined;
+  }
+
   release(names: string[], id: number): void {
     for (const name of names) {
       if (this.mine.get(name) === id) this.mine.delete(name);

@@ -6,71 +6,34 @@
 import { Cancelled, sleep } from '../../actions/backoff.ts';
 import type { Backend, Conversation, MessageMeta, ProgressUpdate } from '../chat/adapter.ts';
 import { UserError } from '../chat/errors.ts';
+import type { Origin } from '../chat/router.ts';
+import { formatDuration } from '../platform/format.ts';
 import type { Logger } from '../platform/log.ts';
 import { processAlive } from '../platform/process.ts';
+import { type Asker, type JobSpec, originOf, type RunningJob } from './job.ts';
 import type { JobRow, JobStatus, JobsTable } from './jobs-table.ts';
 import type { VolumeLocks } from './locks.ts';
-
-export type { JobRow, JobStatus } from './jobs-table.ts';
-
-export interface Origin {
-  /** A job nobody typed (the schedule) reports to the report channels. */
-  reports?: boolean;
-  backend: Backend;
-  identity: string | null;
-  conversation: Conversation;
-}
-
-/** What a command context gives a job: who asked, where, and how to answer. */
-export interface Asker {
-  actor: { backend: Backend; id: string | null };
-  conversation: Conversation;
-  reply(text: string, meta?: MessageMeta): Promise<void>;
-}
-
-export function originOf(a: Pick<Asker, 'actor' | 'conversation'>): Origin {
-  return { backend: a.actor.backend, identity: a.actor.id, conversation: a.conversation };
-}
-
-export interface RunningJob {
-  readonly id: number;
-  readonly signal: AbortSignal;
-  /** Bytes done in the current phase, of `total` if known. Cheap: call it for every chunk. */
-  progress(phase: string, bytes: number, total?: number): void;
-  /** Post a line to where the job was asked for. */
-  say(text: string): Promise<void>;
-  /** Remember something a crash right now would leave behind (a temp file, a half-made volume). */
-  leftover(what: string): void;
-  /** Forget a leftover once it is cleaned up or made whole. */
-  settled(what: string): void;
-}
-
-export interface JobSpec {
-  kind: string;
-  /** Short, for lists and progress: "restore user.alice". */
-  title: string;
-  /** The volumes it locks. */
-  volumes: string[];
-  origin: Origin;
-  /** Does the work; returns the report. A UserError is shown as is, anything else as "failed". */
-  run(job: RunningJob): Promise<string>;
-  /** After a cancel: undo what can be undone, and say what was left. */
-  onCancel?(job: RunningJob): Promise<string>;
-}
 
 export interface JobDeps {
   table: JobsTable;
   locks: VolumeLocks;
   log: Logger;
-  post(origin: Origin, text: string, meta?: MessageMeta): Promise<void>;
+  /** Hands a line to the outbox; never waits for the chat. */
+  post(origin: Origin, text: string, meta?: MessageMeta): void;
   progress(origin: Origin, update: ProgressUpdate): void;
   whenBusy: 'queue' | 'refuse';
+  /** Longest a job waits for a volume lock (in line, or inside a running job), then fails naming the holder. */
+  lockWaitMs?: number;
+  /** Heavy jobs running at once. */
+  maxHeavy?: number;
   /** How often running jobs save their progress to the database (for !job). */
   saveProgressMs?: number;
 }
 
 interface Live {
   spec: JobSpec;
+  /** When it was submitted: a job that waits in line past lockWaitMs fails. */
+  queuedAt: number;
   controller: AbortController;
   leftovers: Set<string>;
   started: number;
@@ -154,6 +117,7 @@ export class JobManager {
     });
     this.live.set(id, {
       spec,
+      queuedAt: Date.now(),
       controller: new AbortController(),
       leftovers: new Set(),
       started: 0,
@@ -175,8 +139,13 @@ export class JobManager {
   async lockWithin(job: RunningJob, name: string): Promise<() => void> {
     const { locks } = this.deps;
     let told = false;
+    const until = Date.now() + (this.deps.lockWaitMs ?? Number.POSITIVE_INFINITY);
     for (;;) {
       if (job.signal.aborted) throw new Cancelled();
+      if (Date.now() > until)
+        throw new Error(
+          `${name} ${this.holderText(name)} for longer than ${formatDuration(this.deps.lockWaitMs!)}; gave up waiting`,
+        );
       const mine = locks.localHolder(name);
       const queuedForIt = this.queue.some((q) => this.live.get(q)?.spec.volumes.includes(name));
       if ((mine === undefined || mine === job.id) && !queuedForIt) {
@@ -196,10 +165,31 @@ export class JobManager {
   }
 
   /** Starts every queued job whose volumes are free, oldest first. */
+  /** Who holds a volume, in words: `is busy with job 12 (restore user.alice)` here or in another process. */
+  private holderText(name: string): string {
+    const mine = this.deps.locks.localHolder(name);
+    const row = mine !== undefined ? this.get(mine) : undefined;
+    if (row) return `is busy with job ${row.id} (${row.title})`;
+    const other = this.deps.locks.holderOf(name);
+    return other ? `is busy with job ${other.jobId} of process ${other.pid}` : 'was busy';
+  }
+
+  private running(heavy: boolean): number {
+    return [...this.live.values()].filter((j) => j.promise && (j.spec.heavy ?? false) === heavy).length;
+  }
+
   private pump(): void {
     let waitingOnOthers = false;
     for (const id of [...this.queue]) {
       const job = this.live.get(id)!;
+      if (Date.now() - job.queuedAt > (this.deps.lockWaitMs ?? Number.POSITIVE_INFINITY)) {
+        this.giveUp(id, job);
+        continue;
+      }
+      if (job.spec.heavy && this.running(true) >= (this.deps.maxHeavy ?? Number.POSITIVE_INFINITY)) {
+        waitingOnOthers = true; // a heavy job ends: pump runs again; the timer covers the rest
+        continue;
+      }
       // A job waits for any older queued job that wants one of its volumes, so order is kept.
       const older = this.queue.slice(0, this.queue.indexOf(id));
       const blocked =
@@ -214,7 +204,7 @@ export class JobManager {
       this.queue.splice(this.queue.indexOf(id), 1);
       job.promise = this.execute(id, job);
     }
-    if (waitingOnOthers && !this.retry) {
+    if ((waitingOnOthers || this.queue.length > 0) && !this.retry) {
       this.retry = setTimeout(() => {
         this.retry = undefined;
         this.pump();
@@ -239,7 +229,13 @@ export class JobManager {
         }
         if (now - job.lastSave >= (this.deps.saveProgressMs ?? 2000)) {
           job.lastSave = now;
-          table.update(id, { progress: JSON.stringify(this.snapshot(id, job, false)) });
+          try {
+            table.update(id, { progress: JSON.stringify(this.snapshot(id, job, false)) });
+          } catch (err) {
+            // progress is called from timers: a full disk here must not end the process; the job's
+            // own writes will fail it with the reason
+            this.deps.log.warn("could not save a job's progress", { job: id, error: err });
+          }
         }
       },
       say: (text) => this.deps.post(job.spec.origin, `job ${id}: ${text}`, { kind: 'job', jobId: id }),
@@ -324,19 +320,27 @@ export class JobManager {
     this.deps.locks.release(job.spec.volumes, id);
     this.live.delete(id);
     this.pump();
-    try {
-      // Not forever: a chat that is down (an IRC reconnect) must not hold up shutdown; the result is in the database.
-      await Promise.race([
-        this.deps.post(job.spec.origin, text, {
-          kind: 'job',
-          jobId: id,
-          final: status === 'ok' ? 'ok' : status === 'cancelled' ? 'cancelled' : 'failed',
-        }),
-        sleep(30_000, undefined, { unref: true }),
-      ]);
-    } catch (err) {
-      this.deps.log.warn('could not post a job result', { job: id, error: err });
-    }
+    this.deps.post(job.spec.origin, text, {
+      kind: 'job',
+      jobId: id,
+      final: status === 'ok' ? 'ok' : status === 'cancelled' ? 'cancelled' : 'failed',
+    });
+  }
+
+  /** A queued job that waited past lockWaitMs: it fails, naming what it waited for. */
+  private giveUp(id: number, job: Live): void {
+    const busy = job.spec.volumes.filter((v) => this.deps.locks.heldHere(v) || this.deps.locks.holderOf(v));
+    const why = `it waited ${formatDuration(Date.now() - job.queuedAt)} in line and gave up: ${
+      busy.map((v) => `${v} ${this.holderText(v)}`).join('; ') || 'the jobs ahead of it did not end'
+    }. Nothing was done; ask again once that is over (!jobs shows it)`;
+    this.queue.splice(this.queue.indexOf(id), 1);
+    this.live.delete(id);
+    this.deps.table.update(id, { status: 'failed', ended_at: new Date().toISOString(), error: why });
+    this.deps.post(job.spec.origin, `job ${id} (${job.spec.title}) failed: ${why}`, {
+      kind: 'job',
+      jobId: id,
+      final: 'failed',
+    });
   }
 
   /** Asks a job to stop. Returns what to tell the person who asked. */
@@ -394,10 +398,4 @@ export class JobManager {
       this.deps.table.update(r.id, { status: 'interrupted', ended_at: new Date().toISOString() });
     return rows;
   }
-}
-
-/** One line about a job, for !jobs and !job. */
-export function jobLine(j: JobRow): string {
-  const when = (j.ended_at ?? j.started_at ?? j.created_at).slice(0, 19).replace('T', ' ');
-  return `job ${j.id} ${j.status} ${j.title} (${j.identity ?? 'unknown'} on ${j.backend}, ${when})`;
 }

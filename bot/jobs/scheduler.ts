@@ -23,7 +23,7 @@ export class Scheduler {
       timeZone?: string;
       log: Logger;
       /** Where a failed fire is told (the report channels). */
-      report(text: string): Promise<void>;
+      report(text: string): void;
     },
   ) {}
 
@@ -64,7 +64,7 @@ export class Scheduler {
       } catch (err) {
         const text = `the schedule could not start ${e.name}: ${(err as Error).message}`;
         this.deps.log.error('schedule fire failed', { schedule: e.name, error: err });
-        await this.deps.report(text).catch(() => {});
+        this.deps.report(text);
         did.push(text);
       }
     }

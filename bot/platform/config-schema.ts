@@ -116,7 +116,8 @@ const afs = z.strictObject({
   configDir: optText('server config dir for -localauth (vos -config); default the system one'),
   cell: optText('AFS cell name', { example: 'example.org' }),
   localauth: bool(true, 'run vos with -localauth (the bot runs on a file server)'),
-  timeoutMs: int(100, DAY, 60_000, 'timeout of each short vos call'),
+  timeoutMs: int(100, DAY, 60_000, 'timeout of each short vos call (examine, listvldb, rename)'),
+  longTimeoutMs: int(1000, 7 * DAY, 4 * 3600_000, 'timeout of vos backupsys, backup, release and remove'),
   server: optText('file server for restored volumes; default where the volume lives'),
   partition: z
     .string()
@@ -172,10 +173,29 @@ const tools = z.strictObject({
   tar: text('tar', 'the tar binary (legacy database archives)'),
 });
 
+const chat = z.strictObject({
+  strangerBurst: int(0, 100, 3, 'answers a non-admin gets at once; then strangerPerMinute'),
+  strangerPerMinute: int(0, 600, 1, 'answers a non-admin gets a minute; past that the bot is silent'),
+  strangersPerMinute: int(0, 6000, 20, 'answers all non-admins together get a minute'),
+});
+
 const jobs = z.strictObject({
   ircProgressIntervalMs: int(1000, DAY, 15_000, 'IRC: at most one progress line per job this often', {
     env: 'AFSBOT_IRC_PROGRESS_INTERVAL_MS',
   }),
+  stallMs: int(
+    1000,
+    DAY,
+    300_000,
+    'a tool (vos dump, zstd, restic, restorevol) that moves no byte this long is stopped',
+  ),
+  lockWaitMs: int(
+    0,
+    7 * DAY,
+    2 * 3600_000,
+    "a job waits this long at most for another job's volume lock, then fails naming it",
+  ),
+  maxHeavy: int(1, 64, 4, 'restores, extractions and fetches running at once; more wait in line'),
   whenBusy: z
     .enum(['queue', 'refuse'])
     .default('queue')
@@ -281,6 +301,7 @@ export const configSchema = z.strictObject({
   afs: afs.prefault({}),
   dumps: dumps.prefault({}),
   tools: tools.prefault({}),
+  chat: chat.prefault({}),
   jobs: jobs.prefault({}),
   approvals: approvals.prefault({}),
   nightly: nightly.prefault({}),

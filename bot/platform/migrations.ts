@@ -136,4 +136,18 @@ export const migrations: string[] = [
      ok         INTEGER NOT NULL,
      summary    TEXT    NOT NULL
    );`,
+  // 6: the outbox: every line for a chat, kept until that chat has it, so that no job ever waits for
+  // chat and nothing said while a chat is down (or the bot restarts) is lost.
+  `CREATE TABLE outbox (
+     id           INTEGER PRIMARY KEY,
+     backend      TEXT    NOT NULL,
+     conversation TEXT    NOT NULL,           -- JSON Conversation
+     text         TEXT    NOT NULL,
+     meta         TEXT,                       -- JSON MessageMeta
+     urgency      TEXT    NOT NULL CHECK (urgency IN ('reply','result','progress','report')),
+     coalesce_key TEXT,                       -- a newer line with the same key replaces an unsent one
+     pid          INTEGER NOT NULL,           -- the process that wrote it (a console line is only its own)
+     created_at   TEXT    NOT NULL
+   );
+   CREATE INDEX outbox_backend ON outbox(backend, id);`,
 ];

@@ -70,6 +70,7 @@ export async function startIrcBot(opts: {
     ...config.irc,
     ...(opts.registerTimeoutMs ? { registerTimeoutMs: opts.registerTimeoutMs } : {}),
     progressIntervalMs: config.jobs.ircProgressIntervalMs,
+    prefix: config.prefix,
     sasl: { account: 'afsbot', password: opts.irc.passwords.afsbot! },
     log: log.child({ adapter: 'irc' }),
   });

@@ -58,4 +58,41 @@ describe('SendQueue', () => {
     expect(sent).toEqual(['x', 'y']);
     expect(q.pending).toBe(0);
   });
+
+  it('keeps a token for answers: a long report is paced, and an answer typed meanwhile goes at once', async () => {
+    const sent: string[] = [];
+    const q = new SendQueue({ burst: 3, intervalMs: 1000, reserve: 1, write: (l) => sent.push(l) > 0 });
+    q.resume();
+    const report = q.push(
+      Array.from({ length: 10 }, (_, i) => `r${i}`),
+      'report',
+    );
+    expect(sent).toEqual(['r0', 'r1']); // the third token is kept for an answer
+    await vi.advanceTimersByTimeAsync(300);
+    const answer = q.push(['pong'], 'reply');
+    expect(sent).toEqual(['r0', 'r1', 'pong']); // no wait behind the report
+    await answer;
+    await vi.advanceTimersByTimeAsync(20_000);
+    await report;
+    expect(sent.slice(3)).toEqual(['r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9']);
+  });
+
+  it('sends the most urgent first: results before progress before reports', async () => {
+    const sent: string[] = [];
+    const q = new SendQueue({ burst: 1, intervalMs: 100, reserve: 0, write: (l) => sent.push(l) > 0 });
+    void q.push(['report'], 'report');
+    void q.push(['progress'], 'progress');
+    void q.push(['result'], 'result');
+    q.resume();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sent).toEqual(['result', 'progress', 'report']);
+  });
+
+  it('gives every queued line back when the connection goes, so the outbox keeps it', async () => {
+    const q = new SendQueue({ burst: 1, intervalMs: 1000, write: () => true });
+    const pending = q.push(['a', 'b', 'c'], 'result');
+    q.dropAll('the IRC connection closed');
+    await expect(pending).rejects.toThrow('the IRC connection closed');
+    expect(q.pending).toBe(0);
+  });
 });

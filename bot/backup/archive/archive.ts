@@ -6,7 +6,7 @@ import { chownSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Cancelled, sleep } from '../../../actions/backoff.ts';
 import type { DumpSource } from '../../../actions/decode.ts';
-import { runTool, spawnTool } from '../../../actions/exec.ts';
+import { runTool, type Stall, spawnTool, watchStall } from '../../../actions/exec.ts';
 import { Restic, type ResticLock } from '../../../actions/restic.ts';
 import { UserError } from '../../chat/errors.ts';
 import type { Config } from '../../platform/config.ts';
@@ -23,6 +23,7 @@ export function resticOf(config: Config): Restic {
     passwordFile: a.passwordFile,
     compression: a.compression,
     timeoutMs: a.timeoutMs,
+    stallMs: config.jobs.stallMs,
     ...(a.sftpCommand ? { sftpCommand: a.sftpCommand } : {}),
     ...(a.runAs ? { runAs: a.runAs } : {}),
     ...(a.cacheDir ? { cacheDir: a.cacheDir } : {}),
@@ -127,7 +128,7 @@ export class Archive {
   async clearLocks(
     exclusive: boolean,
     signal?: AbortSignal,
-    say?: (text: string) => Promise<void>,
+    say?: (text: string) => void,
   ): Promise<LockReport> {
     const report: LockReport = { removed: [], notes: [] };
     const deadline = Date.now() + this.s.config.archive.lockWaitMs;
@@ -234,19 +235,29 @@ export class Archive {
     };
   }
 
-  /** Writes an archived file into `dst` (restic dump straight into the file). */
+  /** Writes an archived file into `dst` (restic dump straight into the file), stopped if it stalls. */
   async fetch(snapshot: string, path: string, dst: string, signal?: AbortSignal): Promise<void> {
     const fd = openSync(dst, 'wx', 0o600);
+    const stop = new AbortController();
+    let stalled: Stall | undefined;
+    let unwatch = () => {};
     try {
       const c = this.restic.dumpCommand(snapshot, path.replace(/^\//, ''));
-      const r = await spawnTool(c.program, c.args, {
+      const p = spawnTool(c.program, c.args, {
         stdin: 'ignore',
         stdout: fd,
         env: c.env,
-        ...(signal ? { signal } : {}),
-      }).done;
+        signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+      });
+      unwatch = watchStall([{ name: 'restic dump', child: p.child }], this.s.config.jobs.stallMs, (st) => {
+        stalled = st;
+        stop.abort();
+      });
+      const r = await p.done;
+      if (stalled) throw new Error(`fetching ${path} from the archive failed: ${stalled.message}`);
       if (!r.ok) throw new Error(`restic dump of ${path} failed: ${r.message}`);
     } finally {
+      unwatch();
       closeSync(fd);
     }
   }

@@ -5,7 +5,7 @@
 // is stored, and the next nightly report shows it.
 import { randomInt } from 'node:crypto';
 import { restoreChain } from '../../../actions/restore.ts';
-import type { JobSpec, RunningJob } from '../../jobs/manager.ts';
+import type { JobSpec, RunningJob } from '../../jobs/job.ts';
 import { formatBytes } from '../../platform/format.ts';
 import { dumpDate, weekdayOf } from '../../platform/time.ts';
 import type { Services } from '../../services.ts';
@@ -78,6 +78,7 @@ async function testRestore(
   const site = await restoreSite(s, volume);
   let createdId: number | undefined;
   const r = await restoreChain({
+    stallMs: s.config.jobs.stallMs,
     vos: s.vos,
     tools: s.tools,
     chain: chainLinks(s, rows, { fromArchive: true }),

@@ -1,6 +1,6 @@
 // The archive feeder of a nightly run (phase 5, overlapping phase 4).
 import { existsSync } from 'node:fs';
-import type { RunningJob } from '../../jobs/manager.ts';
+import type { RunningJob } from '../../jobs/job.ts';
 import type { Services } from '../../services.ts';
 import type { DumpRow } from '../catalog.ts';
 import type { NightlyLive, NightlyStats } from './stats.ts';

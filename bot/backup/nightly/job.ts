@@ -1,7 +1,7 @@
 // The nightly run as a job (started by a command, the schedule or backup-manager; one at a time), its
 // stored reports, and !nightly status.
 import { NotNow, UserError } from '../../chat/errors.ts';
-import type { JobSpec, Origin } from '../../jobs/manager.ts';
+import type { JobSpec, Origin } from '../../jobs/job.ts';
 import { formatBytes, formatDuration } from '../../platform/format.ts';
 import { dumpDate } from '../../platform/time.ts';
 import type { Services } from '../../services.ts';
@@ -46,14 +46,17 @@ export function nightlyJob(
     run: async (job) => {
       const date = dumpDate(s.clock(), s.config.timeZone);
       if (!opts.dryRun)
-        await s.report(
+        s.report(
           `nightly ${date}: starting (job ${job.id}${opts.scheduled ? ', scheduled' : ''}); one line per phase, the report at the end`,
-          opts.origin,
+          { urgency: 'progress', ...(opts.origin ? { except: opts.origin } : {}) },
         );
       const stats = await runNightly(s, job, opts.dryRun);
       const report = recordRun(s, stats);
       if (!opts.dryRun)
-        await s.report(report, opts.origin, { kind: 'report', summary: reportSummary(stats) });
+        s.report(report, {
+          meta: { kind: 'report', summary: reportSummary(stats) },
+          ...(opts.origin ? { except: opts.origin } : {}),
+        });
       return report;
     },
   };

@@ -4,7 +4,7 @@
 import { rmdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { VolumeFields } from '../../../actions/vos.ts';
-import type { RunningJob } from '../../jobs/manager.ts';
+import type { RunningJob } from '../../jobs/job.ts';
 import { dumpDateBefore } from '../../platform/time.ts';
 import type { Services } from '../../services.ts';
 import type { DumpRow } from '../catalog.ts';

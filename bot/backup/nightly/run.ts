@@ -4,7 +4,7 @@
 // the dumping, (6) local retention (retention.ts); the report is job.ts's. A volume that fails does not
 // stop the others: its error, in the tool's own words, goes to the report, and the next night retries it.
 import type { VolumeFields } from '../../../actions/vos.ts';
-import type { RunningJob } from '../../jobs/manager.ts';
+import type { RunningJob } from '../../jobs/job.ts';
 import { formatSeconds } from '../../platform/format.ts';
 import { dumpDate, wallClock } from '../../platform/time.ts';
 import type { Services } from '../../services.ts';
@@ -93,8 +93,11 @@ export async function runNightly(s: Services, job: RunningJob, dryRun: boolean):
       } finally {
         stats.phases[name] = (Date.now() - t) / 1000;
         if (!dryRun)
-          await s.report(
+          s.report(
             `nightly ${stats.date}: ${name} ${ok ? 'done' : 'failed'} in ${formatSeconds(stats.phases[name]!)}`,
+            {
+              urgency: 'progress',
+            },
           );
       }
     },
@@ -222,7 +225,7 @@ async function prepareArchive(run: Run): Promise<boolean> {
     const note = await s.archive.ready();
     if (note) stats.archive.notes.push(note);
     const locks = await s.archive.clearLocks(false, job.signal, (t) =>
-      s.report(`nightly ${stats.date}: ${t}`),
+      s.report(`nightly ${stats.date}: ${t}`, { urgency: 'progress' }),
     );
     stats.archive.notes.push(...locks.removed, ...locks.notes);
     return true;

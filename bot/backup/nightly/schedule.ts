@@ -1,7 +1,7 @@
 // What the schedule starts: the nightly run at nightly.schedule, archive maintenance at
 // nightly.maintenanceSchedule. A run still going when the next is due is reported, not doubled.
 
-import type { Origin } from '../../jobs/manager.ts';
+import type { Origin } from '../../jobs/job.ts';
 import { isNever } from '../../platform/config.ts';
 import { parseCron } from '../../platform/cron.ts';
 import type { Services } from '../../services.ts';
@@ -27,7 +27,7 @@ export function registerSchedules(s: Services): void {
         if (going !== undefined) {
           const row = s.jobs.get(going);
           const text = `the nightly run due now was not started: the previous one is still going as job ${going} (since ${row?.started_at ?? row?.created_at}); !nightly status shows where it is`;
-          await s.report(text);
+          s.report(text, { urgency: 'result' });
           return text;
         }
         const { id } = s.jobs.submit({
