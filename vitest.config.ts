@@ -1,4 +1,16 @@
+import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// What a program spawned by a test gets unless the test says otherwise: no schedule (a test decides
+// when a run starts), no metrics port, and the dump store under .state/, never the default in /var/lib.
+const spawned = {
+  AFSBOT_FROM_SOURCE: '1',
+  AFSBOT_METRICS: '0',
+  AFSBOT_NIGHTLY_SCHEDULE: 'never',
+  AFSBOT_MAINTENANCE_SCHEDULE: 'never',
+  AFSBOT_DUMP_DIR: resolve(import.meta.dirname, '.state/spawned/dumps'),
+  AFSBOT_STAGING_DIR: resolve(import.meta.dirname, '.state/spawned/staging'),
+};
 
 export default defineConfig({
   test: {
@@ -25,7 +37,7 @@ export default defineConfig({
           maxWorkers: 4,
           // the programs the tests spawn run from the TypeScript, whatever dist/ holds (a build of
           // its own is tested in console-e2e)
-          env: { AFSBOT_FROM_SOURCE: '1' },
+          env: spawned,
           sequence: { groupOrder: 1 },
         },
       },

@@ -59,9 +59,18 @@ export function parseDumpFileName(
   };
 }
 
-/** A temporary name beside the final one; unique so two attempts never share it. */
+/**
+ * A temporary name beside the final one, unique, and naming the process that writes it, so that a
+ * restart removes exactly what dead processes left (never what another live afsbot is writing).
+ */
 export function partialName(finalPath: string): string {
-  return `${finalPath}.${randomBytes(4).toString('hex')}.partial`;
+  return `${finalPath}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
+}
+
+/** The process that wrote a partial file (undefined: an older name without it). */
+export function partialWriter(path: string): number | undefined {
+  const m = /\.(\d+)-[0-9a-f]{8}\.partial$/.exec(path);
+  return m ? Number(m[1]) : undefined;
 }
 
 export function fsyncFile(path: string): void {
@@ -117,6 +126,21 @@ export function listDumpFiles(root: string): StoredFile[] {
       out.push({ date, path, name, size: statSync(path).size });
     }
   }
+  return out;
+}
+
+/** Every sidecar (<dump>.json) in the store, whether or not its dump is there. */
+export function listSidecars(root: string): string[] {
+  const out: string[] = [];
+  let dates: string[];
+  try {
+    dates = readdirSync(root).filter((d) => DATE_DIR.test(d));
+  } catch {
+    return out;
+  }
+  for (const date of dates)
+    for (const name of readdirSync(join(root, date)))
+      if (name.endsWith('.dump.zst.json')) out.push(join(root, date, name));
   return out;
 }
 

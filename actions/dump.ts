@@ -7,6 +7,7 @@ import { readStoredHeader } from './decode.ts';
 import type { DumpHeader } from './dump-header.ts';
 import { fsyncDir, fsyncFile, partialName, removeQuietly, sha256File } from './dump-store.ts';
 import { pipelineFailure, readCount, type Stall, spawnTool, type ToolFailure, watchStall } from './exec.ts';
+import { faultPoint } from './faults.ts';
 import type { Vos } from './vos.ts';
 
 export interface DumpToFileRequest {
@@ -22,6 +23,8 @@ export interface DumpToFileRequest {
   onBytes?: (raw: number) => void;
   /** Stop the dump when neither vos nor zstd has moved a byte for this long (default 5 minutes). */
   stallMs?: number;
+  /** Called once the dump is complete and checksummed, before it gets its final name (write its sidecar). */
+  beforeRename?: (r: DumpToFileResult) => void;
 }
 
 export interface DumpToFileResult {
@@ -144,10 +147,27 @@ export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
   } catch (err) {
     return fail(`vos dump of ${req.volume} produced no valid dump: ${(err as Error).message}`);
   }
-  const sha256 = await sha256File(tmp);
-  fsyncFile(tmp);
-  renameSync(tmp, req.path);
-  fsyncDir(dirname(req.path));
-  req.onBytes?.(sizes.raw);
-  return { ok: true, path: req.path, rawBytes: sizes.raw, storedBytes, sha256, header };
+  try {
+    const sha256 = await sha256File(tmp);
+    const done: DumpToFileResult = {
+      ok: true,
+      path: req.path,
+      rawBytes: sizes.raw,
+      storedBytes,
+      sha256,
+      header,
+    };
+    fsyncFile(tmp);
+    // what describes the dump (its sidecar) is on disk before the dump has its name: a crash between
+    // the two leaves a dump that says what it is, or none at all
+    req.beforeRename?.(done);
+    faultPoint('dump:before-rename');
+    renameSync(tmp, req.path);
+    fsyncDir(dirname(req.path));
+    req.onBytes?.(sizes.raw);
+    return done;
+  } catch (err) {
+    // a full disk (ENOSPC), an I/O error: nothing that looks valid is left
+    return fail(`the dump of ${req.volume} could not be stored: ${(err as Error).message}`);
+  }
 }

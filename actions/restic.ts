@@ -60,6 +60,14 @@ export const snapshotSchema = z.object({
 });
 export type Snapshot = z.infer<typeof snapshotSchema>;
 
+/** One line of `restic ls --json`: the snapshot first, then a node per file and directory. */
+const lsNodeSchema = z.object({
+  struct_type: z.string(),
+  type: z.string().optional(),
+  path: z.string().optional(),
+  size: z.number().optional(),
+});
+
 export const keySchema = z.object({
   current: z.boolean(),
   id: z.string(),
@@ -281,9 +289,43 @@ export class Restic {
     return this.run(['unlock']);
   }
 
-  /** `restic forget` of these snapshots, then prune: the data only they used is deleted. */
-  forgetAndPrune(snapshots: string[], signal?: AbortSignal): Promise<ToolResult> {
-    return this.run(['forget', '--prune', ...snapshots], signal);
+  /** `restic forget` of these snapshots (their data stays until a prune). */
+  forget(snapshots: string[], signal?: AbortSignal): Promise<ToolResult> {
+    return this.run(['forget', ...snapshots], signal);
+  }
+
+  /** `restic prune`: deletes the data no snapshot uses any more. */
+  prune(signal?: AbortSignal): Promise<ToolResult> {
+    return this.run(['prune'], signal);
+  }
+
+  /** The files of one snapshot (`restic ls --json`): path and size of each. */
+  async ls(
+    snapshot: string,
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; files: { path: string; size: number }[] } | ToolFailure> {
+    const r = await this.run(['ls', '--json', snapshot], signal);
+    if (!r.ok) return r;
+    const files: { path: string; size: number }[] = [];
+    for (const line of r.stdout.split('\n')) {
+      if (!line.trim()) continue;
+      const parsed = parseJson(lsNodeSchema, line, 'ls entry');
+      if (!parsed.ok) return parsed;
+      const n = parsed.value;
+      if (n.struct_type === 'node' && n.type === 'file' && n.path)
+        files.push({ path: n.path, size: n.size ?? 0 });
+    }
+    return { ok: true, files };
+  }
+
+  /** A small file out of a snapshot, as text (a sidecar). */
+  async cat(
+    snapshot: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; text: string } | ToolFailure> {
+    const r = await this.run(['dump', snapshot, path], signal);
+    return r.ok ? { ok: true, text: r.stdout } : r;
   }
 
   /** `restic check` reading one subset of the data: `n` of `of`. */
@@ -291,8 +333,14 @@ export class Restic {
     return this.run(['check', '--read-data-subset', `${n}/${of}`], signal);
   }
 
-  async snapshots(tags: string[] = []): Promise<{ ok: true; snapshots: Snapshot[] } | ToolFailure> {
-    const r = await this.run(['snapshots', '--json', ...(tags.length ? ['--tag', tags.join(',')] : [])]);
+  async snapshots(
+    tags: string[] = [],
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; snapshots: Snapshot[] } | ToolFailure> {
+    const r = await this.run(
+      ['snapshots', '--json', ...(tags.length ? ['--tag', tags.join(',')] : [])],
+      signal,
+    );
     if (!r.ok) return r;
     const parsed = parseJson(z.array(snapshotSchema).nullable(), r.stdout, 'snapshot list');
     return parsed.ok ? { ok: true, snapshots: parsed.value ?? [] } : parsed;

@@ -2,6 +2,7 @@
 // which puts the dispatcher behind a set of chat adapters and routes what jobs and workflows say to
 // them. It knows chat only through the ChatAdapter interface and AFS only through actions/.
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { FsDriver } from '../actions/fs.ts';
 import { Vos } from '../actions/vos.ts';
 import { Approvals } from './approvals/approvals.ts';
@@ -9,8 +10,9 @@ import { ApprovalsTable } from './approvals/table.ts';
 import { Archive } from './backup/archive/archive.ts';
 import { MaintenanceRuns } from './backup/archive/maintenance-runs.ts';
 import { Catalog } from './backup/catalog.ts';
+import { startHealthServer } from './backup/health.ts';
 import { NightlyRuns } from './backup/nightly/history.ts';
-import { registerSchedules } from './backup/nightly/schedule.ts';
+import { catchUpMissed, checkDeadMan, registerSchedules } from './backup/nightly/schedule.ts';
 import { Promotions } from './backup/promotions.ts';
 import { recoverInterrupted } from './backup/recovery.ts';
 import { RestoredVolumes } from './backup/restored.ts';
@@ -182,6 +184,8 @@ export class Bot {
   private readonly dispatcher: Dispatcher<Services>;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly adapters: ChatAdapter[];
+  /** The /metrics and /healthz server, when it runs. */
+  health: Server | undefined;
 
   constructor(opts: BotOptions) {
     this.adapters = opts.adapters;
@@ -246,7 +250,23 @@ export class Bot {
       ),
     );
     this.outbox.start(this.adapters);
-    if (opts.schedule !== false) this.services.schedule.start();
+    if (opts.schedule !== false && this.services.config.metrics.enabled) {
+      try {
+        this.health = await startHealthServer(this.services);
+      } catch (err) {
+        log.error('metrics and health endpoint not started; the bot runs on without it', { error: err });
+      }
+    }
+    if (opts.schedule !== false) {
+      this.services.schedule.start();
+      try {
+        const caught = catchUpMissed(this.services);
+        if (caught) log.warn('schedule', { did: caught });
+        checkDeadMan(this.services);
+      } catch (err) {
+        log.error('the start-up checks of the schedule failed', { error: err });
+      }
+    }
     if (opts.recover === false) return;
     // Not awaited: freeing a volume that a killed restore holds can take the volserver a minute.
     void this.track(recoverInterrupted(this.services, (origin, text) => this.router.post(origin, text)));
@@ -288,6 +308,7 @@ export class Bot {
       return done;
     };
     schedule.stop();
+    this.health?.close();
     await within(
       'commands in progress',
       (async () => {

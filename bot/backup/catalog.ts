@@ -102,6 +102,32 @@ export class Catalog {
       .all() as DumpRow[];
   }
 
+  /** Every dump the catalog says has a local file (of the dump store, not the legacy directory). */
+  localRows(): DumpRow[] {
+    return this.db
+      .prepare(`SELECT * FROM dumps WHERE local = 1 AND kind IN ('scheduled','pre-promote')`)
+      .all() as DumpRow[];
+  }
+
+  /** Every dump the catalog places in the archive. */
+  archivedRows(): DumpRow[] {
+    return this.db.prepare('SELECT * FROM dumps WHERE archive_snapshot IS NOT NULL').all() as DumpRow[];
+  }
+
+  /** The archive does not have it after all: with its local file, it is archived again next night. */
+  unarchive(id: number): void {
+    this.db
+      .prepare(
+        'UPDATE dumps SET archive_snapshot = NULL, archive_path = NULL, archived_at = NULL WHERE id = ?',
+      )
+      .run(id);
+  }
+
+  /** A dump that exists nowhere any more. */
+  remove(id: number): void {
+    this.db.prepare('DELETE FROM dumps WHERE id = ?').run(id);
+  }
+
   /** Marks a dump's local file as removed (retention): from now on it is read from the archive. */
   markRemoved(id: number): void {
     this.db.prepare('UPDATE dumps SET local = 0 WHERE id = ?').run(id);
@@ -144,6 +170,16 @@ export class Catalog {
       };
     }
     return { links: [base, last] };
+  }
+
+  /** Each volume's newest good dump (scheduled or a safety dump): its clone time and date. */
+  newestPerVolume(): { volume: string; clone_time: number; date: string }[] {
+    return this.db
+      .prepare(
+        `SELECT volume, MAX(clone_time) AS clone_time, date FROM dumps
+         WHERE kind IN ('scheduled','pre-promote') AND clone_time IS NOT NULL GROUP BY volume ORDER BY volume`,
+      )
+      .all() as { volume: string; clone_time: number; date: string }[];
   }
 
   /** How many dumps went to the archive (a repository that vanished after that must not be re-made). */

@@ -1,12 +1,82 @@
 // At start: the jobs a dead process left behind. Each is marked interrupted, what it recorded as
 // possibly left behind is cleaned up where that is safe (partial files, volumes the bot was in the
 // middle of restoring) or listed, and the channel that asked for the job is told.
-import { rmSync } from 'node:fs';
-import { listPartials, removeQuietly } from '../../actions/dump-store.ts';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import {
+  listDumpFiles,
+  listPartials,
+  listSidecars,
+  partialWriter,
+  readSidecar,
+  removeQuietly,
+} from '../../actions/dump-store.ts';
 import type { Conversation } from '../chat/adapter.ts';
 import type { Origin } from '../jobs/job.ts';
+import { processAlive } from '../platform/process.ts';
 import type { Services } from '../services.ts';
 import { describeState } from './promote.ts';
+
+function mtimeMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The dump store and the catalog, made to agree after a crash: a complete dump (its sidecar says so)
+ * that was never catalogued is catalogued; a sidecar whose dump never got its name is removed; a
+ * catalogued dump whose file is gone is read from the archive from now on, or, when the archive does
+ * not have it either, said to be lost. Returns what it found, in words.
+ */
+export function recoverDumpStore(s: Services): string[] {
+  const said: string[] = [];
+  const files = listDumpFiles(s.config.dumps.dir);
+  const onDisk = new Set(files.map((f) => f.path));
+  const adopted: string[] = [];
+  for (const f of files) {
+    if (s.catalog.byLocation(f.path)) continue;
+    const side = readSidecar(f.path);
+    if (!side || side.storedBytes !== f.size) continue; // a dump of another process, still being described
+    s.catalog.add({
+      volume: side.volume,
+      volume_id: side.volumeId,
+      clone_id: side.cloneId,
+      date: f.date,
+      level: side.level,
+      kind: side.kind,
+      clone_time: side.cloneTime,
+      base_clone_time: side.baseCloneTime,
+      raw_bytes: side.rawBytes,
+      stored_bytes: f.size,
+      sha256: side.sha256,
+      location: f.path,
+      job_id: null,
+      files: side.files ?? null,
+      disk_kb: side.diskKb ?? null,
+    });
+    adopted.push(`${side.volume} of ${f.date}`);
+  }
+  if (adopted.length)
+    said.push(`catalogued ${adopted.length} complete dumps the last process had not: ${adopted.join(', ')}`);
+  for (const sidecar of listSidecars(s.config.dumps.dir)) {
+    const dump = sidecar.slice(0, -'.json'.length);
+    if (!onDisk.has(dump) && Date.now() - mtimeMs(sidecar) > 60_000 && !s.catalog.byLocation(dump)?.local)
+      removeQuietly(sidecar);
+  }
+  for (const row of s.catalog.localRows()) {
+    if (onDisk.has(row.location) || existsSync(row.location)) continue;
+    if (row.archive_snapshot) s.catalog.markRemoved(row.id);
+    else {
+      s.catalog.remove(row.id);
+      said.push(
+        `LOST: the dump ${row.location} (${row.volume} of ${row.date}) is gone from disk and was never archived; dropped from the catalog, and the next nightly run dumps ${row.volume} again`,
+      );
+    }
+  }
+  return said;
+}
 
 export async function recoverInterrupted(
   s: Services,
@@ -14,10 +84,19 @@ export async function recoverInterrupted(
 ): Promise<void> {
   const rows = s.jobs.interrupted();
   const restored = s.restored;
-  // Partial dump files are never valid; remove every one, whichever job made it.
-  const partials = listPartials(s.config.dumps.dir);
+  // Partial dump files are never valid; remove every one no live process is still writing (another
+  // afsbot process, backup-manager, may be in the middle of its own dump).
+  const partials = listPartials(s.config.dumps.dir).filter((p) => {
+    const pid = partialWriter(p);
+    return pid === undefined || pid === process.pid || !processAlive(pid);
+  });
   for (const p of partials) removeQuietly(p);
   if (partials.length) s.log.warn('removed partial dump files at start', { partials });
+  const store = recoverDumpStore(s);
+  if (store.length) {
+    s.log.warn('the dump store and the catalog disagreed at start', { store });
+    s.report(`at start: ${store.join('; ')}`, { urgency: 'result' });
+  }
   // Promotions first: their journal says exactly where they stopped.
   const promos = s.promotions;
   for (const p of promos.unfinished()) {

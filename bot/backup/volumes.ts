@@ -1,11 +1,18 @@
 // The volume steps the commands and workflows share: checking a volume name an admin typed, and
 // dumping one volume (vos backup, then the clone through zstd into the dump store, checksummed and
 // catalogued). The AFS work itself is in actions/.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { poll } from '../../actions/backoff.ts';
+import { existsSync, statfsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Cancelled, poll } from '../../actions/backoff.ts';
 import { dumpToFile } from '../../actions/dump.ts';
-import { type DumpKind, dumpFileName, type Level, writeSidecar } from '../../actions/dump-store.ts';
+import {
+  type DumpKind,
+  dumpFileName,
+  type Level,
+  removeQuietly,
+  writeSidecar,
+} from '../../actions/dump-store.ts';
+import { faultPoint } from '../../actions/faults.ts';
 import { VOLUME_NAME_MAX, volumeNameProblem } from '../../actions/vos.ts';
 import { UserError } from '../chat/errors.ts';
 import type { RunningJob } from '../jobs/job.ts';
@@ -88,7 +95,12 @@ export async function dumpClone(
   volume: string,
   level: Level,
   kind: DumpKind = 'scheduled',
-  opts: { since?: number; onBytes?: (n: number, expected: number) => void } = {},
+  opts: {
+    since?: number;
+    onBytes?: (n: number, expected: number) => void;
+    /** The dump's expected size, for the free-space check (default: the clone's disk use). */
+    estimate?: number;
+  } = {},
 ): Promise<DumpDone> {
   const clone = `${volume}.backup`;
   const ex = await s.vos.examine(clone, job.signal);
@@ -115,9 +127,11 @@ export async function dumpClone(
       text: `${volume} was already dumped from this clone (${iso(cloneTime)}): ${path}`,
     };
   }
+  requireFreeSpace(s, opts.estimate ?? expected, `the ${level} dump of ${volume}`);
   // If afsbot dies mid-dump, vos dies of SIGPIPE and leaves the clone busy on the volserver.
   const busy = `busy:${ex.fields.serv}/${ex.fields.id}`;
   job.leftover(busy);
+  const volumeId = Number(ex.fields.parentID);
   const r = await dumpToFile({
     stallMs: s.config.jobs.stallMs,
     vos: s.vos,
@@ -128,37 +142,38 @@ export async function dumpClone(
     signal: job.signal,
     onBytes: (n) =>
       opts.onBytes ? opts.onBytes(n, expected) : job.progress('dumping', n, expected || undefined),
+    beforeRename: (d) => {
+      // a dump that is not what was asked for never gets a name that looks valid
+      if (d.header.fromTime !== since || d.header.toTime !== cloneTime)
+        throw new Error(`it covers ${d.header.fromTime}..${d.header.toTime}, not ${since}..${cloneTime}`);
+      writeSidecar(path, {
+        volume,
+        volumeId,
+        cloneId: d.header.volumeId,
+        level,
+        kind,
+        date,
+        cloneTime,
+        baseCloneTime: level === 'full' ? null : since,
+        rawBytes: d.rawBytes,
+        storedBytes: d.storedBytes,
+        sha256: d.sha256,
+        ...(ex.fields.filecount ? { files: Number(ex.fields.filecount) } : {}),
+        ...(ex.fields.diskused ? { diskKb: Number(ex.fields.diskused) } : {}),
+        createdAt: new Date().toISOString(),
+      });
+    },
   });
   if (!r.ok) {
+    if (!existsSync(path)) removeQuietly(`${path}.json`); // a sidecar written just before it failed
     // A killed vos leaves the clone busy on the volserver until its transaction is ended.
     await s.vos.endTransactions(ex.fields.serv ?? '', Number(ex.fields.id));
     job.settled(busy);
-    if (r.cancelled) throw new Error('cancelled');
+    if (r.cancelled) throw new Cancelled();
     throw new Error(`vos dump of ${clone} failed, and no file was kept: ${r.message}`);
   }
   job.settled(busy);
-  if (r.header.fromTime !== since || r.header.toTime !== cloneTime) {
-    throw new Error(
-      `the dump of ${clone} covers ${r.header.fromTime}..${r.header.toTime}, not ${since}..${cloneTime}; it was kept at ${path} but not catalogued`,
-    );
-  }
-  const volumeId = Number(ex.fields.parentID);
-  writeSidecar(path, {
-    volume,
-    volumeId,
-    cloneId: r.header.volumeId,
-    level,
-    kind,
-    date,
-    cloneTime,
-    baseCloneTime: level === 'full' ? null : since,
-    rawBytes: r.rawBytes,
-    storedBytes: r.storedBytes,
-    sha256: r.sha256,
-    ...(ex.fields.filecount ? { files: Number(ex.fields.filecount) } : {}),
-    ...(ex.fields.diskused ? { diskKb: Number(ex.fields.diskused) } : {}),
-    createdAt: new Date().toISOString(),
-  });
+  faultPoint('dump:before-catalog');
   s.catalog.add({
     volume,
     volume_id: volumeId,
@@ -188,4 +203,26 @@ export async function dumpClone(
 /** A name for a restored copy that fits AFS's 22 characters, for the error that suggests one. */
 export function shortName(volume: string): string {
   return `${volume.slice(0, VOLUME_NAME_MAX - 2).replace(/\.+$/, '')}.r`;
+}
+
+/** Bytes free for an unprivileged write in the dump store (its directory, or the nearest that exists). */
+export function freeBytes(dir: string): number {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      const st = statfsSync(d);
+      return st.bavail * st.bsize;
+    } catch {
+      if (d === dirname(d)) return Number.POSITIVE_INFINITY;
+    }
+  }
+}
+
+/** Refuses work that would fill the dump store's disk: `need` bytes, plus 10% and dumps.reserveBytes. */
+export function requireFreeSpace(s: Services, need: number, what: string): void {
+  const free = freeBytes(s.config.dumps.dir);
+  const want = Math.ceil(need * 1.1) + s.config.dumps.reserveBytes;
+  if (free < want)
+    throw new Error(
+      `not started: ${what} needs about ${formatBytes(need)}, and the dump store ${s.config.dumps.dir} has ${formatBytes(free)} free (a dump starts only with 10% more than its size and ${formatBytes(s.config.dumps.reserveBytes)} besides, dumps.reserveBytes); free some space, or lower the local retention (archive.localKeepDays)`,
+    );
 }

@@ -168,16 +168,26 @@ export default defineCommand({
       return;
     }
     if (args.sub === 'rescan') {
-      const r = await rescanCatalog(s.catalog, {
-        dumpDir: s.config.dumps.dir,
-        ...(s.config.dumps.legacyDir ? { legacyDir: s.config.dumps.legacyDir } : {}),
-        tools: s.tools,
-      });
-      const skipped = r.skipped.length
-        ? `; skipped ${r.skipped.length}: ${r.skipped.slice(0, 3).join('; ')}`
-        : '';
-      await ctx.reply(
-        `catalog rebuilt from the files: ${r.added} added, ${r.removed} removed (their files are gone)${skipped}`,
+      // a job holding the archive's lock: never while a nightly run catalogues the same dates
+      await s.jobs.start(
+        ctx,
+        {
+          kind: 'rescan',
+          title: 'rescan of the dump store',
+          volumes: ['@archive'],
+          run: async () => {
+            const r = await rescanCatalog(s.catalog, {
+              dumpDir: s.config.dumps.dir,
+              ...(s.config.dumps.legacyDir ? { legacyDir: s.config.dumps.legacyDir } : {}),
+              tools: s.tools,
+            });
+            const skipped = r.skipped.length
+              ? `; skipped ${r.skipped.length}: ${r.skipped.slice(0, 3).join('; ')}`
+              : '';
+            return `catalog rebuilt from the files: ${r.added} added, ${r.removed} removed (their files are gone)${skipped}`;
+          },
+        },
+        'rebuilding the catalog from the dump store (after any nightly run that is going)',
       );
       return;
     }

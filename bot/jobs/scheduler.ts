@@ -8,8 +8,8 @@ import { wallClock } from '../platform/time.ts';
 export interface ScheduleEntry {
   name: string;
   cron: Cron;
-  /** Starts the work; returns what it did, for the log. */
-  fire(): Promise<string> | string;
+  /** Starts the work; returns what it did, for the log (nothing: it found nothing to do). */
+  fire(): Promise<string | undefined> | string | undefined;
 }
 
 export class Scheduler {
@@ -44,6 +44,25 @@ export class Scheduler {
     clearInterval(this.timer);
   }
 
+  /**
+   * When `name` was last due, if that was within `withinMs` before now (not counting this minute,
+   * which the tick fires itself): what a process that was down at that time missed.
+   */
+  lastDue(name: string, withinMs: number): Date | undefined {
+    const e = this.entries.find((x) => x.name === name);
+    if (!e) return undefined;
+    const now = Math.floor(this.deps.clock().getTime() / 60_000) * 60_000;
+    for (let t = now - 60_000; t >= now - withinMs; t -= 60_000)
+      if (cronMatches(e.cron, new Date(t), this.deps.timeZone)) return new Date(t);
+    return undefined;
+  }
+
+  /** Fires `name` now, as the schedule would (a missed run caught up). */
+  async fire(name: string): Promise<string | undefined> {
+    const e = this.entries.find((x) => x.name === name);
+    return e ? await e.fire() : undefined;
+  }
+
   /** When `name` is due next (undefined: no such schedule). */
   next(name: string): Date | undefined {
     const e = this.entries.find((x) => x.name === name);
@@ -60,7 +79,8 @@ export class Scheduler {
       if (!cronMatches(e.cron, now, this.deps.timeZone) || this.fired.get(e.name) === minute) continue;
       this.fired.set(e.name, minute);
       try {
-        did.push(await e.fire());
+        const what = await e.fire();
+        if (what !== undefined) did.push(what);
       } catch (err) {
         const text = `the schedule could not start ${e.name}: ${(err as Error).message}`;
         this.deps.log.error('schedule fire failed', { schedule: e.name, error: err });

@@ -153,6 +153,18 @@ const dumps = z.strictObject({
     },
   ),
   zstdLevel: int(1, 19, 3, 'zstd compression level of dump files'),
+  reserveBytes: int(
+    0,
+    Number.MAX_SAFE_INTEGER,
+    1024 ** 3,
+    'a dump starts only if this much stays free besides it (and 10%)',
+  ),
+  stagingKeepDays: int(
+    1,
+    365,
+    7,
+    'what !backup get and !restore-file left in the staging directory is removed after this',
+  ),
   rsyncable: bool(true, 'zstd --rsyncable, so the archive deduplicates an incremental against its full', {
     env: 'AFSBOT_ZSTD_RSYNCABLE',
   }),
@@ -177,6 +189,12 @@ const chat = z.strictObject({
   strangerBurst: int(0, 100, 3, 'answers a non-admin gets at once; then strangerPerMinute'),
   strangerPerMinute: int(0, 600, 1, 'answers a non-admin gets a minute; past that the bot is silent'),
   strangersPerMinute: int(0, 6000, 20, 'answers all non-admins together get a minute'),
+});
+
+const metrics = z.strictObject({
+  enabled: bool(true, 'serve /metrics (Prometheus) and /healthz', { env: 'AFSBOT_METRICS' }),
+  host: text('127.0.0.1', 'the address they are served on (keep it on loopback or a private network)'),
+  port: int(0, 65535, 9469, 'their port (0: any free port, said in the log)'),
 });
 
 const jobs = z.strictObject({
@@ -229,6 +247,24 @@ const nightly = z.strictObject({
   }),
   testRestoreWeekday: int(0, 6, 3, 'the day of the weekly test restore, 0 Sunday .. 6 Saturday'),
   staleDays: int(1, 3650, 3, 'the report warns about a volume whose last good dump is this many days old'),
+  deadlineHours: z
+    .number()
+    .positive()
+    .max(168)
+    .default(20)
+    .meta(doc('a run still going after this many hours is stopped, and its report says what was not done')),
+  catchUpHours: int(
+    0,
+    168,
+    12,
+    'at start, a scheduled run missed within this many hours runs now (0: never)',
+  ),
+  alertAfterHours: int(
+    1,
+    24 * 30,
+    26,
+    'no OK nightly run for this long raises an alert in every report channel, daily',
+  ),
 });
 
 const archive = z.strictObject({
@@ -302,6 +338,7 @@ export const configSchema = z.strictObject({
   dumps: dumps.prefault({}),
   tools: tools.prefault({}),
   chat: chat.prefault({}),
+  metrics: metrics.prefault({}),
   jobs: jobs.prefault({}),
   approvals: approvals.prefault({}),
   nightly: nightly.prefault({}),

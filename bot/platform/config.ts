@@ -77,7 +77,7 @@ function convert(raw: string, kind: Kind): unknown {
     case 'string':
       return raw;
     case 'int':
-      return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw; // left as text: zod then names the bad value
+      return /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw.trim()) : raw; // left as text: zod then names the bad value
     case 'bool':
       if (/^(1|true|yes|on)$/i.test(raw.trim())) return true;
       if (/^(0|false|no|off)$/i.test(raw.trim())) return false;

@@ -150,4 +150,13 @@ export const migrations: string[] = [
      created_at   TEXT    NOT NULL
    );
    CREATE INDEX outbox_backend ON outbox(backend, id);`,
+  // 7: whether each nightly run was OK (the dead man's switch and /healthz read it), and when each
+  // kind of alert was last raised, so that an alert repeats daily, not at every restart.
+  `ALTER TABLE nightly_runs ADD COLUMN ok INTEGER;
+   UPDATE nightly_runs SET ok = CASE WHEN report LIKE 'nightly %: OK.%' THEN 1 ELSE 0 END WHERE dry_run = 0;
+   CREATE TABLE alerts (
+     kind    TEXT PRIMARY KEY,
+     last_at TEXT NOT NULL,
+     text    TEXT NOT NULL
+   );`,
 ];

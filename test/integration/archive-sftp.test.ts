@@ -51,7 +51,7 @@ describe('the archive on an SFTP server', () => {
 
     // nothing left on local disk: every byte comes back over SFTP
     rmSync(join(h.dir, 'dumps'), { recursive: true, force: true });
-    await h.chat.type('!backup rescan');
+    await h.chat.job('!backup rescan');
     expect(await h.chat.type('!backup list 2026.04.06')).toMatch(
       /^sf\.a {2}incremental, .*\[archive only\]$/m,
     );

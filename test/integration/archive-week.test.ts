@@ -170,7 +170,7 @@ describe('a week of nightly runs into the archive', () => {
 
   it('restores any date from the archive alone, after every local dump is deleted', async () => {
     rmSync(join(dir, 'dumps'), { recursive: true, force: true });
-    expect(await h.chat.type('!backup rescan')).toMatch(/0 removed/);
+    expect((await h.chat.job('!backup rescan')).result).toMatch(/0 removed/);
     for (const [i, date] of [...dayText.keys()].entries()) {
       if (![0, 3, 6, 7].includes(i)) continue;
       const name = `rwk.${i}`;

@@ -193,8 +193,8 @@ describe('dump and restore on the real cell', () => {
       .filter((d) => d.date !== '2026.01.07')
       .map((d) => [d.date, d.level, d.clone_time, d.sha256]);
     h.bot.services.database.db.prepare('DELETE FROM dumps').run();
-    expect(await h.chat.type('!backup rescan')).toMatch(
-      /^catalog rebuilt from the files: \d+ added, 0 removed/,
+    expect((await h.chat.job('!backup rescan')).result).toMatch(
+      /done: catalog rebuilt from the files: \d+ added, 0 removed/,
     );
     const after = h.bot.services.catalog.forVolume(VOL).map((d) => [d.date, d.level, d.clone_time, d.sha256]);
     expect(after).toEqual(before);

@@ -79,8 +79,8 @@ afterAll(async () => {
 
 describe('legacy archives', () => {
   it('lists them after a rescan', async () => {
-    expect(await h.chat.type('!backup rescan')).toMatch(
-      /^catalog rebuilt from the files: 2 added, 0 removed/,
+    expect((await h.chat.job('!backup rescan')).result).toMatch(
+      /done: catalog rebuilt from the files: 2 added, 0 removed/,
     );
     expect(await h.chat.type('!backup list')).toMatch(
       /^2013\.01\.28: 2 volumes, 0 full, 0 incremental, 2 legacy, /,

@@ -23,6 +23,8 @@ export function sandboxEnv(cell: CellInfo, dir: string): Record<string, string> 
     AFSBOT_AFS_PARTITION: cell.partition,
     // a test decides when a run starts (scheduler.tick), never the wall clock
     AFSBOT_NIGHTLY_SCHEDULE: 'never',
+    // no fixed port: test files run side by side (a test that wants it sets its own)
+    AFSBOT_METRICS: '0',
     AFSBOT_MAINTENANCE_SCHEDULE: 'never',
     AFSBOT_ARCHIVE_REPOSITORY: join(dir, 'archive'),
     AFSBOT_ARCHIVE_PASSWORD_FILE: join(dir, 'archive.password'),

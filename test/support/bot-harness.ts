@@ -53,6 +53,7 @@ export async function startIrcBot(opts: {
       AFSBOT_IRC_PASSWORD_FILE: passwordFile,
       AFSBOT_IRC_NICK: nick,
       AFSBOT_IRC_CHANNELS: opts.channels.join(','),
+      AFSBOT_METRICS: '0',
       ...(opts.cell ? { AFSBOT_AFS_CONFIG_DIR: opts.cell.configDir, AFSBOT_AFS_CELL: opts.cell.cell } : {}),
       ...opts.env,
     },

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { Cancelled, sleep } from '../../../actions/backoff.ts';
 import type { DumpSource } from '../../../actions/decode.ts';
 import { runTool, type Stall, spawnTool, watchStall } from '../../../actions/exec.ts';
+import { faultPoint } from '../../../actions/faults.ts';
 import { Restic, type ResticLock } from '../../../actions/restic.ts';
 import { UserError } from '../../chat/errors.ts';
 import type { Config } from '../../platform/config.ts';
@@ -198,6 +199,7 @@ export class Archive {
     if (owner) for (const f of files) chownSync(f, owner.uid, owner.gid);
     const r = await this.restic.backupFiles(files, tagsFor(rows), opts);
     if (!r.ok) throw new Error(`restic backup failed: ${r.message}`);
+    faultPoint('archive:before-record');
     this.s.catalog.markArchived(rows, r.summary.snapshot_id, new Date().toISOString());
     return {
       snapshot: r.summary.snapshot_id,

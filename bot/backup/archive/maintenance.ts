@@ -4,6 +4,7 @@
 // scratch name, compared with what the catalog recorded when it was dumped, then removed. Each result
 // is stored, and the next nightly report shows it.
 import { randomInt } from 'node:crypto';
+import { faultPoint } from '../../../actions/faults.ts';
 import { restoreChain } from '../../../actions/restore.ts';
 import type { JobSpec, RunningJob } from '../../jobs/job.ts';
 import { formatBytes } from '../../platform/format.ts';
@@ -13,6 +14,7 @@ import type { DumpRow } from '../catalog.ts';
 import { chainFor, chainLinks, restoreSite } from '../chains.ts';
 import { keptDumps } from './keep-policy.ts';
 import type { MaintenanceKind } from './maintenance-runs.ts';
+import { reconcile } from './reconcile.ts';
 
 /** Stores one result; returns its line for the job's answer. */
 function record(s: Services, kind: MaintenanceKind, started: Date, ok: boolean, summary: string): string {
@@ -28,6 +30,9 @@ function record(s: Services, kind: MaintenanceKind, started: Date, ok: boolean, 
  */
 async function forget(s: Services, job: RunningJob): Promise<{ ok: boolean; summary: string }> {
   const a = s.config.archive;
+  // the keep policy judges what the archive really holds, not what the catalog remembers
+  const rec = await reconcile(s, job.signal);
+  for (const n of rec.notes) job.say(n);
   const policy = `keep ${a.keepDaily} daily, ${a.keepWeekly} weekly, ${a.keepMonthly} monthly`;
   const rows = s.catalog.archivedChains();
   const kept = keptDumps(rows, { daily: a.keepDaily, weekly: a.keepWeekly, monthly: a.keepMonthly });
@@ -36,9 +41,17 @@ async function forget(s: Services, job: RunningJob): Promise<{ ok: boolean; summ
   const gone = [...new Set(goneRows.map((r) => r.archive_snapshot!))];
   if (gone.length === 0)
     return { ok: true, summary: `${policy}: nothing to forget (${keptSnapshots.size} snapshots, all kept)` };
-  const r = await s.archive.restic.forgetAndPrune(gone, job.signal);
+  const r = await s.archive.restic.forget(gone, job.signal);
   if (!r.ok) return { ok: false, summary: `${policy}: ${r.message}` };
+  // recorded before the prune: a crash during a long prune leaves no row pointing at a forgotten snapshot
   s.catalog.forgotten(goneRows);
+  faultPoint('maintenance:after-forget');
+  const p = await s.archive.restic.prune(job.signal);
+  if (!p.ok)
+    return {
+      ok: false,
+      summary: `${policy}: ${gone.length} snapshots forgotten, but the prune failed (the next one frees their data): ${p.message}`,
+    };
   return {
     ok: true,
     summary: `${policy}, then prune: ${keptSnapshots.size} snapshots kept, ${gone.length} forgotten (${goneRows.length} dumps of ${[...new Set(goneRows.map((x) => x.date))].sort().join(', ')})`,

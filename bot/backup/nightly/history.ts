@@ -9,15 +9,17 @@ export interface RunRow {
   started_at: string;
   ended_at: string;
   report: string;
+  ok: number | null;
+  stats: string;
 }
 
 export class NightlyRuns {
   constructor(private readonly db: Sqlite) {}
 
-  insert(st: NightlyStats, report: string): void {
+  insert(st: NightlyStats, report: string, ok: boolean): void {
     this.db
       .prepare(
-        'INSERT INTO nightly_runs (date, dry_run, started_at, ended_at, stats, report, archived_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO nightly_runs (date, dry_run, started_at, ended_at, stats, report, archived_bytes, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         st.date,
@@ -27,7 +29,42 @@ export class NightlyRuns {
         JSON.stringify(st),
         report,
         st.dryRun ? null : st.archive.added,
+        st.dryRun ? null : ok ? 1 : 0,
       );
+  }
+
+  /** The newest real run that was OK. */
+  lastOk(): RunRow | undefined {
+    return this.db
+      .prepare('SELECT * FROM nightly_runs WHERE dry_run = 0 AND ok = 1 ORDER BY id DESC LIMIT 1')
+      .get() as RunRow | undefined;
+  }
+
+  /** The first real run ever (the switch counts from it while no run has been OK). */
+  first(): RunRow | undefined {
+    return this.db.prepare('SELECT * FROM nightly_runs WHERE dry_run = 0 ORDER BY id LIMIT 1').get() as
+      | RunRow
+      | undefined;
+  }
+
+  /** When an alert of `kind` was last raised. */
+  lastAlert(kind: string): Date | undefined {
+    const r = this.db.prepare('SELECT last_at FROM alerts WHERE kind = ?').get(kind) as
+      | { last_at: string }
+      | undefined;
+    return r ? new Date(r.last_at) : undefined;
+  }
+
+  alerted(kind: string, at: Date, text: string): void {
+    this.db
+      .prepare(
+        'INSERT INTO alerts (kind, last_at, text) VALUES (?, ?, ?) ON CONFLICT(kind) DO UPDATE SET last_at = excluded.last_at, text = excluded.text',
+      )
+      .run(kind, at.toISOString(), text);
+  }
+
+  clearAlert(kind: string): void {
+    this.db.prepare('DELETE FROM alerts WHERE kind = ?').run(kind);
   }
 
   /** Bytes archived by the last `n` real runs, oldest first. */

@@ -5,7 +5,7 @@ import type { JobSpec, Origin } from '../../jobs/job.ts';
 import { formatBytes, formatDuration } from '../../platform/format.ts';
 import { dumpDate } from '../../platform/time.ts';
 import type { Services } from '../../services.ts';
-import { renderReport, reportSummary } from './report.ts';
+import { renderReport, reportSummary, verdict } from './report.ts';
 import { liveRun, runNightly } from './run.ts';
 import type { NightlyStats } from './stats.ts';
 
@@ -14,7 +14,7 @@ export function recordRun(s: Services, st: NightlyStats): string {
   st.maintenance = s.maintenanceRuns.latest();
   if (!st.dryRun) st.trend = [...s.nightlyRuns.archivedTrend(29), st.archive.added];
   const report = renderReport(st);
-  s.nightlyRuns.insert(st, report);
+  s.nightlyRuns.insert(st, report, verdict(st) === 'OK');
   return report;
 }
 

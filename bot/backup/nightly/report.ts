@@ -6,8 +6,9 @@ import type { MaintenanceRow } from '../archive/maintenance-runs.ts';
 import type { NightlyStats } from './stats.ts';
 
 /** The verdict and why: "OK", or "NOT SAFE" with what is wrong. */
-function verdict(st: NightlyStats): string {
+export function verdict(st: NightlyStats): string {
   const why: string[] = [];
+  if (st.deadline) why.push('stopped at its deadline');
   const failed = st.volumes.filter((v) => v.error).length;
   if (failed) why.push(`${failed} failed`);
   if (st.backupsys.failed) why.push(`vos backupsys failed for ${st.backupsys.failed}`);
@@ -51,6 +52,7 @@ export function reportSummary(st: NightlyStats): ReportSummary {
       { label: 'took', value: seconds(total) },
     ],
     failures: [
+      ...(st.deadline ? [st.deadline] : []),
       ...failed.map((x) => `${x.volume}: ${x.error}`),
       ...st.archive.errors.map((e) => `archive: ${e}`),
       ...st.stale.map((x) => `${x.volume}: stale, last good dump ${x.last ?? 'never'}`),
@@ -77,6 +79,7 @@ export function renderReport(st: NightlyStats): string {
       .map(([k, v]) => `${k} ${seconds(v)}`)
       .join(', ')} (total ${seconds(total)})`,
   );
+  if (st.deadline) lines.push(`STOPPED: ${st.deadline}`);
   for (const v of failed) lines.push(`FAILED ${v.volume}: ${v.error}`);
   for (const e of st.archive.errors) lines.push(`ARCHIVE FAILED ${e}`);
   if (st.archive.pending)

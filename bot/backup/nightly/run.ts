@@ -8,10 +8,11 @@ import type { RunningJob } from '../../jobs/job.ts';
 import { formatSeconds } from '../../platform/format.ts';
 import { dumpDate, wallClock } from '../../platform/time.ts';
 import type { Services } from '../../services.ts';
+import { reconcile } from '../archive/reconcile.ts';
 import { chooseLevel, type LevelChoice } from '../levels.ts';
-import { dumpClone } from '../volumes.ts';
+import { dumpClone, requireFreeSpace } from '../volumes.ts';
 import { ArchiveFeeder } from './feeder.ts';
-import { applyRetention, staleVolumes } from './retention.ts';
+import { applyRetention, expireStaging, staleVolumes } from './retention.ts';
 import { emptyStats, type NightlyLive, type NightlyStats, type VolumeResult } from './stats.ts';
 
 const live = new WeakMap<Services, NightlyLive>();
@@ -75,9 +76,19 @@ export async function runNightly(s: Services, job: RunningJob, dryRun: boolean):
     expected: 0,
     archived: 0,
   };
+  // The whole run has a deadline: past it, what is still going stops cleanly and the report says so,
+  // rather than the run holding the archive's lock into the next night.
+  const deadline = new AbortController();
+  const hours = s.config.nightly.deadlineHours;
+  const timer = setTimeout(() => {
+    stats.deadline = `the run reached its deadline of ${hours} h (nightly.deadlineHours) in the phase ${state.phase} and was stopped`;
+    deadline.abort();
+  }, hours * 3600_000);
+  timer.unref();
+  const runJob: RunningJob = { ...job, signal: AbortSignal.any([job.signal, deadline.signal]) };
   const run: Run = {
     s,
-    job,
+    job: runJob,
     stats,
     state,
     now,
@@ -97,19 +108,21 @@ export async function runNightly(s: Services, job: RunningJob, dryRun: boolean):
             `nightly ${stats.date}: ${name} ${ok ? 'done' : 'failed'} in ${formatSeconds(stats.phases[name]!)}`,
             {
               urgency: 'progress',
+              coalesce: `nightly-phase:${job.id}`,
             },
           );
       }
     },
   };
   live.set(s, state);
+  const archiveOn = s.config.archive.enabled && !dryRun;
+  let facts: VolumeFacts[] = [];
   try {
     const notCloned = await cloneAll(run);
-    const facts = await run.phase('listing the clones', () => listClones(run, notCloned));
+    facts = await run.phase('listing the clones', () => listClones(run, notCloned));
     chooseLevels(run, facts);
     if (dryRun) return stats;
-    const archiveOn = s.config.archive.enabled;
-    const feeder = archiveOn ? new ArchiveFeeder(s, job, stats, state, prepareArchive(run)) : undefined;
+    const feeder = archiveOn ? new ArchiveFeeder(s, runJob, stats, state, prepareArchive(run)) : undefined;
     await run.phase('dumping', () => dumpAll(run, feeder));
     if (feeder) {
       // what is left for the archive: tonight's last dumps, and any earlier dump that missed it
@@ -118,15 +131,40 @@ export async function runNightly(s: Services, job: RunningJob, dryRun: boolean):
         await feeder.finish();
       });
     }
-    stats.archive.pending = archiveOn ? s.catalog.unarchived().length : 0;
+    if (deadline.signal.aborted) throw new Error(stats.deadline);
     await run.phase('retention', async () => {
-      Object.assign(stats.retention, await applyRetention(s, job, now));
+      const r = await applyRetention(s, runJob, now);
+      stats.archive.notes.push(...r.notes);
+      const staged = expireStaging(s);
+      if (staged.length)
+        stats.archive.notes.push(
+          `staging: removed ${staged.length} handed-over files older than ${s.config.dumps.stagingKeepDays} days`,
+        );
+      Object.assign(stats.retention, {
+        removed: r.removed,
+        freed: r.freed,
+        cutoff: r.cutoff,
+        keptUnarchived: r.keptUnarchived,
+      });
     });
-    stats.stale = staleVolumes(s, facts);
+  } catch (err) {
+    // past the deadline the report is still made, and says what was not done; a cancel or a failure is the job's
+    if (!deadline.signal.aborted || job.signal.aborted) throw err;
   } finally {
+    clearTimeout(timer);
     live.delete(s);
     stats.endedAt = new Date().toISOString();
   }
+  if (stats.deadline)
+    for (const v of stats.volumes)
+      if (
+        (v.choice.level === 'full' || v.choice.level === 'incremental') &&
+        v.rawBytes === undefined &&
+        !v.error
+      )
+        v.error = 'not dumped: the run reached its deadline';
+  stats.archive.pending = archiveOn ? s.catalog.unarchived().length : 0;
+  stats.stale = staleVolumes(s, facts);
   return stats;
 }
 
@@ -228,6 +266,10 @@ async function prepareArchive(run: Run): Promise<boolean> {
       s.report(`nightly ${stats.date}: ${t}`, { urgency: 'progress' }),
     );
     stats.archive.notes.push(...locks.removed, ...locks.notes);
+    // what the archive really holds: a snapshot restic finished after afsbot died is adopted, a dump
+    // the catalog placed in a snapshot that is gone goes in again
+    const rec = await reconcile(s, job.signal);
+    stats.archive.notes.push(...rec.notes);
     return true;
   } catch (err) {
     stats.archive.errors.push((err as Error).message);
@@ -244,6 +286,14 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
   const todo = stats.volumes.filter((v) => v.choice.level === 'full' || v.choice.level === 'incremental');
   state.volumesTotal = todo.length;
   state.expected = todo.reduce((a, v) => a + (v.estimate ?? 0), 0);
+  try {
+    requireFreeSpace(s, state.expected, `tonight's ${todo.length} dumps`);
+  } catch (err) {
+    // none starts: a half-full night would fill the disk the database shares; the archive and
+    // retention still run (retention may free what tomorrow needs)
+    for (const v of todo) v.error = (err as Error).message;
+    return;
+  }
   const running = new Map<string, number>();
   let doneBytes = 0;
   const byServer = new Map<string, VolumeResult[]>();
@@ -259,6 +309,7 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
           release = await s.jobs.lockWithin(job, v.volume);
           const d = await dumpClone(s, job, v.volume, choice.level, 'scheduled', {
             ...(choice.level === 'incremental' ? { since: choice.since } : {}),
+            ...(v.estimate !== undefined ? { estimate: v.estimate } : {}),
             onBytes: (n) => {
               running.set(v.volume, n);
               state.bytes = doneBytes + [...running.values()].reduce((a, b) => a + b, 0);

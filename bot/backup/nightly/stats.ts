@@ -43,6 +43,8 @@ export interface NightlyStats {
   maintenance: MaintenanceRow[];
   /** Archived bytes of the last nights, oldest first, tonight last. */
   trend: number[];
+  /** Set when the run passed nightly.deadlineHours and was stopped: why, in words. */
+  deadline?: string;
 }
 
 export function emptyStats(date: string, dryRun: boolean, archiveOn: boolean): NightlyStats {

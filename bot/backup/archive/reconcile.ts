@@ -1,0 +1,97 @@
+// The catalog never claims more than the archive's own listing shows. Before retention deletes a
+// local dump, and at every maintenance, the catalog is compared with `restic snapshots --tag afsbot`:
+// a dump placed in a snapshot the archive does not have is archived again (or, with no local file,
+// said to be lost and dropped); a snapshot of afsbot's that no catalogued dump is in (restic finished
+// after afsbot died) is adopted, its dumps catalogued as archive-only from their names and sidecars.
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { DATE_DIR, parseDumpFileName, sidecarSchema } from '../../../actions/dump-store.ts';
+import type { Services } from '../../services.ts';
+
+export interface Reconciled {
+  /** The ids of the afsbot snapshots the archive lists now. */
+  listed: Set<string>;
+  /** One line per thing that did not agree, and what was done about it. */
+  notes: string[];
+}
+
+/** The archive's own list of afsbot's snapshots, full ids. Throws when restic cannot list them. */
+export async function archiveListing(s: Services, signal?: AbortSignal): Promise<Set<string>> {
+  const r = await s.archive.restic.snapshots(['afsbot'], signal);
+  if (!r.ok) throw new Error(`listing the archive's snapshots failed: ${r.message}`);
+  return new Set(r.snapshots.map((x) => x.id));
+}
+
+export async function reconcile(s: Services, signal?: AbortSignal): Promise<Reconciled> {
+  const listed = await archiveListing(s, signal);
+  const notes: string[] = [];
+  const known = new Set<string>();
+  for (const row of s.catalog.archivedRows()) {
+    known.add(row.archive_snapshot!);
+    if (listed.has(row.archive_snapshot!)) continue;
+    if (row.local && existsSync(row.location)) {
+      s.catalog.unarchive(row.id);
+      notes.push(
+        `${row.volume} of ${row.date}: the catalog placed it in snapshot ${row.archive_snapshot!.slice(0, 8)}, which the archive does not have; its local file goes in again next night`,
+      );
+    } else {
+      s.catalog.remove(row.id);
+      notes.push(
+        `LOST ${row.volume} of ${row.date}: the catalog placed it in snapshot ${row.archive_snapshot!.slice(0, 8)}, which the archive does not have, and its local file is gone; dropped from the catalog`,
+      );
+    }
+  }
+  for (const id of listed) {
+    if (known.has(id)) continue;
+    notes.push(await adopt(s, id, signal));
+  }
+  return { listed, notes };
+}
+
+function parseSidecar(text: string) {
+  try {
+    const r = sidecarSchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined; // no sidecar (an old dump): the file name says enough
+  }
+}
+
+/** Catalogues the dumps of a snapshot that afsbot made but never recorded. */
+async function adopt(s: Services, snapshot: string, signal?: AbortSignal): Promise<string> {
+  const ls = await s.archive.restic.ls(snapshot, signal);
+  if (!ls.ok)
+    return `snapshot ${snapshot.slice(0, 8)} is in no catalogued dump, and listing it failed: ${ls.message}`;
+  const adopted: string[] = [];
+  for (const f of ls.files) {
+    const name = parseDumpFileName(basename(f.path));
+    const date = basename(dirname(f.path));
+    if (!name || !DATE_DIR.test(date)) continue;
+    const side = await s.archive.restic.cat(snapshot, `${f.path}.json`, signal);
+    const sc = side.ok ? parseSidecar(side.text) : undefined;
+    s.catalog.add({
+      volume: sc?.volume ?? name.volume,
+      volume_id: sc?.volumeId ?? null,
+      clone_id: sc?.cloneId ?? null,
+      date,
+      level: sc?.level ?? name.level,
+      kind: sc?.kind ?? 'scheduled',
+      clone_time: sc?.cloneTime ?? name.cloneTime,
+      base_clone_time: sc?.baseCloneTime ?? null,
+      raw_bytes: sc?.rawBytes ?? null,
+      stored_bytes: f.size,
+      sha256: sc?.sha256 ?? null,
+      location: f.path,
+      job_id: null,
+      files: sc?.files ?? null,
+      disk_kb: sc?.diskKb ?? null,
+    });
+    const row = s.catalog.byLocation(f.path)!;
+    s.catalog.markArchived([row], snapshot, new Date().toISOString());
+    if (!existsSync(f.path) || statSync(f.path).size !== f.size) s.catalog.markRemoved(row.id);
+    adopted.push(`${row.volume} of ${date}`);
+  }
+  return adopted.length
+    ? `adopted snapshot ${snapshot.slice(0, 8)}, which afsbot made but never recorded: ${adopted.join(', ')}`
+    : `snapshot ${snapshot.slice(0, 8)} is tagged afsbot but holds no dump; left alone`;
+}
