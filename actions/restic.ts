@@ -338,7 +338,8 @@ export class Restic {
     signal?: AbortSignal,
   ): Promise<{ ok: true; snapshots: Snapshot[] } | ToolFailure> {
     const r = await this.run(
-      ['snapshots', '--json', ...(tags.length ? ['--tag', tags.join(',')] : [])],
+      // --no-lock: a listing must not fail because another process (a prune) holds the repository
+      ['snapshots', '--no-lock', '--json', ...(tags.length ? ['--tag', tags.join(',')] : [])],
       signal,
     );
     if (!r.ok) return r;

@@ -27,11 +27,21 @@ export interface DumpRow {
   /** The clone's file count and disk use (KiB) when dumped, from vos examine. */
   files: number | null;
   disk_kb: number | null;
+  /** 1 while its snapshot is being forgotten (a crash then is finished, not reported as a loss). */
+  forgetting: number;
 }
 
 export type NewDump = Omit<
   DumpRow,
-  'id' | 'created_at' | 'archive_snapshot' | 'archive_path' | 'archived_at' | 'local' | 'files' | 'disk_kb'
+  | 'id'
+  | 'created_at'
+  | 'archive_snapshot'
+  | 'archive_path'
+  | 'archived_at'
+  | 'local'
+  | 'files'
+  | 'disk_kb'
+  | 'forgetting'
 > & { files?: number | null; disk_kb?: number | null };
 
 export interface DateSummary {
@@ -217,6 +227,19 @@ export class Catalog {
       .all() as DumpRow[];
   }
 
+  /** Before restic forget: these dumps' snapshots are going, on purpose. */
+  markForgetting(rows: DumpRow[]): void {
+    const set = this.db.prepare('UPDATE dumps SET forgetting = 1 WHERE id = ?');
+    this.db.transaction(() => {
+      for (const d of rows) set.run(d.id);
+    })();
+  }
+
+  /** A forget that did not happen after all (restic failed): the dumps stay as they were. */
+  clearForgetting(): void {
+    this.db.prepare('UPDATE dumps SET forgetting = 0 WHERE forgetting = 1').run();
+  }
+
   /** After forget: a dump with a local file is no longer archived; one without is gone. */
   forgotten(rows: DumpRow[]): void {
     this.db.transaction(() => {
@@ -224,7 +247,7 @@ export class Catalog {
         if (d.local)
           this.db
             .prepare(
-              'UPDATE dumps SET archive_snapshot = NULL, archive_path = NULL, archived_at = NULL WHERE id = ?',
+              'UPDATE dumps SET archive_snapshot = NULL, archive_path = NULL, archived_at = NULL, forgetting = 0 WHERE id = ?',
             )
             .run(d.id);
         else this.db.prepare('DELETE FROM dumps WHERE id = ?').run(d.id);

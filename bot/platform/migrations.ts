@@ -159,4 +159,7 @@ export const migrations: string[] = [
      last_at TEXT NOT NULL,
      text    TEXT NOT NULL
    );`,
+  // 8: a dump whose snapshot is being forgotten is marked so first: if the bot dies during restic
+  // forget, the next reconciliation finishes the forget instead of calling the dump lost.
+  `ALTER TABLE dumps ADD COLUMN forgetting INTEGER NOT NULL DEFAULT 0;`,
 ];

@@ -33,6 +33,14 @@ export class MaintenanceRuns {
       .all() as MaintenanceRow[];
   }
 
+  /** Whether the newest forget forgot snapshots and its prune never finished (the process died, or prune failed). */
+  pruneOwed(): boolean {
+    const last = this.db
+      .prepare(`SELECT ok, summary FROM maintenance_runs WHERE kind = 'forget' ORDER BY id DESC LIMIT 1`)
+      .get() as { ok: number; summary: string } | undefined;
+    return last !== undefined && last.ok === 0 && /snapshots forgotten/.test(last.summary);
+  }
+
   /** How many checks succeeded so far: the next one reads the subset after. */
   okChecks(): number {
     return (

@@ -16,6 +16,9 @@ import { keptDumps } from './keep-policy.ts';
 import type { MaintenanceKind } from './maintenance-runs.ts';
 import { reconcile } from './reconcile.ts';
 
+/** What a forget row says while its prune has not finished (the next forget prunes even with nothing to forget). */
+export const PRUNE_OWED = 'the prune has not finished yet';
+
 /** Stores one result; returns its line for the job's answer. */
 function record(s: Services, kind: MaintenanceKind, started: Date, ok: boolean, summary: string): string {
   s.maintenanceRuns.record(kind, started, ok, summary);
@@ -39,12 +42,27 @@ async function forget(s: Services, job: RunningJob): Promise<{ ok: boolean; summ
   const keptSnapshots = new Set(kept.map((r) => r.archive_snapshot));
   const goneRows = rows.filter((r) => !keptSnapshots.has(r.archive_snapshot));
   const gone = [...new Set(goneRows.map((r) => r.archive_snapshot!))];
-  if (gone.length === 0)
-    return { ok: true, summary: `${policy}: nothing to forget (${keptSnapshots.size} snapshots, all kept)` };
+  if (gone.length === 0) {
+    // a prune an earlier forget began and did not finish still frees what it forgot
+    if (!s.maintenanceRuns.pruneOwed())
+      return {
+        ok: true,
+        summary: `${policy}: nothing to forget (${keptSnapshots.size} snapshots, all kept)`,
+      };
+    const p = await s.archive.restic.prune(job.signal);
+    return p.ok
+      ? { ok: true, summary: `${policy}: nothing to forget; finished the prune an earlier forget left` }
+      : { ok: false, summary: `${policy}: the prune an earlier forget left failed again: ${p.message}` };
+  }
+  s.catalog.markForgetting(goneRows);
   const r = await s.archive.restic.forget(gone, job.signal);
-  if (!r.ok) return { ok: false, summary: `${policy}: ${r.message}` };
+  if (!r.ok) {
+    s.catalog.clearForgetting();
+    return { ok: false, summary: `${policy}: ${r.message}` };
+  }
   // recorded before the prune: a crash during a long prune leaves no row pointing at a forgotten snapshot
   s.catalog.forgotten(goneRows);
+  s.maintenanceRuns.record('forget', new Date(), false, `${gone.length} snapshots forgotten; ${PRUNE_OWED}`);
   faultPoint('maintenance:after-forget');
   const p = await s.archive.restic.prune(job.signal);
   if (!p.ok)

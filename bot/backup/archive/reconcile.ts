@@ -15,11 +15,15 @@ export interface Reconciled {
   notes: string[];
 }
 
-/** The archive's own list of afsbot's snapshots, full ids. Throws when restic cannot list them. */
+/**
+ * The archive's own list of afsbot's snapshots, each by its full id and by its short one (restic
+ * 0.14's backup summary gives the short id, which is what the catalog holds for a dump it archived).
+ * Throws when restic cannot list them.
+ */
 export async function archiveListing(s: Services, signal?: AbortSignal): Promise<Set<string>> {
   const r = await s.archive.restic.snapshots(['afsbot'], signal);
   if (!r.ok) throw new Error(`listing the archive's snapshots failed: ${r.message}`);
-  return new Set(r.snapshots.map((x) => x.id));
+  return new Set(r.snapshots.flatMap((x) => [x.id, x.short_id]));
 }
 
 export async function reconcile(s: Services, signal?: AbortSignal): Promise<Reconciled> {
@@ -29,6 +33,12 @@ export async function reconcile(s: Services, signal?: AbortSignal): Promise<Reco
   for (const row of s.catalog.archivedRows()) {
     known.add(row.archive_snapshot!);
     if (listed.has(row.archive_snapshot!)) continue;
+    if (row.forgetting) {
+      // a forget the last process began and did not record: finish it
+      s.catalog.forgotten([row]);
+      notes.push(`${row.volume} of ${row.date}: finished a forget that was interrupted`);
+      continue;
+    }
     if (row.local && existsSync(row.location)) {
       s.catalog.unarchive(row.id);
       notes.push(
@@ -42,9 +52,10 @@ export async function reconcile(s: Services, signal?: AbortSignal): Promise<Reco
     }
   }
   for (const id of listed) {
-    if (known.has(id)) continue;
+    if (id.length < 64 || known.has(id) || known.has(id.slice(0, 8))) continue; // full ids only, each once
     notes.push(await adopt(s, id, signal));
   }
+  s.catalog.clearForgetting(); // what is still listed was not forgotten: the next forget decides again
   return { listed, notes };
 }
 
