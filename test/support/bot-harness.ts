@@ -96,6 +96,8 @@ export async function startIrcBot(opts: {
 export interface MemoryHarness {
   bot: Bot;
   config: Config;
+  /** The AFSBOT_* settings it was started with (for the invariants, and a spawned process on the same store). */
+  env: Record<string, string>;
   chat: MemoryAdapter;
   dir: string;
   stop(): Promise<void>;
@@ -109,12 +111,11 @@ export async function startMemoryBot(opts: {
   dir?: string;
 }): Promise<MemoryHarness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'afsbot-mem-'));
-  const config = loadConfig({
-    env: { ...sandboxEnv(opts.cell, dir), AFSBOT_TIME_ZONE: 'UTC', ...opts.env },
-  });
+  const env = { ...sandboxEnv(opts.cell, dir), AFSBOT_TIME_ZONE: 'UTC', ...opts.env };
+  const config = loadConfig({ env });
   const chat = new MemoryAdapter();
   const log = createLogger({ level: 'warn', file: join(dir, 'afsbot.log') });
   const bot = new Bot({ config, log, adapters: [chat], ...(opts.clock ? { clock: opts.clock } : {}) });
   await bot.start();
-  return { bot, config, chat, dir, stop: () => bot.stop() };
+  return { bot, config, env, chat, dir, stop: () => bot.stop() };
 }

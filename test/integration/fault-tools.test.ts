@@ -1,0 +1,213 @@
+// The fault suite, part 2: tools and peers that fail under a nightly run, on the real peers. The SFTP
+// server of the archive killed in the middle of an upload, and one stopped with SIGSTOP (it stalls);
+// a dump store on a small file system that fills; a vos dump stopped with SIGSTOP. Each time the bot
+// says what happened with the tool's own words, keeps or cleans what it must, and nothing is lost.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { listDumpFiles, listPartials } from '../../actions/dump-store.ts';
+import { parseStatus } from '../../actions/vos.ts';
+import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
+import { cellVos, freshVolume, removeIfThere, vosOk, writeVolumeFile } from '../support/cell-tools.ts';
+import { agreement } from '../support/invariants.ts';
+import { parseEnv, repoRoot } from '../support/peers.ts';
+import { descendants } from '../support/spawned-bot.ts';
+
+const cell = inject('cell');
+const vos = cellVos(cell);
+const sshd = join(repoRoot, 'scripts/peers/sshd.sh');
+
+/** A process of ours, at any depth below `pid`, whose command line matches; waits for it. */
+async function waitForProcess(pid: number, re: RegExp, ms = 60_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const hit = descendants(pid).find((d) => re.test(d.cmdline));
+    if (hit) return hit.pid;
+    if (Date.now() > deadline) throw new Error(`no process matching ${re} appeared`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function busyTransactions(volume: string): Promise<number> {
+  const e = await vos.listvldbEntry(volume);
+  if (!e.ok || !e.entry) return 0;
+  const ids = [e.entry.rw, e.entry.backup].filter(Boolean);
+  return parseStatus(await vosOk(vos, ['status', '-server', cell.server])).filter((t) =>
+    ids.includes(t.volumeId),
+  ).length;
+}
+
+describe('the SFTP server of the archive fails in the middle of a run', () => {
+  let h: MemoryHarness;
+  let sftp: Record<string, string>;
+  let now = new Date('2026-06-01T03:00:00Z');
+  const env = () => ({
+    AFSBOT_NIGHTLY_PREFIXES: 'fts.',
+    AFSBOT_JOBS_STALL_MS: '3000',
+    AFSBOT_ARCHIVE_REPOSITORY: `sftp:${sftp.AFSBOT_SFTP_USER}@${sftp.AFSBOT_SFTP_HOST}:${sftp.AFSBOT_SFTP_REPOS}/afsbot`,
+    AFSBOT_ARCHIVE_SFTP_COMMAND: `ssh -p ${sftp.AFSBOT_SFTP_PORT} -i ${sftp.AFSBOT_SFTP_KEY} -o UserKnownHostsFile=${sftp.AFSBOT_SFTP_KNOWN_HOSTS} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ServerAliveInterval=60 ${sftp.AFSBOT_SFTP_USER}@${sftp.AFSBOT_SFTP_HOST} -s sftp`,
+  });
+  const up = async () => {
+    sftp = parseEnv((await execa(sshd, ['up', '--name', 'faults'], { stderr: 'inherit' })).stdout);
+  };
+  const daemonPid = () => Number(readFileSync(join(sftp.AFSBOT_SFTP_STATE!, 'daemon.pid'), 'utf8').trim());
+
+  beforeAll(async () => {
+    await up();
+    await execa('rm', ['-rf', join(sftp.AFSBOT_SFTP_REPOS!, 'afsbot')]);
+    await freshVolume(cell, 'fts.a');
+    writeVolumeFile(cell, 'fts.a', 'big.bin', randomBytes(30_000_000));
+    h = await startMemoryBot({ cell, clock: () => now, env: env() });
+    // the first night makes the repository; the faults come on the nights after
+    expect((await h.chat.job('!nightly run', 180_000)).result).toMatch(/: OK\./);
+  }, 240_000);
+
+  afterAll(async () => {
+    await h?.stop();
+    await execa(sshd, ['down', '--name', 'faults', '--wipe'], { stderr: 'inherit', reject: false });
+  });
+
+  it('killed while restic uploads: ARCHIVE FAILED, the dump stays local, the next night archives it', async () => {
+    now = new Date('2026-06-02T03:00:00Z');
+    writeVolumeFile(cell, 'fts.a', 'more.bin', randomBytes(20_000_000));
+    const since = h.chat.said.length;
+    void h.chat.type('!nightly run');
+    await waitForProcess(process.pid, /restic .* backup /);
+    await execa(sshd, ['down', '--name', 'faults'], { stderr: 'inherit' });
+    const report = await h.chat.waitFor(
+      /^job \d+ \(nightly run\) done: nightly 2026\.06\.02: NOT SAFE/,
+      180_000,
+      since,
+    );
+    expect(report).toMatch(/^ARCHIVE FAILED fts\.a \(2026\.06\.02\): restic backup failed: /m);
+    expect(report).toMatch(/^not archived yet: 1 dumps \(they stay on disk and go in next night\)$/m);
+    const pending = h.bot.services.catalog.unarchived();
+    expect(pending.map((r) => r.date)).toEqual(['2026.06.02']);
+    expect(existsSync(pending[0]!.location)).toBe(true);
+
+    await up(); // the same port, keys and repository
+    now = new Date('2026-06-03T03:00:00Z');
+    const next = await h.chat.job('!nightly run', 180_000);
+    expect(next.result).toMatch(/nightly 2026\.06\.03: OK\./);
+    expect(h.bot.services.catalog.unarchived()).toEqual([]);
+  }, 300_000);
+
+  it('stopped with SIGSTOP while restic uploads: the stall is found, restic stopped, the run goes on', async () => {
+    now = new Date('2026-06-04T03:00:00Z');
+    writeVolumeFile(cell, 'fts.a', 'again.bin', randomBytes(20_000_000));
+    const since = h.chat.said.length;
+    const started = Date.now();
+    void h.chat.type('!nightly run');
+    await waitForProcess(process.pid, /restic .* backup /);
+    // the sshd session serving restic (sshd forks one per connection) hangs: the link stalls
+    const session = await waitForProcess(daemonPid(), /sshd/);
+    process.kill(session, 'SIGSTOP');
+    try {
+      const report = await h.chat.waitFor(
+        /^job \d+ \(nightly run\) done: nightly 2026\.06\.04: NOT SAFE/,
+        180_000,
+        since,
+      );
+      expect(report).toMatch(
+        /^ARCHIVE FAILED fts\.a \(2026\.06\.04\): restic backup failed: restic backup stalled: nothing was read or written for 3 s/m,
+      );
+      expect(Date.now() - started).toBeLessThan(120_000); // not waiting on the link for ever
+    } finally {
+      process.kill(session, 'SIGCONT');
+    }
+    await execa(sshd, ['down', '--name', 'faults'], { stderr: 'inherit' });
+    await up();
+    now = new Date('2026-06-05T03:00:00Z');
+    expect((await h.chat.job('!nightly maintenance check', 120_000)).result).toMatch(/check: ok/);
+    const next = await h.chat.job('!nightly run', 180_000);
+    expect(next.result).toMatch(/nightly 2026\.06\.05: OK\./);
+    expect(h.bot.services.catalog.unarchived()).toEqual([]);
+  }, 300_000);
+});
+
+describe('a vos dump stopped with SIGSTOP', () => {
+  let h: MemoryHarness;
+  beforeAll(async () => {
+    await freshVolume(cell, 'ftv.big');
+    writeVolumeFile(cell, 'ftv.big', 'big.bin', randomBytes(40_000_000));
+    h = await startMemoryBot({ cell, env: { AFSBOT_JOBS_STALL_MS: '2000' } });
+  }, 120_000);
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('the watchdog stops it, names the stage, leaves no file and no busy volume', async () => {
+    const since = h.chat.said.length;
+    void h.chat.type('!dump ftv.big full');
+    const dump = await waitForProcess(process.pid, /vos dump -id ftv\.big\.backup/);
+    process.kill(dump, 'SIGSTOP');
+    const result = await h.chat.waitFor(/^job \d+ \(full dump of ftv\.big\) failed/, 60_000, since);
+    expect(result).toMatch(
+      /vos dump stalled: nothing was read or written for 2 s \(it was stopped by a signal\)/,
+    );
+    expect(listPartials(join(h.dir, 'dumps'))).toEqual([]);
+    expect(listDumpFiles(join(h.dir, 'dumps'))).toEqual([]);
+    expect(await busyTransactions('ftv.big')).toBe(0);
+    // and the volume dumps again at once
+    expect((await h.chat.job('!dump ftv.big full', 120_000)).result).toMatch(/done: full dump of ftv\.big/);
+  }, 180_000);
+});
+
+describe('a dump store on a small file system that fills', () => {
+  const mnt = mkdtempSync(join(tmpdir(), 'afsbot-small-'));
+  let h: MemoryHarness;
+  let mounted = false;
+  let now = new Date('2026-06-08T03:00:00Z'); // a Monday: no weekly full
+  beforeAll(async () => {
+    // 20 MiB, the database on it too (as /var/lib/afsbot holds both)
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=20m,mode=0700', 'tmpfs', mnt]);
+    mounted = true;
+    await freshVolume(cell, 'ftf.a');
+    writeVolumeFile(cell, 'ftf.a', 'small.txt', 'small\n');
+    h = await startMemoryBot({
+      cell,
+      clock: () => now,
+      env: {
+        AFSBOT_NIGHTLY_PREFIXES: 'ftf.',
+        AFSBOT_DATABASE: join(mnt, 'afsbot.db'),
+        AFSBOT_DUMP_DIR: join(mnt, 'dumps'),
+        AFSBOT_DUMPS_RESERVE_BYTES: '0',
+        AFSBOT_ARCHIVE: '0',
+      },
+    });
+    expect((await h.chat.job('!nightly run', 120_000)).result).toMatch(/: OK\. 1 volume: 1 full/);
+  }, 120_000);
+  afterAll(async () => {
+    await h?.stop();
+    if (mounted) await execa('umount', [mnt], { reject: false });
+    await removeIfThere(cell, 'ftf.a');
+  });
+
+  it('a dump bigger than its estimate fills it: a clear failure, nothing half-written, the database intact', async () => {
+    // an incremental is estimated at a tenth of the volume; this one holds 30 MB of new data
+    now = new Date('2026-06-09T03:00:00Z');
+    writeVolumeFile(cell, 'ftf.a', 'big.bin', randomBytes(30_000_000));
+    const r = await h.chat.job('!nightly run', 180_000);
+    expect(r.result).toMatch(/NOT SAFE \(1 failed/);
+    expect(r.result).toMatch(
+      /^FAILED ftf\.a: vos dump of ftf\.a\.backup failed, and no file was kept: .*No space left on device/m,
+    );
+    expect(listPartials(join(mnt, 'dumps'))).toEqual([]);
+    expect(listDumpFiles(join(mnt, 'dumps'))).toHaveLength(1); // the first night's, whole and catalogued
+    expect(h.bot.database.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(await agreement(h.env)).toEqual([]);
+  }, 240_000);
+
+  it('a dump that cannot fit is not started, and the answer says what to do', async () => {
+    const r = await h.chat.job('!dump ftf.a full', 60_000);
+    expect(r.result).toMatch(
+      /failed: not started: the full dump of ftf\.a needs about \d+ MiB, and the dump store .* has [\d.]+ MiB free .*; free some space/,
+    );
+    expect(
+      readdirSync(join(mnt, 'dumps'), { recursive: true }).filter((f) => String(f).endsWith('.partial')),
+    ).toEqual([]);
+  }, 120_000);
+});
