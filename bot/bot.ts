@@ -208,8 +208,8 @@ export class Bot {
         decided: (d) => r.decided(d),
       },
     });
-    this.dispatcher = dispatcherFor(this.services, async (event, text, meta) =>
-      r.reply(event.actor.backend, event.conversation, text, meta),
+    this.dispatcher = dispatcherFor(this.services, async (event, text, meta, bulk) =>
+      r.reply(event.actor.backend, event.conversation, text, meta, bulk),
     );
   }
 

@@ -11,7 +11,11 @@ import { NotNow, Refusal, UserError } from './errors.ts';
 import { parseCommand } from './parse.ts';
 import { type AnySpec, type CommandContext, type Registry, usageLine } from './registry.ts';
 
-export type Send = (event: ChatEvent, text: string, meta?: MessageMeta) => Promise<void>;
+/**
+ * Answers the sender. `bulk` for an answer to a non-admin: it goes after every admin's answer and every
+ * job's result, so that strangers can never keep an admin waiting.
+ */
+export type Send = (event: ChatEvent, text: string, meta?: MessageMeta, bulk?: boolean) => Promise<void>;
 
 /**
  * Where a destructive command goes instead of running: it posts a plan and an approval request (or,
@@ -65,7 +69,8 @@ export class Dispatcher<S> {
       audit.settle(ref, 'refused', 'over the budget of answers for non-admins; not answered');
       return;
     }
-    const reply = (text: string, meta?: MessageMeta) => this.d.send(event, text, meta);
+    const admin = isAdmin(event.actor, this.d.admins);
+    const reply = (text: string, meta?: MessageMeta) => this.d.send(event, text, meta, !admin);
 
     if (parsed.kind === 'invalid') {
       audit.settle(ref, 'rejected', parsed.reason);

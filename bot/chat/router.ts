@@ -53,11 +53,11 @@ export class ChatRouter {
     return this.adapters.some((a) => a.backend === backend);
   }
 
-  /** The answer to a command, in the conversation it was asked in. */
-  reply(backend: Backend, to: Conversation, text: string, meta?: MessageMeta): void {
+  /** The answer to a command, in the conversation it was asked in (`bulk`: to a non-admin, sent last). */
+  reply(backend: Backend, to: Conversation, text: string, meta?: MessageMeta, bulk = false): void {
     this.outbox.enqueue(backend, to, text, {
       ...(meta ? { meta } : {}),
-      urgency: meta ? urgencyOf(meta) : 'reply',
+      urgency: bulk ? 'report' : meta ? urgencyOf(meta) : 'reply',
     });
   }
 

@@ -43,6 +43,15 @@ export async function startIrcBot(opts: {
   writeFileSync(passwordFile, `${opts.irc.passwords.afsbot}\n`, { mode: 0o600 });
   const config = loadConfig({
     env: {
+      // everything under its own directory (with a cell: the whole sandbox, archive included)
+      ...(opts.cell
+        ? sandboxEnv(opts.cell, dir)
+        : {
+            AFSBOT_DUMP_DIR: join(dir, 'dumps'),
+            AFSBOT_STAGING_DIR: join(dir, 'staging'),
+            AFSBOT_NIGHTLY_SCHEDULE: 'never',
+            AFSBOT_MAINTENANCE_SCHEDULE: 'never',
+          }),
       AFSBOT_DATABASE: join(dir, 'afsbot.db'),
       AFSBOT_ADMINS_IRC: (opts.admins ?? ['alice', 'bob']).join(','),
       AFSBOT_IRC: '1',
@@ -54,7 +63,6 @@ export async function startIrcBot(opts: {
       AFSBOT_IRC_NICK: nick,
       AFSBOT_IRC_CHANNELS: opts.channels.join(','),
       AFSBOT_METRICS: '0',
-      ...(opts.cell ? { AFSBOT_AFS_CONFIG_DIR: opts.cell.configDir, AFSBOT_AFS_CELL: opts.cell.cell } : {}),
       ...opts.env,
     },
   });

@@ -52,12 +52,13 @@ export function nightlyJob(
         );
       const stats = await runNightly(s, job, opts.dryRun);
       const report = recordRun(s, stats);
-      if (!opts.dryRun)
-        s.report(report, {
-          meta: { kind: 'report', summary: reportSummary(stats) },
-          ...(opts.origin ? { except: opts.origin } : {}),
-        });
-      return report;
+      if (opts.dryRun) return report;
+      s.report(report, {
+        meta: { kind: 'report', summary: reportSummary(stats) },
+        ...(opts.origin ? { except: opts.origin } : {}),
+      });
+      // asked for by someone: the report is the answer; scheduled, it is already in the report channels
+      return opts.origin ? report : `${report.split('\n')[0]} The report is in the report channels (!nightly report ${stats.date}).`;
     },
   };
 }
