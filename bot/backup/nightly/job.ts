@@ -58,7 +58,9 @@ export function nightlyJob(
         ...(opts.origin ? { except: opts.origin } : {}),
       });
       // asked for by someone: the report is the answer; scheduled, it is already in the report channels
-      return opts.origin ? report : `${report.split('\n')[0]} The report is in the report channels (!nightly report ${stats.date}).`;
+      return opts.origin
+        ? report
+        : `${report.split('\n')[0]} The report is in the report channels (!nightly report ${stats.date}).`;
     },
   };
 }
