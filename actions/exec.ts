@@ -163,6 +163,7 @@ export function spawnTool(program: string, args: readonly string[], opts: SpawnO
   const onAbort = () => {
     cancelled = true;
     if (!opts.gentle) return terminate();
+    child.kill('SIGCONT'); // a stage stopped by a signal must run to see its pipe close
     if (opts.gentle === 'close-stdout') child.stdout?.destroy();
     killTimer = setTimeout(terminate, opts.gentleMs ?? 10_000);
   };

@@ -3,15 +3,21 @@
 // run. The run takes its usual time, admins' answers stay prompt, and what the run said reaches chat
 // once chat is back (in short, not line by line).
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { listPartials } from '../../actions/dump-store.ts';
+import { sandboxEnv } from '../support/bot-env.ts';
 import { type Harness, startIrcBot } from '../support/bot-harness.ts';
 import { freshVolume, writeVolumeFile } from '../support/cell-tools.ts';
+import { catalogRows } from '../support/invariants.ts';
 import { IrcUser } from '../support/irc-user.ts';
 import { type IrcInfo, ircDown, ircUp, repoRoot } from '../support/peers.ts';
 import { SlackFake } from '../support/slack-fake.ts';
 import { OPS, startSlackBot } from '../support/slack-harness.ts';
+import { descendants } from '../support/spawned-bot.ts';
 
 const cell = inject('cell');
 const sharedIrc = inject('irc');
@@ -199,4 +205,81 @@ describe('four strangers flood the bot during a run', () => {
       12 + 4 * Math.ceil((flooded + 10_000) / 60_000),
     );
   }, 300_000);
+});
+
+describe('SIGTERM while IRC is gone and a job runs', () => {
+  let irc: IrcInfo;
+  beforeAll(async () => {
+    irc = await ircUp('faultstop', ['--class', 'default']);
+    await freshVolume(cell, 'fct.big');
+    writeVolumeFile(cell, 'fct.big', 'big.bin', randomBytes(60_000_000));
+  }, 120_000);
+  afterAll(async () => {
+    await ircDown('faultstop');
+  });
+
+  it('the bot stops within 30 s: the job is cancelled cleanly, unsent lines stay for the next start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'afsbot-stop-'));
+    const pw = join(dir, 'irc-password');
+    writeFileSync(pw, `${irc.passwords.afsbot}\n`, { mode: 0o600 });
+    const env: Record<string, string> = {
+      ...sandboxEnv(cell, dir),
+      AFSBOT_ADMINS_IRC: 'alice',
+      AFSBOT_IRC: '1',
+      AFSBOT_IRC_HOST: irc.host,
+      AFSBOT_IRC_PORT: String(irc.port),
+      AFSBOT_IRC_TLS: '0',
+      AFSBOT_IRC_NICK: 'afsbot-stop',
+      AFSBOT_IRC_ACCOUNT: 'afsbot',
+      AFSBOT_IRC_PASSWORD_FILE: pw,
+      AFSBOT_IRC_CHANNELS: '#ops-stop',
+    };
+    const bot = execa(join(repoRoot, 'bin/afsbot'), [], { env, reject: false, forceKillAfterDelay: false });
+    const alice = await IrcUser.loggedInAs(irc, 'alice', 'alice_stop', '#ops-stop');
+    let started = '';
+    for (let i = 0; i < 40 && !started; i++)
+      started = await alice
+        .ask('#ops-stop', '!dump fct.big full', /^job \d+ started/, 'afsbot-stop', 1000)
+        .catch(() => '');
+    expect(started).toMatch(/^job \d+ started: full dump of fct\.big/);
+    await alice.quit();
+    // the dump hangs (its vos stopped), and the server goes away: its lines now only wait in the outbox
+    let vosDump: number | undefined;
+    for (let i = 0; i < 500 && !vosDump; i++) {
+      vosDump = descendants(bot.pid!).find((d) => /vos dump -id fct\.big\.backup/.test(d.cmdline))?.pid;
+      if (!vosDump) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(vosDump).toBeDefined();
+    process.kill(vosDump!, 'SIGSTOP');
+    await execa(join(repoRoot, 'scripts/peers/irc-server.sh'), ['down', '--name', 'faultstop'], {
+      stderr: 'inherit',
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const t = Date.now();
+    bot.kill('SIGTERM');
+    const r = await bot;
+    const took = Date.now() - t;
+    process.stderr.write(`[fault-chat] stopped ${took} ms after SIGTERM\n`);
+    expect(took).toBeLessThan(30_000);
+    expect([r.exitCode, r.signal, r.stderr]).toEqual([0, undefined, '']);
+    // cancelled cleanly: no dump, no partial; its result waits in the outbox for IRC
+    expect(catalogRows(env)).toEqual([]);
+    expect(listPartials(env.AFSBOT_DUMP_DIR!)).toEqual([]);
+    const { Database } = await import('../../bot/platform/database.ts');
+    const db = new Database(env.AFSBOT_DATABASE!);
+    try {
+      const job = db.db.prepare(`SELECT status FROM jobs ORDER BY id DESC LIMIT 1`).get() as {
+        status: string;
+      };
+      expect(job.status).toBe('cancelled');
+      const waiting = db.db.prepare(`SELECT text FROM outbox WHERE backend = 'irc'`).all() as {
+        text: string;
+      }[];
+      expect(waiting.map((w) => w.text)).toContainEqual(
+        expect.stringMatching(/^job \d+ \(full dump of fct\.big\) cancelled/),
+      );
+    } finally {
+      db.close();
+    }
+  }, 120_000);
 });
