@@ -48,6 +48,7 @@ umask 077
 printf '%s\n' "$bot_pw" >"$state/irc-password"
 head -c 24 /dev/urandom | base64 >"$state/archive.password" # the restic archive's password, this sandbox only
 me=$(id -un)
+metrics_port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 cat >"$state/config.json" <<JSON
 {
   "name": "afsbot (demo sandbox)",
@@ -56,6 +57,7 @@ cat >"$state/config.json" <<JSON
   "log": { "level": "info", "file": "$state/afsbot.log" },
   "admins": { "irc": ["admin"], "console": ["$me"] },
   "console": { "enabled": true },
+  "metrics": { "port": $metrics_port },
   "irc": {
     "enabled": true, "host": "$AFSBOT_IRC_HOST", "port": $AFSBOT_IRC_PORT, "tls": false,
     "nick": "afsbot", "account": "afsbot", "passwordFile": "$state/irc-password",
@@ -81,6 +83,7 @@ cat >&2 <<TXT
                 /connect afsbot-demo
                 /join #afsbot
   Bot log:    $state/afsbot.log
+  Metrics:    http://127.0.0.1:$metrics_port/metrics and /healthz (Prometheus)
   Archive:    a restic repository in $state/archive
   This terminal is a console chat as unix user $me (an admin): try !help, !nightly run (the nightly
   job: clones, dumps, the archive, the report), !nightly status, !nightly report, !backup list,

@@ -36,7 +36,7 @@ fi
 stamp="$root/node_modules/.afsbot-installed"
 if [ ! -f "$stamp" ] || [ "$root/package-lock.json" -nt "$stamp" ]; then
   say "installing npm dependencies"
-  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >&2)
   touch "$stamp"
 fi
 say "ready"
