@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# afs-cell-selftest.sh: end-to-end check of afs-cell.sh on this machine (root needed, ~40 s).
-# Uses two throwaway cells named selftest1/selftest2 (state under <repo>/.state/) and wipes them at the end.
+# afs-cell-selftest.sh: end-to-end check of afs-cell.sh on this machine (root needed, ~70 s).
+# Uses two throwaway cells named selftest1/selftest2 (state under <repo>/.state/) and wipes them at the end;
+# AFS_CELL_SELFTEST_A/AFS_CELL_SELFTEST_B choose other names (e.g. when another checkout runs it too).
 #   scripts/peers/afs-cell-selftest.sh
 set -euo pipefail
 
 CELLSH=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/afs-cell.sh
-A=selftest1
-B=selftest2
+A=${AFS_CELL_SELFTEST_A:-selftest1}
+B=${AFS_CELL_SELFTEST_B:-selftest2}
 TMP=$(mktemp -d /tmp/afs-cell-selftest.XXXXXX)
 FAILS=0
 
@@ -77,16 +78,49 @@ check "status is not up" bash -c "! '$CELLSH' status --name $A"
 check "up recovers" "$CELLSH" up --name "$A"
 check "status says up" "$CELLSH" status --name "$A"
 
+say "6. a second file server: up, backupsys on both, stop/start, freeze/thaw"
+check "FUSE client back (up --fuse on a running cell)" "$CELLSH" up --name "$A" --fuse
+secs "$CELLSH" fileserver2 up --name "$A" >"$TMP/env2" 2>"$TMP/fs2up.log"
+echo "fileserver2 up: $ELAPSED s"
+# shellcheck disable=SC1091
+source "$TMP/env2"
+S1=$AFSBOT_AFS_SERVER
+S2=$AFSBOT_AFS_SERVER2
+check "env2 names server 2 in the cell's subnet" bash -c "[[ $S2 == ${S1%.1}.3 ]]"
+check "vos listaddrs shows both servers" bash -c "vos listaddrs ${V[*]} | grep -xF -e $S1 -e $S2 | wc -l | grep -qx 2"
+check "vos create on server 2" vos create "$S2" a s2.vol -maxquota 0 "${V[@]}"
+check "backupsys: no failure" bash -c "vos backupsys ${V[*]} 2>&1 | grep -q 'failed to backup: 0\$'"
+check "backupsys cloned on server 1 (user.bob.backup)" bash -c "vos listvol $S1 ${V[*]} | grep -q '^user\.bob\.backup '"
+check "backupsys cloned on server 2 (s2.vol.backup)" bash -c "vos listvol $S2 ${V[*]} | grep -q '^s2\.vol\.backup '"
+check "vos dump -time 0 -file of a clone on server 2" vos dump -id s2.vol.backup -time 0 -file "$TMP/s2.dump" "${V[@]}"
+check "FUSE write + read back on server 2" bash -c "echo on-s2 > '$F:s2.vol/f.txt' && sync '$F:s2.vol/f.txt' && grep -qx on-s2 '$F:s2.vol/f.txt'"
+secs "$CELLSH" fileserver2 stop --name "$A" 2>/dev/null
+echo "fileserver2 stop: $ELAPSED s"
+check "status says stopped" bash -c "'$CELLSH' fileserver2 status --name $A 2>/dev/null | grep -qx stopped"
+check "vos examine on stopped server 2 fails within 5 s with vos's error" bash -c "! timeout 5 vos examine s2.vol ${V[*]} >$TMP/ex.out 2>&1 && grep -q 'Possible communication failure' $TMP/ex.out"
+check "server 1 still answers" vos examine user.alice "${V[@]}"
+check "backupsys with server 2 stopped: rc 0, 1 failed" bash -c "vos backupsys ${V[*]} 2>&1 | grep -q 'failed to backup: 1\$'"
+secs "$CELLSH" fileserver2 start --name "$A" 2>/dev/null
+echo "fileserver2 start: $ELAPSED s"
+check "vos examine after start" vos examine s2.vol "${V[@]}"
+check "freeze" "$CELLSH" fileserver2 freeze --name "$A"
+check "status says frozen" bash -c "'$CELLSH' fileserver2 status --name $A 2>/dev/null | grep -qx frozen"
+check "vos examine on frozen server 2 hangs (no answer within 3 s)" bash -c "timeout 3 vos examine s2.vol ${V[*]}; [[ \$? == 124 ]]"
+check "thaw" "$CELLSH" fileserver2 thaw --name "$A"
+check "vos examine after thaw" vos examine s2.vol "${V[@]}"
+check "fileserver2 up again is a no-op" bash -c "'$CELLSH' fileserver2 up --name $A | grep -qx AFSBOT_AFS_SERVER2=$S2"
+"$CELLSH" fileserver2 freeze --name "$A" 2>/dev/null # down must cope with a frozen server
+
 say "4. down --wipe of everything leaves nothing behind"
 NETS=() PIDS=()
 for n in "$A" "$B"; do
 	st=$("$CELLSH" env --name "$n" | sed -n 's/^AFSBOT_AFS_STATE=//p')
 	NETS+=("$(sed -n 's/^NET=//p' "$st/cell.conf")")
-	PIDS+=($(cat "$st/run/"*.pid "$st/local/"*.pid 2>/dev/null || true))
+	PIDS+=($(cat "$st/run/"*.pid "$st/local/"*.pid "$st/fs2/run/"*.pid "$st/fs2/local/"*.pid 2>/dev/null || true))
 done
 "$CELLSH" down --name "$A" --wipe 2>/dev/null
 "$CELLSH" down --name "$B" --wipe 2>/dev/null
-check "no netns afsbot-$A / afsbot-$B" bash -c "! ip netns list 2>/dev/null | grep -qE '^afsbot-($A|$B)( |\$)'"
+check "no netns afsbot-$A / afsbot-$A.fs2 / afsbot-$B" bash -c "! ip netns list 2>/dev/null | grep -qE '^afsbot-($A|$A\.fs2|$B)( |\$)'"
 check "no veth afsb${NETS[0]}-h / afsb${NETS[1]}-h" bash -c "! ip link show afsb${NETS[0]}-h && ! ip link show afsb${NETS[1]}-h"
 check "no mounts under their state dirs" bash -c "! grep -E '/cell-($A|$B)' /proc/self/mountinfo"
 check "no state dirs" bash -c "[[ ! -e $(dirname "$AFSBOT_AFS_STATE")/cell-$A && ! -e $(dirname "$AFSBOT_AFS_STATE")/cell-$B ]]"

@@ -6,6 +6,8 @@
 #   afs-cell.sh status [--name NAME] [--state DIR]
 #   afs-cell.sh env    [--name NAME] [--state DIR]
 #   afs-cell.sh exec   [--name NAME] [--state DIR] -- CMD [ARG...]
+#   afs-cell.sh fileserver2 up|stop|start|freeze|thaw|down|status|env [--name NAME] [--state DIR]
+#   afs-cell.sh fileserver2 exec [--name NAME] [--state DIR] -- CMD [ARG...]
 #
 # Layout (all cell data lives in the state dir, default <repo>/.state/cell-NAME):
 #   * network namespace afsbot-NAME, veth pair afsbN-n (10.77.N.1, inside) / afsbN-h (10.77.N.2, root ns);
@@ -19,6 +21,27 @@
 #     reachable (read and write) at <state>/afs/.:mount/<cell>:<volume>/ without a mount point.
 #     afsd.fuse runs in the cell's NETWORK namespace (see start_fuse for why), its mount is in the root
 #     MOUNT namespace, so every process on the host sees it.
+#
+# A second file server (`fileserver2`, for tests where one of two servers fails during a run), on a cell
+# that is up:
+#   * network namespace afsbot-NAME.fs2 (the dot cannot occur in a cell name, so no other instance's
+#     namespace can be called that) with 10.77.N.3 on veth afsbN-2n; its peer afsbN-2b sits in the
+#     FIRST namespace, on a bridge afsbN-br that `fileserver2 up` creates there and that takes over
+#     afsbN-n and the address 10.77.N.1 (moved once, in a few ms; the bridge has afsbN-n's MAC). The
+#     root namespace reaches 10.77.N.3 over the same veth afsbN-h and its existing /24 route: nothing
+#     changes in the root namespace and nothing is routed or forwarded anywhere, it is all one L2 segment;
+#   * its own bosserver (same KeyFileExt) with only a `dafs` instance, in a mount namespace of its own
+#     with <state>/fs2/{etc,db,local,log,vicepa} bind-mounted like the first server's; the fileserver
+#     registers 10.77.N.3 in the cell's VLDB on start (`vos listaddrs`);
+#   * `fileserver2 up` prints AFSBOT_AFS_SERVER2* lines and keeps them in <state>/env2; idempotent (it
+#     also starts a stopped or thaws a frozen server). `stop` = `bos stop dafs -wait` (vos calls to it
+#     then fail with vos's own error), `start` = `bos start dafs` and wait until the volserver answers;
+#     `freeze`/`thaw` send SIGSTOP/SIGCONT to its dafileserver and davolserver (PIDs from the pid files
+#     bosserver writes and the namespace's own PIDs, each checked); `down` stops it and removes its
+#     namespace (state kept); `status` prints up, stopped, frozen, degraded or down (exit 0, 1, 1, 1, 3);
+#     `exec` runs a command in its namespaces (e.g. bos status 10.77.N.3 -localauth).
+#   * `down` of the cell (and any restart of it by `up`) takes the second server down as well; `--wipe`
+#     deletes its state with the rest. After the cell comes up again, run `fileserver2 up` again.
 #
 # After `up`, <state>/env holds KEY=value lines (AFSBOT_AFS_*), also printed on stdout.
 # Progress goes to stderr. Exit codes: 0 ok; 1 error; status: 0 up, 1 degraded, 3 down.
@@ -45,6 +68,7 @@ FUSE=0
 WIPE=0
 EXEC_ARGV=()
 CMD=""
+SUB=""
 
 # ---------------------------------------------------------------------------------------------- output
 log() {
@@ -69,7 +93,7 @@ must() { # run a command; on failure say which one
 	out=$("$@" 2>&1) || die "'$*' failed: ${out//$'\n'/ }"
 }
 usage() {
-	sed -n '2,8p' "$SELF" | sed 's/^# \{0,1\}//'
+	awk 'NR == 1 { next } /^#$/ && ++n == 2 { exit } { sub(/^# ?/, ""); print }' "$SELF"
 	cat <<'EOF'
 
 options:
@@ -80,6 +104,14 @@ options:
   --fuse        also run the FUSE client (afsd.fuse) mounted at <state>/afs
   --seed        create and fill user.alice user.bob db.alice mail.alice (implies --fuse)
   --wipe        (down) also delete the state dir (only one this script created)
+
+fileserver2 (a second file server at 10.77.N.3 in the cell; the cell must be up):
+  up            start it (netns afsbot-NAME.fs2); prints AFSBOT_AFS_SERVER2*=... (kept in <state>/env2)
+  stop | start  bos stop dafs -wait | bos start dafs and wait until its volserver answers
+  freeze | thaw SIGSTOP | SIGCONT its dafileserver and davolserver
+  down          stop it and remove its namespace (state kept; `down` of the cell does this too)
+  status        print up, stopped, frozen, degraded or down (exit 0, 1, 1, 1, 3)
+  env | exec    print <state>/env2 | run a command in its network and mount namespaces
 EOF
 }
 
@@ -87,6 +119,10 @@ EOF
 parse_args() {
 	CMD=${1:-}
 	[[ $# -gt 0 ]] && shift
+	if [[ $CMD == fileserver2 && -n ${1:-} && ${1:-} != -* ]]; then
+		SUB=$1
+		shift
+	fi
 	while (($#)); do
 		case $1 in
 		--name) NAME=${2:?--name needs a value}; shift 2 ;;
@@ -146,6 +182,27 @@ derive() {
 	VETH_N=afsb$NET-n
 	REALM=${CELL^^}
 	VOSA=(-localauth -config "$CONFIG" -noresolve)
+	# the second file server (fileserver2)
+	FS2=$S/fs2
+	FS2_RUN=$FS2/run
+	ENV2=$S/env2
+	NETNS2=afsbot-$NAME.fs2
+	SRV2_IP=10.77.$NET.3
+	BR=afsb$NET-br
+	VETH2_B=afsb$NET-2b
+	VETH2_N=afsb$NET-2n
+	MAC2=$(printf '02:af:5b:00:%02x:03' "$NET") # locally administered; unique on the cell's own segment
+	srv_ctx 1
+}
+
+# Which server's bosserver the process and namespace helpers below act on: 1 = the cell's own (netns
+# afsbot-NAME, private dirs in <state>), 2 = the second file server (afsbot-NAME.fs2, <state>/fs2).
+srv_ctx() {
+	case $1 in
+	1) SNETNS=$NETNS SDIR=$S SRUN=$RUN SLOG=$LOGD SIP=$SRV_IP SWHO="" ;;
+	2) SNETNS=$NETNS2 SDIR=$FS2 SRUN=$FS2_RUN SLOG=$FS2/log SIP=$SRV2_IP SWHO="file server 2: " ;;
+	*) die "internal error: srv_ctx $1" ;;
+	esac
 }
 
 # cell.conf pins NET and CELL for the lifetime of the state dir (the VLDB stores the server address).
@@ -245,22 +302,28 @@ pid_running() { # alive and not a zombie
 	[[ ${st%% *} != Z && ${st%% *} != X ]]
 }
 pid_comm() { cat "/proc/$1/comm" 2>/dev/null || true; }
+pid_stopped() { # in job-control stop (SIGSTOP), state T
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[[ ${st%% *} == T ]]
+}
 read_pid() {
 	local p=""
 	if [[ -f $1 ]]; then read -r p <"$1" 2>/dev/null || true; fi
 	[[ $p =~ ^[0-9]+$ ]] && printf '%s' "$p"
 	return 0
 }
-netns_inode() { stat -L -c %i "/run/netns/$NETNS" 2>/dev/null; }
+netns_inode() { stat -L -c %i "/run/netns/$SNETNS" 2>/dev/null; }
 pid_in_netns() {
 	local want
 	want=$(netns_inode) || return 1
 	[[ $(readlink "/proc/$1/ns/net" 2>/dev/null) == "net:[$want]" ]]
 }
-pid_in_cell_mountns() { # its /etc/openafs is our <state>/etc
+pid_in_cell_mountns() { # its /etc/openafs is our <state>/etc (<state>/fs2/etc for server 2)
 	local a b
 	a=$(stat -c %d:%i "/proc/$1/root/etc/openafs" 2>/dev/null) || return 1
-	b=$(stat -c %d:%i "$S/etc" 2>/dev/null) || return 1
+	b=$(stat -c %d:%i "$SDIR/etc" 2>/dev/null) || return 1
 	[[ $a == "$b" ]]
 }
 pid_is_cell_server() {
@@ -301,17 +364,19 @@ is_mounted() { awk -v p="$1" '$5 == p { f = 1 } END { exit !f }' /proc/self/moun
 # OpenAFS directories bind-mounted (the way bosserver sees the world). Propagation "slave": mounts made in
 # there never reach the host, while unmounts on the host (e.g. of another cell's FUSE mount or netns)
 # still propagate in, so no stale references are kept alive.
-ns_cmd() { # prints nothing; sets NSCMD array
-	NSCMD=(ip netns exec "$NETNS" unshare --mount --propagation slave -- "$SELF" __ns-inner "$S")
+ns_cmd() { # prints nothing; sets NSCMD array (for the server selected by srv_ctx)
+	NSCMD=(ip netns exec "$SNETNS" unshare --mount --propagation slave -- "$SELF" __ns-inner "$S" --srv "$SDIR")
 }
 ns_run() {
 	ns_cmd
 	AFSCELL_HOST_MNTNS=$(readlink /proc/self/ns/mnt) "${NSCMD[@]}" -- "$@" 9<&- 8<&-
 }
-ns_inner() { # __ns-inner STATE [--pidfile F] -- CMD...
-	local s=$1 pidfile=""
+ns_inner() { # __ns-inner STATE [--srv DIR] [--pidfile F] -- CMD...
+	local s=$1 pidfile="" d=$1
 	shift
+	if [[ ${1:-} == --srv ]]; then d=$2; shift 2; fi
 	if [[ ${1:-} == --pidfile ]]; then pidfile=$2; shift 2; fi
+	[[ $d == "$s" || $d == "$s/fs2" ]] || { echo "afs-cell: bad server dir $d" >&2; exit 1; }
 	[[ ${1:-} == -- ]] && shift
 	local mine
 	mine=$(readlink /proc/self/ns/mnt)
@@ -326,11 +391,11 @@ ns_inner() { # __ns-inner STATE [--pidfile F] -- CMD...
 	while read -r mp; do
 		umount -l "$(printf '%b' "$mp")" 2>/dev/null || true
 	done < <(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) ~ /^fuse/) print $5; break } }' /proc/self/mountinfo)
-	mount --bind "$s/etc" /etc/openafs
-	mount --bind "$s/db" /var/lib/openafs/db
-	mount --bind "$s/local" /var/lib/openafs/local
-	mount --bind "$s/log" /var/log/openafs
-	mount --bind "$s/vicepa" /vicepa
+	mount --bind "$d/etc" /etc/openafs
+	mount --bind "$d/db" /var/lib/openafs/db
+	mount --bind "$d/local" /var/lib/openafs/local
+	mount --bind "$d/log" /var/log/openafs
+	mount --bind "$d/vicepa" /vicepa
 	cd /var/log/openafs
 	unset AFSCELL_HOST_MNTNS
 	if [[ -n $pidfile ]]; then echo $$ >"$pidfile"; fi
@@ -561,28 +626,28 @@ write_env() {
 }
 
 # ------------------------------------------------------------------------------------------ servers
-start_bosserver() {
-	rm -f "$RUN/bosserver.pid" "$S/local/"*.pid
+start_bosserver() { # of the server selected by srv_ctx
+	rm -f "$SRUN/bosserver.pid" "$SDIR/local/"*.pid
 	ns_cmd
 	(
-		exec </dev/null >>"$LOGD/bosserver.stdout" 2>&1
+		exec </dev/null >>"$SLOG/bosserver.stdout" 2>&1
 		close_fds
 		export AFSCELL_HOST_MNTNS
 		AFSCELL_HOST_MNTNS=$(readlink /proc/self/ns/mnt)
-		exec setsid "${NSCMD[@]}" --pidfile "$RUN/bosserver.pid" -- /usr/sbin/bosserver -nofork -pidfiles
+		exec setsid "${NSCMD[@]}" --pidfile "$SRUN/bosserver.pid" -- /usr/sbin/bosserver -nofork -pidfiles
 	) &
 	local launcher=$! pid="" i
 	for ((i = 0; i < 200; i++)); do
-		pid=$(read_pid "$RUN/bosserver.pid")
+		pid=$(read_pid "$SRUN/bosserver.pid")
 		if [[ -n $pid ]] && [[ $(pid_comm "$pid") == bosserver ]]; then break; fi
 		if ! pid_running "$launcher" && [[ -z $pid ]]; then break; fi
 		sleep 0.025
 	done
 	if [[ -z $pid ]] || [[ $(pid_comm "$pid") != bosserver ]]; then
-		tail -n 20 "$LOGD/bosserver.stdout" >&2 2>/dev/null || true
-		die "bosserver did not start; see $LOGD/bosserver.stdout and $LOGD/BosLog"
+		tail -n 20 "$SLOG/bosserver.stdout" >&2 2>/dev/null || true
+		die "${SWHO}bosserver did not start; see $SLOG/bosserver.stdout and $SLOG/BosLog"
 	fi
-	log "bosserver running, pid $pid (recorded in $RUN/bosserver.pid)"
+	log "${SWHO}bosserver running, pid $pid (recorded in $SRUN/bosserver.pid)"
 }
 
 # retry CMD until it succeeds or TIMEOUT_S passes; output of the last try in $LAST_OUT
@@ -622,18 +687,18 @@ ensure_host_acl() {
 	log "host entries $SRV_IP and $HOST_IP are in system:administrators"
 }
 
-start_fileserver() {
+start_fileserver() { # of the server selected by srv_ctx
 	local out
-	out=$(ns_run bos start -server "$SRV_IP" -instance dafs -localauth 2>&1) ||
-		die "bos start dafs failed: $out; see $LOGD/BosLog"
+	out=$(ns_run bos start -server "$SIP" -instance dafs -localauth 2>&1) ||
+		die "${SWHO}bos start dafs failed: $out; see $SLOG/BosLog"
 }
 
-wait_volserver() {
-	retry_until 30 vos listpart "$SRV_IP" "${VOSA[@]}" ||
-		die "vos listpart $SRV_IP did not answer within 30 s (${LAST_OUT//$'\n'/ }); see $LOGD/VolserLog, $LOGD/FileLog and $LOGD/BosLog"
+wait_volserver() { # of the server selected by srv_ctx
+	retry_until 30 vos listpart "$SIP" "${VOSA[@]}" ||
+		die "vos listpart $SIP did not answer within 30 s (${LAST_OUT//$'\n'/ }); see $SLOG/VolserLog, $SLOG/FileLog and $SLOG/BosLog"
 	[[ $LAST_OUT == */vicepa* ]] ||
-		die "the fileserver attached no /vicepa partition (vos listpart: ${LAST_OUT//$'\n'/ }); see $LOGD/FileLog"
-	log "fileserver and volserver are up (partition /vicepa)"
+		die "${SWHO}the fileserver attached no /vicepa partition (vos listpart: ${LAST_OUT//$'\n'/ }); see $SLOG/FileLog"
+	log "${SWHO}fileserver and volserver are up (partition /vicepa)"
 }
 
 volume_exists() {
@@ -652,16 +717,16 @@ ensure_volume() { # ensure_volume NAME [vos create options]
 	return 0
 }
 
-stop_servers() {
+stop_servers() { # of the server selected by srv_ctx
 	local pids=() p f cand=()
-	p=$(read_pid "$RUN/bosserver.pid")
+	p=$(read_pid "$SRUN/bosserver.pid")
 	local bos=""
 	pid_is_cell_server "$p" && bos=$p
-	for f in "$S/local/"*.pid; do cand+=("$(read_pid "$f")"); done
+	for f in "$SDIR/local/"*.pid; do cand+=("$(read_pid "$f")"); done
 	# Other processes in the namespace are ours only when this state dir made the namespace: a second
 	# checkout's cell of the same name must never stop the first one's processes.
-	if [[ -e /run/netns/$NETNS && -f $RUN/netns.created ]]; then
-		while read -r p; do cand+=("$p"); done < <(ip netns pids "$NETNS" 2>/dev/null || true)
+	if [[ -e /run/netns/$SNETNS && -f $SRUN/netns.created ]]; then
+		while read -r p; do cand+=("$p"); done < <(ip netns pids "$SNETNS" 2>/dev/null || true)
 	fi
 	for p in "${cand[@]}"; do
 		[[ -n $p && $p != "$bos" ]] || continue
@@ -669,14 +734,21 @@ stop_servers() {
 		if pid_is_cell_server "$p"; then
 			pids+=("$p")
 		elif pid_running "$p" && pid_in_netns "$p"; then
-			log "also stopping pid $p ($(pid_comm "$p")): it runs in $NETNS"
+			log "${SWHO}also stopping pid $p ($(pid_comm "$p")): it runs in $SNETNS"
 			pids+=("$p")
 		fi
 	done
 	if [[ -z $bos && ${#pids[@]} -eq 0 ]]; then
-		rm -f "$RUN/bosserver.pid" "$S/local/"*.pid
+		rm -f "$SRUN/bosserver.pid" "$SDIR/local/"*.pid
 		return 0
 	fi
+	# a process held by SIGSTOP (fileserver2 freeze, or a test) would not act on SIGTERM: continue it
+	for p in $bos "${pids[@]}"; do
+		if pid_stopped "$p"; then
+			log "${SWHO}pid $p ($(pid_comm "$p")) is stopped (SIGSTOP); sending SIGCONT first"
+			kill -CONT "$p" 2>/dev/null || true
+		fi
+	done
 	if [[ -n $bos ]]; then
 		# bosserver first, so it restarts nothing; it stops its children itself on SIGTERM
 		kill -TERM "$bos" 2>/dev/null || true
@@ -688,18 +760,18 @@ stop_servers() {
 		kill -TERM $left 2>/dev/null || true
 		if ! wait_gone 2 $left; then
 			left=$(still_ours $left)
-			log "still running after SIGTERM: $left; sending SIGQUIT (a stuck dafileserver stops on it)"
+			log "${SWHO}still running after SIGTERM: $left; sending SIGQUIT (a stuck dafileserver stops on it)"
 			[[ -n $left ]] && { kill -QUIT $left 2>/dev/null || true; }
 			if ! wait_gone 3 $left; then
 				left=$(still_ours $left)
-				log "still running after SIGQUIT: $left; sending SIGKILL"
+				log "${SWHO}still running after SIGQUIT: $left; sending SIGKILL"
 				[[ -n $left ]] && { kill -KILL $left 2>/dev/null || true; }
 				wait_gone 3 $left || log "WARNING: could not stop pids: $(still_running $left)"
 			fi
 		fi
 	fi
-	rm -f "$RUN/bosserver.pid" "$S/local/"*.pid
-	log "servers stopped"
+	rm -f "$SRUN/bosserver.pid" "$SDIR/local/"*.pid
+	log "${SWHO}servers stopped"
 }
 
 # ------------------------------------------------------------------------------------------------ FUSE
@@ -909,7 +981,405 @@ anything_running() {
 	local f
 	for f in "$S/local/"*.pid; do pid_is_cell_server "$(read_pid "$f")" && return 0; done
 	[[ -f $RUN/veth.created ]] && return 0
+	fs2_anything_running && return 0
 	return 1
+}
+
+# -------------------------------------------------------------------------------- second file server
+# See the header. Everything here runs with srv_ctx 2 and switches back to 1 before it returns.
+fs2_ns1_ok() { [[ -e /run/netns/$NETNS && -f $RUN/netns.created ]]; }
+fs2_net_ok() {
+	[[ -e /run/netns/$NETNS2 && -f $FS2_RUN/netns.created ]] && fs2_ns1_ok || return 1
+	ip -n "$NETNS2" -4 -o addr show dev "$VETH2_N" 2>/dev/null | grep -qF " $SRV2_IP/" || return 1
+	ip -n "$NETNS" -o link show dev "$VETH2_B" 2>/dev/null | grep -qF " master $BR " || return 1
+	ip -n "$NETNS" -4 -o addr show dev "$BR" 2>/dev/null | grep -qF " $SRV_IP/"
+}
+
+# The bridge in the first namespace: created once per life of that namespace; afsbN-n and 10.77.N.1 move
+# onto it. The bridge gets afsbN-n's MAC, so the root namespace's ARP entry for 10.77.N.1 stays right.
+# The servers there bind 0.0.0.0; the address is gone for a few ms (measured 6 ms), which Rx retransmits
+# cover: ptserver, vlserver, fileserver and the FUSE client carry on.
+fs2_ensure_bridge() { # called with the host lock held
+	if ! ip -n "$NETNS" link show dev "$BR" >/dev/null 2>&1; then
+		local mac
+		mac=$(ip -n "$NETNS" -o link show dev "$VETH_N" | sed -n 's/.* link\/ether \([0-9a-f:]*\) .*/\1/p')
+		[[ $mac =~ ^[0-9a-f:]{17}$ ]] || die "could not read the MAC address of $VETH_N in $NETNS"
+		must ip -n "$NETNS" link add "$BR" address "$mac" type bridge stp_state 0 forward_delay 0
+		must ip -n "$NETNS" link set "$BR" up
+	fi
+	if ! ip -n "$NETNS" -4 -o addr show dev "$BR" | grep -qF " $SRV_IP/"; then
+		local out
+		out=$(printf '%s\n' "address del $SRV_IP/24 dev $VETH_N" "link set $VETH_N master $BR" \
+			"address add $SRV_IP/24 dev $BR" | ip -n "$NETNS" -batch - 2>&1) ||
+			die "moving $SRV_IP from $VETH_N onto bridge $BR in $NETNS failed: ${out//$'\n'/ }"
+		log "network: bridge $BR in $NETNS now holds $VETH_N and $SRV_IP"
+	fi
+}
+
+fs2_setup_net() {
+	lock_host
+	if [[ -e /run/netns/$NETNS2 ]]; then
+		unlock_host
+		die "network namespace $NETNS2 exists but this state dir does not own it; if it is a leftover: ip netns pids $NETNS2 (stop them), then ip netns delete $NETNS2"
+	fi
+	fs2_ensure_bridge
+	if ip -n "$NETNS" link show dev "$VETH2_B" >/dev/null 2>&1; then # a leftover of an earlier try
+		ip -n "$NETNS" link del "$VETH2_B" 2>/dev/null || true
+	fi
+	must ip netns add "$NETNS2"
+	: >"$FS2_RUN/netns.created"
+	# Both ends are created inside namespaces: nothing appears in the root namespace. 10.77.N.3 always
+	# gets the same MAC: the root namespace's afsbN-h and the first namespace outlive this namespace, and
+	# their neighbour entries for 10.77.N.3 (often REACHABLE) would otherwise point at the previous
+	# incarnation's MAC for up to a minute (measured: vos listpart failing for 30 s after a down/up).
+	must ip -n "$NETNS" link add "$VETH2_B" type veth peer name "$VETH2_N" address "$MAC2" netns "$NETNS2"
+	must ip -n "$NETNS" link set "$VETH2_B" master "$BR"
+	must ip -n "$NETNS" link set "$VETH2_B" up
+	must ip -n "$NETNS2" link set lo up
+	must ip -n "$NETNS2" addr add "$SRV2_IP/24" dev "$VETH2_N"
+	must ip -n "$NETNS2" link set "$VETH2_N" up
+	unlock_host
+	log "network: netns $NETNS2, $VETH2_N $SRV2_IP <-> $VETH2_B on bridge $BR in $NETNS ($SRV_IP; root ns $HOST_IP via $VETH_H)"
+}
+
+fs2_teardown_net() {
+	lock_host
+	if fs2_ns1_ok && ip -n "$NETNS" link show dev "$VETH2_B" >/dev/null 2>&1; then
+		ip -n "$NETNS" link del "$VETH2_B" 2>/dev/null || true
+	fi
+	if [[ -f $FS2_RUN/netns.created && -e /run/netns/$NETNS2 ]]; then
+		ip netns delete "$NETNS2" || log "WARNING: ip netns delete $NETNS2 failed"
+	fi
+	rm -f "$FS2_RUN/netns.created"
+	host_cleanup
+	unlock_host
+}
+
+fs2_prepare_state() {
+	mkdir -p "$FS2/etc/server" "$FS2/db" "$FS2/local" "$FS2/log" "$FS2/vicepa" "$FS2_RUN"
+	chmod 0755 "$FS2" "$FS2/etc" "$FS2/etc/server" "$FS2/log"
+	chmod 0700 "$FS2/db" "$FS2/local" "$FS2/vicepa" "$FS2_RUN"
+}
+
+fs2_init_files() { # the cell's ThisCell, CellServDB (the db servers are at 10.77.N.1) and key
+	cp "$S/etc/server/ThisCell" "$S/etc/server/CellServDB" "$FS2/etc/server/"
+	cp "$S/etc/ThisCell" "$S/etc/CellServDB" "$FS2/etc/"
+	install -m 0600 "$S/etc/server/KeyFileExt" "$FS2/etc/server/KeyFileExt"
+	printf '%s\n' "$SRV2_IP" >"$FS2/local/NetInfo"
+	: >"$FS2/vicepa/AlwaysAttach"
+	# only the file server; it stays stopped (goal 0) until bosserver runs, then `bos start dafs`
+	cat >"$FS2/etc/BosConfig" <<BOSCONFIG
+restrictmode 0
+restarttime 16 0 0 0 0
+checkbintime 16 0 0 0 0
+bnode dafs dafs 0
+parm $AFS_LIBEXEC/dafileserver -L
+parm $AFS_LIBEXEC/davolserver
+parm $AFS_LIBEXEC/salvageserver
+parm $AFS_LIBEXEC/dasalvager
+end
+BOSCONFIG
+}
+
+fs2_write_env() {
+	{
+		echo "AFSBOT_AFS_SERVER2=$SRV2_IP"
+		echo "AFSBOT_AFS_SERVER2_PARTITION=a"
+		echo "AFSBOT_AFS_SERVER2_NETNS=$NETNS2"
+		echo "AFSBOT_AFS_SERVER2_STATE=$FS2"
+	} >"$ENV2.tmp"
+	mv -f "$ENV2.tmp" "$ENV2"
+}
+
+fs2_bos_pid() { # the second server's bosserver, if it runs
+	local p
+	srv_ctx 2
+	p=$(read_pid "$FS2_RUN/bosserver.pid")
+	if pid_is_cell_server "$p" && [[ $(pid_comm "$p") == bosserver ]]; then printf '%s' "$p"; fi
+	srv_ctx 1
+	return 0
+}
+
+# fs2_pids REGEX: the second server's running processes whose comm matches REGEX, each checked to be a
+# cell server process in its namespace or mount namespace (candidates: bosserver's pid files and the
+# PIDs of the namespace this state dir created)
+fs2_pids() {
+	local re=$1 p f cand=() out=" "
+	srv_ctx 2
+	for f in "$FS2/local/"*.pid; do cand+=("$(read_pid "$f")"); done
+	if [[ -e /run/netns/$NETNS2 && -f $FS2_RUN/netns.created ]]; then
+		while read -r p; do cand+=("$p"); done < <(ip netns pids "$NETNS2" 2>/dev/null || true)
+	fi
+	for p in "${cand[@]}"; do
+		[[ -n $p && $out != *" $p "* ]] || continue
+		if [[ $(pid_comm "$p") =~ $re ]] && pid_is_cell_server "$p"; then out+="$p "; fi
+	done
+	srv_ctx 1
+	out=${out# }
+	printf '%s' "${out% }"
+}
+FS2_FROZEN_COMMS='^(dafileserver|davolserver)$'
+
+# fs2_state sets FS2_ST: up | stopped (bosserver runs, dafs does not) | frozen | degraded | down; and WHY
+fs2_state() {
+	WHY=""
+	FS2_ST=down
+	local bos p fsv n=0 t=0
+	bos=$(fs2_bos_pid)
+	if [[ -z $bos ]]; then
+		if [[ -e /run/netns/$NETNS2 && -f $FS2_RUN/netns.created ]] || [[ -n $(fs2_pids "$SERVER_COMMS") ]]; then
+			WHY="bosserver of file server 2 is not running"
+			FS2_ST=degraded
+		else
+			WHY="file server 2 is not running"
+			FS2_ST=down
+		fi
+		return 0
+	fi
+	fs2_net_ok || { WHY="the network of file server 2 ($NETNS2, $SRV2_IP) is incomplete"; FS2_ST=degraded; return 0; }
+	fsv=$(fs2_pids "$FS2_FROZEN_COMMS")
+	for p in $fsv; do
+		n=$((n + 1))
+		pid_stopped "$p" && t=$((t + 1))
+	done
+	if ((t > 0)); then
+		WHY="$t of its fileserver/volserver processes are stopped by SIGSTOP (pids $fsv)"
+		FS2_ST=frozen
+	elif ((n == 0)); then
+		WHY="bosserver (pid $bos) runs, dafs does not"
+		FS2_ST=stopped
+	elif ((n < 2)); then
+		WHY="only pid $fsv of dafileserver/davolserver runs"
+		FS2_ST=degraded
+	elif ! timeout -k 1 5 vos listpart "$SRV2_IP" "${VOSA[@]}" 2>/dev/null | grep -q /vicepa; then
+		WHY="its volserver at $SRV2_IP does not answer"
+		FS2_ST=degraded
+	else
+		FS2_ST=up
+	fi
+}
+fs2_anything_running() {
+	[[ -e /run/netns/$NETNS2 && -f $FS2_RUN/netns.created ]] && return 0
+	[[ -n $(fs2_bos_pid) || -n $(fs2_pids "$SERVER_COMMS") ]] && return 0
+	fs2_ns1_ok && ip -n "$NETNS" link show dev "$VETH2_B" >/dev/null 2>&1 && return 0
+	return 1
+}
+
+fs2_teardown() { # stop the second server and remove its namespace; keep <state>/fs2
+	[[ -d $FS2 ]] || return 0
+	fs2_anything_running || { rm -f "$ENV2" "$FS2_RUN/frozen.pids"; return 0; }
+	srv_ctx 2
+	stop_servers
+	srv_ctx 1
+	fs2_teardown_net
+	rm -f "$ENV2" "$FS2_RUN/frozen.pids"
+	log "file server 2 is down"
+}
+
+fs2_wait_registered() {
+	# shellcheck disable=SC2016 # expanded by that bash
+	retry_until 30 bash -c 'vos listaddrs "${@:2}" | grep -qxF "$1"' _ "$SRV2_IP" "${VOSA[@]}" ||
+		die "file server 2 ($SRV2_IP) is not in the VLDB after 30 s (vos listaddrs: ${LAST_OUT//$'\n'/ }); see $FS2/log/FileLog"
+}
+
+fs2_start_dafs() { # start (bos start) and wait until its volserver answers and the VLDB knows it
+	srv_ctx 2
+	start_fileserver
+	wait_volserver
+	srv_ctx 1
+	fs2_wait_registered
+}
+
+FS2_UP_STARTED=0
+on_fs2_up_exit() {
+	local rc=$?
+	if ((rc != 0 && FS2_UP_STARTED)) && [[ -z ${AFSBOT_AFS_KEEP_ON_FAILURE:-} ]]; then
+		log "fileserver2 up failed (rc=$rc); stopping what was started (logs stay in $FS2/log)"
+		set +e
+		srv_ctx 1
+		fs2_teardown
+	fi
+}
+
+fs2_require_cell() { # the cell's state, loaded and locked
+	require_root
+	[[ -f $STATE/.afsbot-afs-cell && -f $STATE/cell.conf ]] ||
+		die "no cell state in $STATE: run '$0 up --name $NAME' first"
+	load_conf
+	lock_cell
+}
+fs2_require_running() { # bosserver of server 2 runs
+	[[ -n $(fs2_bos_pid) ]] || die "file server 2 of cell $NAME is not running (run: $0 fileserver2 up --name $NAME)"
+}
+
+cmd_fs2_up() {
+	FUSE=0
+	require_bins
+	fs2_require_cell
+	servers_healthy || die "cell $NAME is not up ($WHY): run '$0 up --name $NAME' first"
+	fs2_ns1_ok || die "network namespace $NETNS was not created by this state dir ($S); refusing to change it"
+	fs2_prepare_state
+	fs2_state
+	case $FS2_ST in
+	up)
+		log "file server 2 is already up ($SRV2_IP, state $FS2)"
+		;;
+	stopped | frozen)
+		log "file server 2 is $FS2_ST ($WHY); continuing and starting it"
+		fs2_thaw
+		fs2_start_dafs
+		;;
+	*)
+		if fs2_anything_running; then
+			log "found a partial second file server ($WHY); stopping it first"
+			fs2_teardown
+		fi
+		trap on_fs2_up_exit EXIT
+		trap 'exit 130' INT TERM HUP
+		FS2_UP_STARTED=1
+		log "bringing up file server 2 of cell $CELL in $NETNS2 ($SRV2_IP), state $FS2"
+		fs2_setup_net
+		fs2_init_files
+		srv_ctx 2
+		start_bosserver
+		srv_ctx 1
+		fs2_start_dafs
+		trap - EXIT INT TERM HUP
+		;;
+	esac
+	fs2_write_env
+	log "file server 2 is up: $(vos listaddrs "${VOSA[@]}" 2>/dev/null | tr '\n' ' ')in the VLDB"
+	cat "$ENV2"
+}
+
+cmd_fs2_stop() {
+	fs2_require_cell
+	fs2_require_running
+	fs2_thaw
+	fs2_state
+	if [[ $FS2_ST == stopped ]]; then
+		log "file server 2: dafs is already stopped"
+		return 0
+	fi
+	local out pids p
+	pids=$(fs2_pids "$SERVER_COMMS")
+	srv_ctx 2
+	ns_cmd
+	srv_ctx 1
+	if ! out=$(AFSCELL_HOST_MNTNS=$(readlink /proc/self/ns/mnt) timeout -k 1 60 "${NSCMD[@]}" -- \
+		bos stop -server "$SRV2_IP" -instance dafs -localauth -wait 2>&1 9<&- 8<&-); then
+		die "file server 2: bos stop dafs -wait failed: ${out//$'\n'/ }; see $FS2/log/BosLog"
+	fi
+	# bos -wait returns when bosserver has seen its children exit; check (only those that were ours)
+	local left=()
+	for p in $pids; do
+		[[ $(pid_comm "$p") == bosserver ]] && continue
+		left+=("$p")
+	done
+	if ((${#left[@]})) && ! wait_gone 10 "${left[@]}"; then
+		die "file server 2: still running after bos stop: $(still_running "${left[@]}")"
+	fi
+	log "file server 2: dafs stopped (bosserver keeps running; '$0 fileserver2 start --name $NAME' starts it)"
+}
+
+cmd_fs2_start() {
+	fs2_require_cell
+	fs2_require_running
+	fs2_thaw
+	fs2_state
+	if [[ $FS2_ST == up ]]; then
+		log "file server 2 is already running"
+		return 0
+	fi
+	fs2_start_dafs
+	log "file server 2: dafs started"
+}
+
+fs2_freeze() {
+	local pids p
+	pids=$(fs2_pids "$FS2_FROZEN_COMMS")
+	if [[ -z $pids ]]; then
+		fs2_state
+		die "file server 2: no dafileserver or davolserver is running (state: $FS2_ST, $WHY)"
+	fi
+	tr ' ' '\n' <<<"$pids" >"$FS2_RUN/frozen.pids"
+	for p in $pids; do
+		kill -STOP "$p" || die "kill -STOP $p failed"
+	done
+	local i
+	for ((i = 0; i < 100; i++)); do
+		local all=1
+		for p in $pids; do pid_stopped "$p" || all=0; done
+		((all)) && break
+		sleep 0.02
+	done
+	for p in $pids; do pid_stopped "$p" || die "file server 2: pid $p did not stop"; done
+	log "file server 2: frozen (SIGSTOP) pids $pids ($(for p in $pids; do printf '%s ' "$(pid_comm "$p")"; done | sed 's/ $//'))"
+}
+
+fs2_thaw() { # SIGCONT to what freeze stopped and any of the server's processes in state T
+	local p pids="" recorded=""
+	if [[ -f $FS2_RUN/frozen.pids ]]; then recorded=$(tr '\n' ' ' <"$FS2_RUN/frozen.pids"); fi
+	for p in $recorded $(fs2_pids "$SERVER_COMMS"); do
+		[[ " $pids " == *" $p "* ]] && continue
+		pid_stopped "$p" || continue
+		srv_ctx 2
+		if pid_is_cell_server "$p"; then pids+="$p "; fi
+		srv_ctx 1
+	done
+	rm -f "$FS2_RUN/frozen.pids"
+	[[ -n $pids ]] || return 0
+	for p in $pids; do kill -CONT "$p" 2>/dev/null || true; done
+	log "file server 2: continued (SIGCONT) pids ${pids% }"
+}
+
+cmd_fs2() {
+	case $SUB in
+	up) cmd_fs2_up ;;
+	stop) cmd_fs2_stop ;;
+	start) cmd_fs2_start ;;
+	freeze)
+		fs2_require_cell
+		fs2_require_running
+		fs2_freeze
+		;;
+	thaw)
+		fs2_require_cell
+		fs2_thaw
+		;;
+	down)
+		fs2_require_cell
+		if fs2_anything_running; then fs2_teardown; else log "file server 2 was not running"; rm -f "$ENV2"; fi
+		;;
+	status)
+		require_root
+		if [[ ! -f $STATE/.afsbot-afs-cell || ! -f $STATE/cell.conf ]]; then
+			echo down
+			log "no cell state in $STATE"
+			exit 3
+		fi
+		load_conf
+		fs2_state
+		echo "$FS2_ST"
+		log "file server 2 ($SRV2_IP): $FS2_ST${WHY:+ ($WHY)}"
+		case $FS2_ST in up) return 0 ;; down) exit 3 ;; *) exit 1 ;; esac
+		;;
+	env)
+		[[ -f $STATE/env2 ]] || die "no env file $STATE/env2: file server 2 is not up (run: $0 fileserver2 up --name $NAME)"
+		cat "$STATE/env2"
+		;;
+	exec)
+		require_root
+		((${#EXEC_ARGV[@]})) || die "usage: $0 fileserver2 exec --name $NAME -- CMD [ARG...]"
+		[[ -f $STATE/.afsbot-afs-cell ]] || die "no cell state in $STATE"
+		load_conf
+		[[ -e /run/netns/$NETNS2 && -d $FS2/etc ]] || die "file server 2 of cell $NAME is not up (no netns $NETNS2)"
+		srv_ctx 2
+		ns_run "${EXEC_ARGV[@]}"
+		;;
+	"") usage >&2; die "fileserver2 needs a subcommand: up, stop, start, freeze, thaw, down, status, env or exec" ;;
+	*) usage >&2; die "unknown fileserver2 subcommand '$SUB'" ;;
+	esac
 }
 
 # -------------------------------------------------------------------------------------------- commands
@@ -970,6 +1440,8 @@ cmd_up() {
 }
 
 teardown() { # stop everything, keep the state dir
+	srv_ctx 1
+	fs2_teardown # its network hangs off the first namespace
 	stop_fuse
 	stop_servers
 	teardown_net
@@ -995,7 +1467,7 @@ cmd_down() {
 		lock_host
 		host_cleanup
 		unlock_host
-		rm -f "$ENVF" "$RUN/"*.pid "$S/local/"*.pid
+		rm -f "$ENVF" "$ENV2" "$RUN/"*.pid "$S/local/"*.pid "$FS2_RUN/"*.pid "$FS2/local/"*.pid
 		log "cell $CELL was not running"
 	fi
 	if ((WIPE)); then
@@ -1014,6 +1486,10 @@ cmd_status() {
 		exit 3
 	fi
 	load_conf
+	if [[ -d $FS2 ]]; then
+		fs2_state
+		log "file server 2 ($SRV2_IP): $FS2_ST${WHY:+ ($WHY)}"
+	fi
 	if cell_healthy; then
 		echo up
 		log "cell $CELL in $NETNS: servers answer at $SRV_IP$([[ -n $(fuse_pid) ]] && echo ", FUSE at $S/afs")"
@@ -1055,6 +1531,7 @@ main() {
 	status) cmd_status ;;
 	env) cmd_env ;;
 	exec) cmd_exec ;;
+	fileserver2) cmd_fs2 ;;
 	"" | help | -h | --help) usage ;;
 	*) usage >&2; die "unknown command '$CMD'" ;;
 	esac
