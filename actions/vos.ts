@@ -197,7 +197,14 @@ export class Vos {
     signal?: AbortSignal,
   ): Promise<{ ok: true; fields: VolumeFields } | (ToolFailure & { missing: boolean })> {
     const r = await this.run(['examine', '-id', volume, '-format'], signal);
-    if (!r.ok) return { ...r, missing: isNoSuchVolume(r) };
+    if (!r.ok) {
+      // vos ends with "Dump only information from VLDB"; the line that says why is an earlier one
+      const why = `${r.stderr}\n${r.stdout}`
+        .split('\n')
+        .find((l) => /communication failure|does not exist|could not/i.test(l));
+      const message = why && !isNoSuchVolume(r) ? `vos exited with ${r.exitCode}: ${why.trim()}` : r.message;
+      return { ...r, message, missing: isNoSuchVolume(r) };
+    }
     return { ok: true, fields: parseFormatBlock(r.stdout) };
   }
 

@@ -6,6 +6,33 @@ import type { MaintenanceRow } from '../archive/maintenance-runs.ts';
 import type { NightlyStats } from './stats.ts';
 
 /** The verdict and why: "OK", or "NOT SAFE" with what is wrong. */
+/** What vos says when it cannot reach a file server (or a tool stalls waiting for one). */
+const UNREACHABLE =
+  /communication failure|could not fetch the information|could not start transaction|stalled/i;
+
+/**
+ * A file server that could not be reached tonight: how many of its volumes failed that way, and why
+ * (the first in vos's words). Said once per server, before the volumes' own lines.
+ */
+export function serverLines(st: NightlyStats): string[] {
+  const byServer = new Map<string, { all: number; failed: number; why?: string }>();
+  for (const v of st.volumes) {
+    const c = byServer.get(v.server) ?? { all: 0, failed: 0 };
+    c.all++;
+    if (v.error && UNREACHABLE.test(v.error)) {
+      c.failed++;
+      c.why ??= v.error;
+    }
+    byServer.set(v.server, c);
+  }
+  return [...byServer]
+    .filter(([server, c]) => server && c.failed > 0)
+    .map(
+      ([server, c]) =>
+        `FILE SERVER ${server}: ${c.failed} of its ${c.all} volumes failed as if it were down or hanging (${c.why})`,
+    );
+}
+
 export function verdict(st: NightlyStats): string {
   const why: string[] = [];
   if (st.deadline) why.push('stopped at its deadline');
@@ -53,6 +80,7 @@ export function reportSummary(st: NightlyStats): ReportSummary {
     ],
     failures: [
       ...(st.deadline ? [st.deadline] : []),
+      ...serverLines(st),
       ...failed.map((x) => `${x.volume}: ${x.error}`),
       ...st.archive.errors.map((e) => `archive: ${e}`),
       ...st.stale.map((x) => `${x.volume}: stale, last good dump ${x.last ?? 'never'}`),
@@ -80,6 +108,7 @@ export function renderReport(st: NightlyStats): string {
       .join(', ')} (total ${seconds(total)})`,
   );
   if (st.deadline) lines.push(`STOPPED: ${st.deadline}`);
+  lines.push(...serverLines(st));
   for (const v of failed) lines.push(`FAILED ${v.volume}: ${v.error}`);
   for (const e of st.archive.errors) lines.push(`ARCHIVE FAILED ${e}`);
   if (st.archive.pending)

@@ -1,0 +1,113 @@
+// The fault suite, part 4: a cell with two file servers (a second network namespace joined to the same
+// VLDB, scripts/peers/afs-cell.sh fileserver2), the second one stopped in the middle of a nightly run.
+// Its volumes fail with vos's reason, the others finish, the report is NOT SAFE and names the server,
+// and the per-server limit holds on both servers.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
+import { cellVos, vosOk, writeVolumeFile } from '../support/cell-tools.ts';
+import { type CellInfo, cellDown, cellUp, parseEnv, repoRoot } from '../support/peers.ts';
+import { descendants } from '../support/spawned-bot.ts';
+
+const script = join(repoRoot, 'scripts/peers/afs-cell.sh');
+const NAME = 'faultfs'; // a cell of its own: the shared one is not re-wired under the other tests
+let cell: CellInfo;
+let server2 = '';
+let h: MemoryHarness;
+let now = new Date('2026-08-03T03:00:00Z'); // a Monday
+const fs2 = (sub: string) => execa(script, ['fileserver2', sub, '--name', NAME], { stderr: 'inherit' });
+
+/** Watches our vos dump processes: the most running at once, per server. */
+function watchDumps(serverOf: (volume: string) => string) {
+  const most = new Map<string, number>();
+  let both = false;
+  const timer = setInterval(() => {
+    const now = new Map<string, number>();
+    for (const d of descendants(process.pid)) {
+      const m = /vos dump -id (\S+)\.backup/.exec(d.cmdline);
+      if (m) now.set(serverOf(m[1]!), (now.get(serverOf(m[1]!)) ?? 0) + 1);
+    }
+    for (const [s, n] of now) most.set(s, Math.max(most.get(s) ?? 0, n));
+    if (now.size === 2) both = true;
+  }, 20);
+  return { stop: () => clearInterval(timer), most, both: () => both };
+}
+
+beforeAll(async () => {
+  cell = await cellUp(NAME);
+  server2 = parseEnv((await fs2('up')).stdout).AFSBOT_AFS_SERVER2!;
+  const vos = cellVos(cell);
+  for (const [name, server] of [
+    ['ff.a1', cell.server],
+    ['ff.a2', cell.server],
+    ['ff.b1', server2],
+    ['ff.b2', server2],
+  ] as const) {
+    await vosOk(vos, ['create', '-server', server, '-partition', 'a', '-name', name, '-maxquota', '0']);
+    writeVolumeFile(cell, name, 'blob.bin', randomBytes(15_000_000));
+  }
+  h = await startMemoryBot({
+    cell,
+    clock: () => now,
+    env: { AFSBOT_NIGHTLY_PREFIXES: 'ff.', AFSBOT_NIGHTLY_PER_SERVER: '1', AFSBOT_JOBS_STALL_MS: '5000' },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await h?.stop();
+  await cellDown(NAME);
+});
+
+const serverOf = (volume: string) => (volume.startsWith('ff.b') ? server2 : cell.server);
+
+describe('two file servers', () => {
+  it('both up: every volume dumped, one at a time per server, the two servers side by side', async () => {
+    const w = watchDumps(serverOf);
+    const r = await h.chat.job('!nightly run', 180_000);
+    w.stop();
+    expect(r.result).toMatch(/nightly 2026\.08\.03: OK\. 4 volumes: 4 full/);
+    expect(Object.fromEntries(w.most)).toEqual({ [cell.server]: 1, [server2]: 1 });
+    expect(w.both()).toBe(true);
+  }, 240_000);
+
+  it('the second stopped in the middle of the run: its volumes fail in vos words, the others finish', async () => {
+    now = new Date('2026-08-04T03:00:00Z');
+    for (const v of ['ff.a1', 'ff.a2', 'ff.b1', 'ff.b2'])
+      writeVolumeFile(cell, v, 'more.bin', randomBytes(15_000_000));
+    const since = h.chat.said.length;
+    void h.chat.type('!nightly run');
+    // the clones are made; then the second server goes, before any of its volumes is dumped
+    await h.chat.waitFor(/^nightly 2026\.08\.04: vos backupsys done/, 60_000, since);
+    await fs2('stop');
+    try {
+      const report = await h.chat.waitFor(
+        /^job \d+ \(nightly run\) done: nightly 2026\.08\.04: NOT SAFE/,
+        300_000,
+        since,
+      );
+      expect(report).toMatch(
+        new RegExp(
+          `^FILE SERVER ${server2.replaceAll('.', '\\.')}: 2 of its 2 volumes failed as if it were down or hanging`,
+          'm',
+        ),
+      );
+      // each of its volumes failed with what vos (or the watchdog, for the dump it was in) said
+      expect(report).toMatch(
+        /^FAILED ff\.b1: .*(Possible communication failure|stalled|Could not start transaction|Could not fetch|could not clone)/m,
+      );
+      expect(report).toMatch(
+        /^FAILED ff\.b2: .*(Possible communication failure|stalled|Could not start transaction|Could not fetch|could not clone)/m,
+      );
+      expect(report).not.toMatch(/^FAILED ff\.a/m);
+      expect(report).toMatch(/0 full, 2 incremental, 0 unchanged, 2 failed/);
+    } finally {
+      await fs2('start');
+    }
+    // back: the next night dumps what it missed
+    now = new Date('2026-08-05T03:00:00Z');
+    const next = await h.chat.job('!nightly run', 240_000);
+    expect(next.result).toMatch(/nightly 2026\.08\.05: OK\./);
+  }, 420_000);
+});
