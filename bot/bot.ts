@@ -16,7 +16,7 @@ import { catchUpMissed, checkDeadMan, registerSchedules } from './backup/nightly
 import { Promotions } from './backup/promotions.ts';
 import { recoverInterrupted } from './backup/recovery.ts';
 import { RestoredVolumes } from './backup/restored.ts';
-import type { AdapterStatus, ApprovalDecision, Backend, ChatAdapter } from './chat/adapter.ts';
+import type { AdapterStatus, ApprovalDecision, ChatAdapter } from './chat/adapter.ts';
 import { AuditLog } from './chat/audit.ts';
 import { StrangerBudget } from './chat/budget.ts';
 import { Dispatcher, type Send } from './chat/dispatcher.ts';
@@ -216,12 +216,6 @@ export class Bot {
   /** The database the bot works on (tests and backup-manager read it). */
   get database(): Database {
     return this.services.database;
-  }
-
-  private adapterOf(backend: Backend): ChatAdapter {
-    const adapter = this.adapters.find((a) => a.backend === backend);
-    if (!adapter) throw new Error(`no adapter for ${backend}`);
-    return adapter;
   }
 
   /**

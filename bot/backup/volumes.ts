@@ -72,12 +72,12 @@ export async function cloneVolume(s: Services, job: RunningJob, volume: string):
   job.progress('cloning', 0);
   // A clone that another dump (or one a crash cut short) still holds is busy for up to a minute.
   let last = await s.vos.backup(volume, job.signal);
-  if (!last.ok && /busy/i.test(`${last.stderr}${last.stdout}`)) {
+  if (!last.ok && /busy|locked/i.test(`${last.stderr}${last.stdout}`)) {
     await job.say(`${volume} is busy on its file server; waiting for it (up to two minutes)`);
     await poll(
       async () => {
         last = await s.vos.backup(volume, job.signal);
-        return last.ok || !/busy/i.test(`${last.stderr}${last.stdout}`) ? true : undefined;
+        return last.ok || !/busy|locked/i.test(`${last.stderr}${last.stdout}`) ? true : undefined;
       },
       { initialMs: 2000, maxMs: 10_000, deadlineMs: 120_000, signal: job.signal },
     );
@@ -95,12 +95,38 @@ export async function dumpClone(
   volume: string,
   level: Level,
   kind: DumpKind = 'scheduled',
-  opts: {
-    since?: number;
-    onBytes?: (n: number, expected: number) => void;
-    /** The dump's expected size, for the free-space check (default: the clone's disk use). */
-    estimate?: number;
-  } = {},
+  opts: DumpOptions = {},
+): Promise<DumpDone> {
+  try {
+    return await dumpCloneOnce(s, job, volume, level, kind, opts);
+  } catch (err) {
+    if (!(err instanceof CloneRemade)) throw err;
+    // Another vos backup (an admin's, or one a killed afsbot left running) re-made the clone while
+    // it was being dumped: examine it again and dump what it is now.
+    await job.say(
+      `${volume}.backup was re-made while it was being dumped (${err.message}); dumping it again`,
+    );
+    return await dumpCloneOnce(s, job, volume, level, kind, opts);
+  }
+}
+
+type DumpOptions = {
+  since?: number;
+  onBytes?: (n: number, expected: number) => void;
+  /** The dump's expected size, for the free-space check (default: the clone's disk use). */
+  estimate?: number;
+};
+
+/** The clone a dump came from is not the one examined before it: it was re-made meanwhile. */
+class CloneRemade extends Error {}
+
+async function dumpCloneOnce(
+  s: Services,
+  job: RunningJob,
+  volume: string,
+  level: Level,
+  kind: DumpKind,
+  opts: DumpOptions,
 ): Promise<DumpDone> {
   const clone = `${volume}.backup`;
   const ex = await s.vos.examine(clone, job.signal);
@@ -132,6 +158,7 @@ export async function dumpClone(
   const busy = `busy:${ex.fields.serv}/${ex.fields.id}`;
   job.leftover(busy);
   const volumeId = Number(ex.fields.parentID);
+  let remade: string | undefined;
   const r = await dumpToFile({
     stallMs: s.config.jobs.stallMs,
     vos: s.vos,
@@ -144,8 +171,11 @@ export async function dumpClone(
       opts.onBytes ? opts.onBytes(n, expected) : job.progress('dumping', n, expected || undefined),
     beforeRename: (d) => {
       // a dump that is not what was asked for never gets a name that looks valid
-      if (d.header.fromTime !== since || d.header.toTime !== cloneTime)
-        throw new Error(`it covers ${d.header.fromTime}..${d.header.toTime}, not ${since}..${cloneTime}`);
+      if (d.header.fromTime !== since || d.header.toTime !== cloneTime) {
+        const why = `it covers ${d.header.fromTime}..${d.header.toTime}, not ${since}..${cloneTime}`;
+        if (d.header.toTime !== cloneTime) remade = why;
+        throw new Error(why);
+      }
       writeSidecar(path, {
         volume,
         volumeId,
@@ -170,6 +200,7 @@ export async function dumpClone(
     await s.vos.endTransactions(ex.fields.serv ?? '', Number(ex.fields.id));
     job.settled(busy);
     if (r.cancelled) throw new Cancelled();
+    if (remade) throw new CloneRemade(remade);
     throw new Error(`vos dump of ${clone} failed, and no file was kept: ${r.message}`);
   }
   job.settled(busy);

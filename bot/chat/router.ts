@@ -63,7 +63,10 @@ export class ChatRouter {
 
   /** A job's line (a note, its result) to where it was asked for. */
   post(origin: Origin, text: string, meta?: MessageMeta): void {
-    if (origin.reports) return this.report(text, { ...(meta ? { meta } : {}), urgency: urgencyOf(meta) });
+    if (origin.reports) {
+      this.report(text, { ...(meta ? { meta } : {}), urgency: urgencyOf(meta) });
+      return;
+    }
     if (!this.has(origin.backend)) return; // asked for by a chat this process does not have
     this.outbox.enqueue(origin.backend, origin.conversation, text, {
       ...(meta ? { meta } : {}),

@@ -4,7 +4,7 @@
 // in line (or is refused) and says which job holds it. Jobs live in the database, so a restart finds
 // the ones a crash interrupted.
 import { Cancelled, sleep } from '../../actions/backoff.ts';
-import type { Backend, Conversation, MessageMeta, ProgressUpdate } from '../chat/adapter.ts';
+import type { MessageMeta, ProgressUpdate } from '../chat/adapter.ts';
 import { UserError } from '../chat/errors.ts';
 import type { Origin } from '../chat/router.ts';
 import { formatDuration } from '../platform/format.ts';

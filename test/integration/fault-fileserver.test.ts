@@ -87,21 +87,25 @@ describe('two file servers', () => {
         300_000,
         since,
       );
-      expect(report).toMatch(
+      // ff.b1 may have been dumped in the moment before the server went (on a loaded machine it
+      // is); ff.b2, one at a time behind it on the same server, cannot have been
+      const lost = new RegExp(
+        `^FILE SERVER ${server2.replaceAll('.', '\\.')}: ([12]) of its 2 volumes failed as if it were down or hanging`,
+        'm',
+      ).exec(report);
+      expect(lost, report).not.toBeNull();
+      const failed = Number(lost![1]);
+      // each of its volumes that failed did so with what vos (or the watchdog, for the dump it was in) said
+      const inVosWords = (v: string) =>
         new RegExp(
-          `^FILE SERVER ${server2.replaceAll('.', '\\.')}: 2 of its 2 volumes failed as if it were down or hanging`,
+          `^FAILED ${v.replace('.', '\\.')}: .*(Possible communication failure|stalled|Could not start transaction|Could not fetch|could not clone)`,
           'm',
-        ),
-      );
-      // each of its volumes failed with what vos (or the watchdog, for the dump it was in) said
-      expect(report).toMatch(
-        /^FAILED ff\.b1: .*(Possible communication failure|stalled|Could not start transaction|Could not fetch|could not clone)/m,
-      );
-      expect(report).toMatch(
-        /^FAILED ff\.b2: .*(Possible communication failure|stalled|Could not start transaction|Could not fetch|could not clone)/m,
-      );
+        );
+      expect(report).toMatch(inVosWords('ff.b2'));
+      if (failed === 2) expect(report).toMatch(inVosWords('ff.b1'));
+      else expect(report).not.toMatch(/^FAILED ff\.b1/m);
       expect(report).not.toMatch(/^FAILED ff\.a/m);
-      expect(report).toMatch(/0 full, 2 incremental, 0 unchanged, 2 failed/);
+      expect(report).toContain(`0 full, ${4 - failed} incremental, 0 unchanged, ${failed} failed`);
     } finally {
       await fs2('start');
     }

@@ -10,7 +10,7 @@ import { dumpDate, wallClock } from '../../platform/time.ts';
 import type { Services } from '../../services.ts';
 import { reconcile } from '../archive/reconcile.ts';
 import { chooseLevel, type LevelChoice } from '../levels.ts';
-import { dumpClone, requireFreeSpace } from '../volumes.ts';
+import { cloneVolume, dumpClone, requireFreeSpace } from '../volumes.ts';
 import { ArchiveFeeder } from './feeder.ts';
 import { applyRetention, expireStaging, staleVolumes } from './retention.ts';
 import { emptyStats, type NightlyLive, type NightlyStats, type VolumeResult } from './stats.ts';
@@ -176,9 +176,28 @@ async function cloneAll(run: Run): Promise<Map<string, string>> {
     s.vos.backupsys({ prefixes: cfg.prefixes, xprefixes: cfg.xprefixes, dryRun: stats.dryRun }, job.signal),
   );
   if (!bs.ok) throw new Error(`vos backupsys failed: ${bs.message}`);
-  stats.backupsys = { backedUp: bs.backedUp, failed: bs.failed };
-  // A volume vos backupsys could not clone tonight fails (its old clone would be last night's content).
-  return new Map(bs.failedVolumes.map((f) => [f.volume, f.why]));
+  const notCloned = new Map(bs.failedVolumes.map((f) => [f.volume, f.why]));
+  // A volume whose VLDB entry or clone was busy (another vos at work on it: an admin's, or one a
+  // killed afsbot left running) gets its own vos backup, waiting a while for it to be free.
+  if (!stats.dryRun)
+    for (const [volume, why] of notCloned) {
+      if (!/locked|busy/i.test(why)) continue;
+      try {
+        await cloneVolume(s, job, volume);
+        notCloned.delete(volume);
+        stats.archive.notes.push(
+          `${volume} was busy when vos backupsys came to it (${why}); cloned on its own after`,
+        );
+      } catch (err) {
+        notCloned.set(volume, `${why}; and on its own after: ${(err as Error).message}`);
+      }
+    }
+  stats.backupsys = {
+    backedUp: bs.backedUp + (bs.failedVolumes.length - notCloned.size),
+    failed: notCloned.size,
+  };
+  // A volume not cloned tonight fails (its old clone would be last night's content).
+  return notCloned;
 }
 
 /** Phase 2: the read-write volumes covered, with their clones' times; and the ones no prefix covers. */
