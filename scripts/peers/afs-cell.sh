@@ -701,6 +701,17 @@ wait_volserver() { # of the server selected by srv_ctx
 	log "${SWHO}fileserver and volserver are up (partition /vicepa)"
 }
 
+# wait_stored VOLUME KB: until the file server reports at least KB kilobytes used in VOLUME
+wait_stored() {
+	local used="" i
+	for ((i = 0; i < 600; i++)); do
+		used=$(vos examine "$1" -format "${VOSA[@]}" 2>/dev/null | awk '$1 == "diskused" { print $2 }')
+		[[ -n $used ]] && ((used >= $2)) && return 0
+		sleep 0.1
+	done
+	die "the files written into $1 through FUSE did not reach the file server within 60 s ($used of $2 KB); see $LOGD/afsd.fuse.log"
+}
+
 volume_exists() {
 	local out
 	if out=$(vos listvldb -name "$1" -quiet "${VOSA[@]}" 2>&1); then return 0; fi
@@ -934,9 +945,9 @@ seed_volumes() {
 		dst=$S/afs/.:mount/$CELL:$v
 		out=$(timeout -k 1 60 cp -R "$S/seed/$v/." "$dst/" 2>&1) ||
 			die "writing seed files into $dst failed: $out; see $LOGD/afsd.fuse.log and $LOGD/FileLog"
-		# FUSE writes are flushed asynchronously after close: fsync every file before anyone clones it
-		(cd "$S/seed/$v" && find . -type f -print0 | (cd "$dst" && xargs -0 -r timeout -k 1 60 sync --)) ||
-			die "fsync of the seed files in $dst failed; see $LOGD/afsd.fuse.log"
+		# afsd.fuse stores a file only at RELEASE, which the kernel sends after close() returned (it has no
+		# flush or fsync): wait until the file server holds every kilobyte before anyone clones it
+		wait_stored "$v" "$(cd "$S/seed/$v" && find . -type f -printf '%s\n' | awk '{ kb += int(($1 + 1023) / 1024) } END { print kb + 0 }')"
 		(cd "$S/seed/$v" && find . -type f -print0 | xargs -0 -r sha256sum) >"$S/seed/$v.sha256"
 		out=$(cd "$dst" && timeout -k 1 30 sha256sum --quiet -c "$S/seed/$v.sha256" 2>&1) ||
 			die "seed files read back from $dst differ from $S/seed/$v: $out"

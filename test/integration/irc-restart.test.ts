@@ -1,5 +1,6 @@
 // The IRC server goes away mid-session and comes back: the bot reconnects by itself, logs in again,
-// rejoins its channels and answers, within 15 s of the server being back.
+// rejoins its channels and answers. (How soon is printed; on an idle machine it is about a second. The
+// bound here is a minute, for a loaded CI machine: this checks that it comes back, not how fast.)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,8 +23,8 @@ afterAll(async () => {
 });
 
 describe('IRC reconnect', () => {
-  it('is back in its channels and answering within 15 s after the server restarts', {
-    timeout: 90_000,
+  it('is back in its channels and answering after the server restarts', {
+    timeout: 120_000,
   }, async () => {
     const before = await IrcUser.connect({
       host: irc.host,
@@ -37,8 +38,9 @@ describe('IRC reconnect', () => {
     await ircRestart('restart');
     const back = Date.now();
 
-    const deadline = back + 15_000;
+    const deadline = back + 60_000;
     let answered: string | undefined;
+    let lastError = '';
     while (Date.now() < deadline && !answered) {
       try {
         const alice = await IrcUser.connect({
@@ -58,13 +60,14 @@ describe('IRC reconnect', () => {
           Math.max(1000, deadline - Date.now()),
         );
         await alice.quit();
-      } catch {
+      } catch (err) {
+        lastError = (err as Error).message;
         await new Promise((r) => setTimeout(r, 250));
       }
     }
     const took = (Date.now() - back) / 1000;
     process.stderr.write(`[irc-restart] answering again ${took.toFixed(1)} s after the server came back\n`);
-    expect(answered).toMatch(/^you are IRC services account alice .*an admin$/);
+    expect(answered, `last attempt: ${lastError}`).toMatch(/^you are IRC services account alice .*an admin$/);
     expect(h.adapter.status().connected).toBe(true);
     expect(h.adapter.status().channels.sort()).toEqual([...chans].sort());
     // Services relink a moment after the server: the bot then logs in again by itself.

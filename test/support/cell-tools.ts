@@ -1,6 +1,7 @@
 // Direct access to the test cell for setting up and checking what the bot did: vos as root, and file
 // content through the FUSE client's dynroot path (no mount point needed).
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Vos } from '../../actions/vos.ts';
 import type { CellInfo } from './peers.ts';
@@ -65,14 +66,49 @@ export function volumePath(cell: CellInfo, volume: string, path = ''): string {
   return join(cell.fuseMount, '.:mount', `${cell.cell}:${volume}`, path);
 }
 
-/** Writes a file through FUSE and flushes it: FUSE writes reach the server asynchronously after close. */
+/**
+ * Writes a file through FUSE and waits until the file server has it. afsd.fuse implements neither
+ * flush nor fsync (OpenAFS src/afsd/afsd_fuse.c): the data is stored only when the kernel sends
+ * RELEASE, which it does after close() has returned; on a loaded machine that is seconds later, and a
+ * clone made meanwhile misses the file. So this watches the volume on the server until the write shows.
+ */
 export function writeVolumeFile(cell: CellInfo, volume: string, path: string, data: string | Buffer): void {
   const p = volumePath(cell, volume, path);
   mkdirSync(dirname(p), { recursive: true });
+  const oldKb = existsSync(p) ? Math.ceil(statSync(p).size / 1024) : 0;
+  const before = serverView(cell, volume);
   writeFileSync(p, data);
-  const fd = openSync(p, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
+  const grows = Math.ceil(Buffer.byteLength(data) / 1024) - oldKb;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const now = serverView(cell, volume);
+    // once the volume changed at all, a small file is in (one RPC); a big one is in when all its
+    // kilobytes are
+    const changed = now.updated !== before.updated || now.diskKb !== before.diskKb;
+    if (changed && now.diskKb >= before.diskKb + grows) return;
+    // an overwrite that changes no size, in the second of the volume's last change, cannot be seen;
+    // three seconds is far more than an unloaded release takes
+    if (!changed && grows <= 0 && Date.now() > deadline - 57_000) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `${volume}/${path} did not reach the file server within 60 s (afsd.fuse stores at release)`,
+      );
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  }
+}
+
+/** The volume's last change (seconds) and disk use (KiB), as its file server reports them now. */
+function serverView(cell: CellInfo, volume: string): { updated: number; diskKb: number } {
+  const vos = cellVos(cell);
+  const r = spawnSync(vos.binary, vos.argv(['examine', volume, '-format']), {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  const updated = /^updateDate\s+(\d+)/m.exec(r.stdout ?? '')?.[1];
+  const diskKb = /^diskused\s+(\d+)/m.exec(r.stdout ?? '')?.[1];
+  if (r.status !== 0 || !updated || !diskKb)
+    throw new Error(`vos examine ${volume}: ${r.stderr || r.error?.message || 'no updateDate/diskused'}`);
+  return { updated: Number(updated), diskKb: Number(diskKb) };
 }
 
 export function removeVolumeFile(cell: CellInfo, volume: string, path: string): void {
