@@ -164,6 +164,7 @@ export function dispatcherFor(s: Services, send: Send): Dispatcher<Services> {
     services: s,
     gate: s.approvals,
     send,
+    databasePath: s.config.databasePath,
   });
 }
 

@@ -42,6 +42,8 @@ export interface DispatcherDeps<S> {
   services: S;
   gate: ApprovalGate<S>;
   send: Send;
+  /** The database file, named when it cannot be written. */
+  databasePath?: string;
 }
 
 export class Dispatcher<S> {
@@ -52,14 +54,27 @@ export class Dispatcher<S> {
     const parsed = parseCommand(event.text, prefix, event.conversation.kind === 'direct');
     if (parsed.kind === 'none') return;
 
-    const ref = audit.record({
-      backend: event.actor.backend,
-      identity: event.actor.id,
-      name: event.actor.name,
-      channel: event.conversation.id,
-      text: event.text.slice(0, 2000),
-      command: parsed.kind === 'command' ? parsed.name : null,
-    });
+    let ref: number;
+    try {
+      ref = audit.record({
+        backend: event.actor.backend,
+        identity: event.actor.id,
+        name: event.actor.name,
+        channel: event.conversation.id,
+        text: event.text.slice(0, 2000),
+        command: parsed.kind === 'command' ? parsed.name : null,
+      });
+    } catch (err) {
+      // Nothing runs that cannot be audited (and with the database unwritable, no job could keep its
+      // state). An admin is told why; a stranger gets nothing, as past the budget.
+      log.error('a command could not be audited, so it was not run', { text: event.text, error: err });
+      if (isAdmin(event.actor, this.d.admins))
+        await this.d.send(
+          event,
+          `error: afsbot cannot write its database${this.d.databasePath ? ` (${this.d.databasePath})` : ''}: ${(err as Error).message}. Nothing was done; free some space on its file system and ask again.`,
+        );
+      return;
+    }
     // a stranger past the budget is not answered at all: audited, and silent
     const quiet =
       this.d.budget !== undefined &&

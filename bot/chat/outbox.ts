@@ -29,6 +29,8 @@ export interface OutboxOptions {
 }
 
 const rank: Record<Urgency, number> = { reply: 0, result: 1, progress: 2, report: 3 };
+/** Lines kept in memory while the database cannot be written, at most. */
+const MEMORY_CAP = 1000;
 
 export class Outbox {
   private readonly adapters = new Map<Backend, ChatAdapter>();
@@ -38,6 +40,12 @@ export class Outbox {
   private readonly wasUp = new Map<Backend, boolean>();
   private timer: NodeJS.Timeout | undefined;
   private readonly idleWaiters: (() => void)[] = [];
+  /**
+   * Lines the database would not take (its disk is full): kept here, with negative ids, and sent like
+   * the others; they are lost only if the process ends before their chat takes them.
+   */
+  private readonly memory: Row[] = [];
+  private nextMemoryId = -1;
 
   constructor(
     private readonly db: Sqlite,
@@ -96,20 +104,53 @@ export class Outbox {
           new Date().toISOString(),
         );
     } catch (err) {
-      // a full disk must not take a job down with it: the line is lost, the log says so
-      this.log.error('outbox: could not keep a line', { backend, error: err });
-      return;
+      // a full disk must not take a job down with it, nor make the bot mute: the line waits in memory
+      this.keepInMemory(backend, to, text, opts, err);
     }
     this.pump(backend);
   }
 
+  private keepInMemory(
+    backend: Backend,
+    to: Conversation,
+    text: string,
+    opts: { meta?: MessageMeta; urgency: Urgency; coalesce?: string },
+    err: unknown,
+  ): void {
+    if (this.memory.length === 0)
+      this.log.error('outbox: the database cannot be written; lines wait in memory until it can', {
+        backend,
+        error: err,
+      });
+    if (opts.coalesce) {
+      const old = this.memory.findIndex(
+        (r) => r.backend === backend && r.coalesce_key === opts.coalesce && !this.inFlight.has(r.id),
+      );
+      if (old >= 0) this.memory.splice(old, 1);
+    }
+    // bounded: past the cap the oldest goes (a chat that is down, and a database that is full)
+    if (this.memory.length >= MEMORY_CAP) this.memory.shift();
+    this.memory.push({
+      id: this.nextMemoryId--,
+      backend,
+      conversation: JSON.stringify(to),
+      text,
+      meta: opts.meta ? JSON.stringify(opts.meta) : null,
+      urgency: opts.urgency,
+      coalesce_key: opts.coalesce ?? null,
+      pid: process.pid,
+      created_at: new Date().toISOString(),
+    });
+  }
+
   /** How many lines wait for `backend` (all chats when not given). */
   pending(backend?: Backend): number {
-    return (
+    const kept = (
       (backend
         ? this.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE backend = ?').get(backend)
         : this.db.prepare('SELECT COUNT(*) AS n FROM outbox').get()) as { n: number }
     ).n;
+    return kept + this.memory.filter((r) => !backend || r.backend === backend).length;
   }
 
   /** Resolves once every line is written, or after `deadlineMs` (the rest stays for the next start). */
@@ -129,11 +170,10 @@ export class Outbox {
 
   /** Lines this process can send on `backend` (a console line of another process is not its). */
   private pendingHere(backend: Backend): number {
-    return (
-      this.db
-        .prepare(`SELECT COUNT(*) AS n FROM outbox WHERE backend = ? AND (backend <> 'console' OR pid = ?)`)
-        .get(backend, process.pid) as { n: number }
-    ).n;
+    const kept = this.db
+      .prepare(`SELECT COUNT(*) AS n FROM outbox WHERE backend = ? AND (backend <> 'console' OR pid = ?)`)
+      .get(backend, process.pid) as { n: number };
+    return kept.n + this.memory.filter((r) => r.backend === backend).length;
   }
 
   private pumpAll(): void {
@@ -141,6 +181,11 @@ export class Outbox {
   }
 
   private delete(id: number): void {
+    if (id < 0) {
+      const i = this.memory.findIndex((r) => r.id === id);
+      if (i >= 0) this.memory.splice(i, 1);
+      return;
+    }
     try {
       this.db.prepare('DELETE FROM outbox WHERE id = ?').run(id);
     } catch (err) {
@@ -166,8 +211,9 @@ export class Outbox {
       ).filter((r) => !this.inFlight.has(r.id));
     } catch (err) {
       this.log.error('outbox: could not read the waiting lines', { backend, error: err });
-      return;
+      rows = [];
     }
+    rows.push(...this.memory.filter((r) => r.backend === backend && !this.inFlight.has(r.id)));
     rows.sort((a, b) => rank[a.urgency] - rank[b.urgency] || a.id - b.id);
     for (const r of rows) {
       this.inFlight.add(r.id);

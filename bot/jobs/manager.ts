@@ -91,14 +91,18 @@ export class JobManager {
    * anything), with the job in the answer's metadata. Returns the job's id.
    */
   async start(asker: Asker, spec: Omit<JobSpec, 'origin'>, what: string): Promise<number> {
-    const { id, waitingFor } = this.submit({ ...spec, origin: originOf(asker) });
-    const wait = waitingFor ? `; it waits for job ${waitingFor.job}, which holds ${waitingFor.volume}` : '';
+    const { id, waitingFor, heavyAhead } = this.submit({ ...spec, origin: originOf(asker) });
+    const wait = waitingFor
+      ? `; it waits for job ${waitingFor.job}, which holds ${waitingFor.volume}`
+      : heavyAhead
+        ? `; it waits its turn: at most ${this.deps.maxHeavy} restores, extractions or fetches run at once (jobs.maxHeavy), and ${heavyAhead.length === 1 ? 'job' : 'jobs'} ${heavyAhead.join(', ')} ${heavyAhead.length === 1 ? 'is' : 'are'} running`
+        : '';
     await asker.reply(`job ${id} started: ${what}${wait}`, { kind: 'job-started', jobId: id });
     return id;
   }
 
   /** Creates the job and starts it, or queues it behind the job that holds its volume. */
-  submit(spec: JobSpec): { id: number; waitingFor?: { job: number; volume: string } } {
+  submit(spec: JobSpec): { id: number; waitingFor?: { job: number; volume: string }; heavyAhead?: number[] } {
     const busyVolume = spec.volumes.find((v) => this.deps.locks.heldHere(v));
     const busy = busyVolume === undefined ? undefined : this.deps.locks.localHolder(busyVolume)!;
     if (busy !== undefined && this.deps.whenBusy === 'refuse') {
@@ -128,7 +132,12 @@ export class JobManager {
     });
     this.queue.push(id);
     this.pump();
-    return busy !== undefined ? { id, waitingFor: { job: busy, volume: busyVolume! } } : { id };
+    if (busy !== undefined) return { id, waitingFor: { job: busy, volume: busyVolume! } };
+    if (spec.heavy && this.queue.includes(id)) {
+      const ahead = [...this.live.entries()].filter(([, j]) => j.promise && j.spec.heavy).map(([n]) => n);
+      if (ahead.length >= (this.deps.maxHeavy ?? Number.POSITIVE_INFINITY)) return { id, heavyAhead: ahead };
+    }
+    return { id };
   }
 
   /**

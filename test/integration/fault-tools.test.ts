@@ -3,7 +3,16 @@
 // a dump store on a small file system that fills; a vos dump stopped with SIGSTOP. Each time the bot
 // says what happened with the tool's own words, keeps or cleans what it must, and nothing is lost.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -210,4 +219,49 @@ describe('a dump store on a small file system that fills', () => {
       readdirSync(join(mnt, 'dumps'), { recursive: true }).filter((f) => String(f).endsWith('.partial')),
     ).toEqual([]);
   }, 120_000);
+
+  it('the database cannot be written either: commands fail saying so, the bot lives on, and works once there is room', async () => {
+    const filler = join(mnt, 'filler');
+    const jobsBefore = h.bot.services.jobs.list(100).length;
+    expect(jobsBefore).toBeGreaterThan(0);
+    fillUp(filler);
+    try {
+      // (a few commands: SQLite first fills the free pages its files already have)
+      const cannot = new RegExp(
+        `^error: afsbot cannot write its database \\(${join(mnt, 'afsbot.db').replaceAll('.', '\\.')}\\): database or disk is full\\. Nothing was done; free some space on its file system and ask again\\.$`,
+      );
+      let answer = '';
+      for (let i = 0; i < 50 && !cannot.test(answer); i++) answer = await h.chat.type('!ping');
+      expect(answer).toMatch(cannot);
+      expect(await h.chat.type('!dump ftf.a full')).toMatch(cannot);
+      expect(h.bot.services.jobs.list(100)).toHaveLength(jobsBefore); // no job was started
+    } finally {
+      rmSync(filler, { force: true });
+    }
+    expect(h.bot.database.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    // with room again: answered, and jobs run (this one is refused by the free-space check, as before)
+    expect(await h.chat.type('!ping')).toBe('pong');
+    expect((await h.chat.job('!dump ftf.a', 60_000)).result).toMatch(/failed: not started: .* needs about/);
+    expect(h.bot.services.jobs.list(100)).toHaveLength(jobsBefore + 1);
+  }, 120_000);
 });
+
+/** Writes `path` until its file system has no byte left. */
+function fillUp(path: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const size of [1 << 20, 4096, 1]) {
+      const chunk = Buffer.alloc(size);
+      for (;;) {
+        try {
+          writeSync(fd, chunk);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

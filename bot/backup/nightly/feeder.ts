@@ -37,6 +37,9 @@ export class ArchiveFeeder {
   }
 
   private kick(): void {
+    // a stopped run (cancelled, or at its deadline) sends nothing more: what waits stays unarchived in
+    // the catalog, and the next night sends it
+    if (this.job.signal.aborted) return;
     const waiting = this.pending.reduce((a, r) => a + r.stored_bytes, 0);
     if (this.pending.length === 0 || (!this.closing && waiting < this.s.config.archive.batchBytes)) return;
     this.running ??= this.drain().finally(() => {

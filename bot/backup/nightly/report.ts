@@ -140,7 +140,7 @@ export function renderReport(st: NightlyStats): string {
   if (st.excluded.length) lines.push(`left out by xprefix: ${st.excluded.join(', ')}`);
   if (!st.dryRun && st.retention.cutoff)
     lines.push(
-      `retention: removed ${st.retention.removed} local dump${st.retention.removed === 1 ? '' : 's'} from before ${st.retention.cutoff} (${formatBytes(st.retention.freed)}), all in the archive${st.retention.keptUnarchived ? `; kept ${st.retention.keptUnarchived} not archived yet` : ''}`,
+      `retention: removed ${st.retention.removed} local dump${st.retention.removed === 1 ? '' : 's'} from before ${st.retention.cutoff} (${formatBytes(st.retention.freed)}), all in the archive${st.retention.keptUnarchived ? `; kept ${st.retention.keptUnarchived} not archived yet` : ''}${st.retention.stagingRemoved ? `; staging: removed ${st.retention.stagingRemoved} handed-over item${st.retention.stagingRemoved === 1 ? '' : 's'} older than ${st.retention.stagingKeepDays} days` : ''}`,
     );
   for (const kind of ['check', 'test-restore', 'forget'] as const) {
     const m = st.maintenance.find((x) => x.kind === kind);

@@ -135,12 +135,9 @@ export async function runNightly(s: Services, job: RunningJob, dryRun: boolean):
     await run.phase('retention', async () => {
       const r = await applyRetention(s, runJob, now);
       stats.archive.notes.push(...r.notes);
-      const staged = expireStaging(s);
-      if (staged.length)
-        stats.archive.notes.push(
-          `staging: removed ${staged.length} handed-over files older than ${s.config.dumps.stagingKeepDays} days`,
-        );
       Object.assign(stats.retention, {
+        stagingRemoved: expireStaging(s).length,
+        stagingKeepDays: s.config.dumps.stagingKeepDays,
         removed: r.removed,
         freed: r.freed,
         cutoff: r.cutoff,

@@ -34,7 +34,15 @@ export interface NightlyStats {
     errors: string[];
     notes: string[];
   };
-  retention: { removed: number; freed: number; cutoff: string; keptUnarchived: number };
+  retention: {
+    removed: number;
+    freed: number;
+    cutoff: string;
+    keptUnarchived: number;
+    /** Staged files (of !backup get, !restore-file) removed after dumps.stagingKeepDays. */
+    stagingRemoved: number;
+    stagingKeepDays: number;
+  };
   /** Covered volumes whose content has no good dump for staleDays or more. */
   stale: { volume: string; last: string | null }[];
   /** Read-write volumes in the VLDB that no prefix covers, and those an xprefix leaves out. */
@@ -56,7 +64,7 @@ export function emptyStats(date: string, dryRun: boolean, archiveOn: boolean): N
     backupsys: { backedUp: 0, failed: 0 },
     volumes: [],
     archive: { enabled: archiveOn, snapshots: 0, processed: 0, added: 0, pending: 0, errors: [], notes: [] },
-    retention: { removed: 0, freed: 0, cutoff: '', keptUnarchived: 0 },
+    retention: { removed: 0, freed: 0, cutoff: '', keptUnarchived: 0, stagingRemoved: 0, stagingKeepDays: 0 },
     stale: [],
     uncovered: [],
     excluded: [],
