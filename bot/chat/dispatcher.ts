@@ -169,7 +169,9 @@ export class Dispatcher<S> {
       const error = err instanceof Error ? err : new Error(String(err));
       audit.settle(ref, 'failed', error.message);
       log.error('command failed', { ref, command: spec.name, error });
-      await reply(`${prefix}${spec.name} failed (ref ${ref}); the details are in the log`);
+      // an admin is told what broke (a tool that timed out, a disk that failed); the stack is in the log
+      const why = admin ? `: ${error.message.split('\n')[0]}` : '';
+      await reply(`${prefix}${spec.name} failed${why} (ref ${ref}; the details are in the log)`);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { decodeInto } from '../../actions/decode.ts';
 import { sha256File } from '../../actions/dump-store.ts';
@@ -111,7 +111,14 @@ async function get(s: Services, job: RunningJob, date: string, what: string): Pr
       // retention removed the local file: stream it out of the archive, and check it
       job.leftover(`dir:${dir}`);
       job.progress(`fetching ${basename(row.location)} from the archive`, 0, row.stored_bytes);
-      await s.archive.fetch(row.archive_snapshot, row.archive_path, placed, job.signal);
+      try {
+        await s.archive.fetch(row.archive_snapshot, row.archive_path, placed, job.signal);
+      } catch (err) {
+        // a chain with a link missing is no use to anyone: the directory goes, with what was placed
+        rmSync(dir, { recursive: true, force: true });
+        job.settled(`dir:${dir}`);
+        throw err;
+      }
       await s.archive
         .fetch(row.archive_snapshot, `${row.archive_path}.json`, `${placed}.json`, job.signal)
         .catch(() => undefined); // an old dump may have gone in without its sidecar

@@ -114,4 +114,29 @@ describe('two file servers', () => {
     const next = await h.chat.job('!nightly run', 240_000);
     expect(next.result).toMatch(/nightly 2026\.08\.05: OK\./);
   }, 420_000);
+
+  it('frozen (it takes calls and never answers): each kind of vos call gives up after its own timeout', async () => {
+    const quick = await startMemoryBot({
+      cell,
+      clock: () => now,
+      env: {
+        AFSBOT_NIGHTLY_PREFIXES: 'ff.b',
+        AFSBOT_AFS_TIMEOUT_MS: '3000',
+        AFSBOT_AFS_LONG_TIMEOUT_MS: '8000',
+      },
+    });
+    await fs2('freeze');
+    try {
+      // a short call (vos examine, before the job starts): afs.timeoutMs, and the admin is told
+      expect(await quick.chat.type('!dump ff.b1 full')).toMatch(
+        /^!dump failed: vos examine ff\.b1 failed: vos timed out after 3000 ms \(ref \d+; the details are in the log\)$/,
+      );
+      // a long one (vos backupsys, which may take hours in a big cell): afs.longTimeoutMs
+      const r = await quick.chat.job('!nightly run', 120_000);
+      expect(r.result).toMatch(/failed: vos backupsys failed: vos timed out after 8000 ms/);
+    } finally {
+      await fs2('thaw');
+      await quick.stop();
+    }
+  }, 180_000);
 });

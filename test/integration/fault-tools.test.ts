@@ -135,6 +135,33 @@ describe('the SFTP server of the archive fails in the middle of a run', () => {
     expect(next.result).toMatch(/nightly 2026\.06\.05: OK\./);
     expect(h.bot.services.catalog.unarchived()).toEqual([]);
   }, 300_000);
+
+  it('a fetch from the archive over a stalled link: stopped by the watchdog, the volume let go, and it works once the link does', async () => {
+    // the first night's full is only in the archive now (as after retention)
+    const full = h.bot.services.catalog.forVolume('fts.a').find((r) => r.date === '2026.06.01')!;
+    expect(full.archive_snapshot).toBeTruthy();
+    rmSync(full.location);
+    rmSync(`${full.location}.json`, { force: true });
+    const since = h.chat.said.length;
+    void h.chat.type('!backup get 2026.06.01 fts.a');
+    await waitForProcess(process.pid, /restic .* dump /);
+    const session = await waitForProcess(daemonPid(), /sshd/);
+    process.kill(session, 'SIGSTOP');
+    try {
+      const failed = await h.chat.waitFor(/^job \d+ \(get fts\.a of 2026\.06\.01\) failed/, 120_000, since);
+      expect(failed).toMatch(/stalled: nothing was read or written for 3 s/);
+      expect(h.bot.services.jobs.holder('fts.a')).toBeUndefined();
+      // nothing half-fetched is left to be taken for a dump: the failed job's directory is gone
+      const failedId = /^job (\d+)/.exec(failed)![1];
+      const staged = readdirSync(join(h.dir, 'staging'), { recursive: true }).map(String);
+      expect(staged.filter((f) => f.startsWith(`job-${failedId}-`))).toEqual([]);
+    } finally {
+      process.kill(session, 'SIGCONT');
+    }
+    const again = await h.chat.job('!backup get 2026.06.01 fts.a', 120_000);
+    expect(again.result).toMatch(/done: /);
+    expect(again.result).toMatch(/, from archive snapshot [0-9a-f]{8}, checksum verified\)$/m);
+  }, 240_000);
 });
 
 describe('a vos dump stopped with SIGSTOP', () => {

@@ -36,7 +36,9 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function dumpBack(r: Restic, snapshot: string, name: string): Promise<Buffer> {
   const c = r.dumpCommand(snapshot, name);
-  const out = await execa(c.program, c.args, { env: c.env, encoding: 'buffer' });
+  // every byte as it came: execa strips a final newline by default, which random data ends with once
+  // in 256 runs
+  const out = await execa(c.program, c.args, { env: c.env, encoding: 'buffer', stripFinalNewline: false });
   return Buffer.from(out.stdout);
 }
 

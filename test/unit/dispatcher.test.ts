@@ -110,11 +110,11 @@ describe('Dispatcher', () => {
     expect(t.replies).toEqual(['error: no dumps for 2013.01.28. usage: !oops (e.g. !oops)']);
   });
 
-  it('hides an internal error behind a ref and logs its cause and stack', async () => {
+  it('tells an admin what an internal error was, with a ref, and logs its cause and stack', async () => {
     const t = setup();
     await t.say('!boom');
     const ref = t.store.recent(1)[0]!;
-    expect(t.replies).toEqual([`!boom failed (ref ${ref.id}); the details are in the log`]);
+    expect(t.replies).toEqual([`!boom failed: disk on fire (ref ${ref.id}; the details are in the log)`]);
     expect(ref).toMatchObject({ outcome: 'failed', detail: 'disk on fire' });
     const logged = JSON.parse(t.log().trim().split('\n').pop()!);
     expect(logged).toMatchObject({ level: 'error', ref: ref.id, command: 'boom' });

@@ -2,10 +2,11 @@
 // the dumps go on; a dump whose local file retention removed is read back with `restic dump`. The
 // catalog records, per dump, the snapshot and the path it has in the archive. Every dump goes in with
 // its sidecar, so the catalog can be rebuilt from the archive alone.
-import { chownSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, fsyncSync, openSync, renameSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Cancelled, sleep } from '../../../actions/backoff.ts';
 import type { DumpSource } from '../../../actions/decode.ts';
+import { partialName, removeQuietly } from '../../../actions/dump-store.ts';
 import { runTool, type Stall, spawnTool, watchStall } from '../../../actions/exec.ts';
 import { faultPoint } from '../../../actions/faults.ts';
 import { Restic, type ResticLock } from '../../../actions/restic.ts';
@@ -237,12 +238,18 @@ export class Archive {
     };
   }
 
-  /** Writes an archived file into `dst` (restic dump straight into the file), stopped if it stalls. */
+  /**
+   * Writes an archived file into `dst` (restic dump into a partial file beside it, renamed once whole),
+   * stopped if it stalls. A fetch that fails leaves nothing under a name that looks valid.
+   */
   async fetch(snapshot: string, path: string, dst: string, signal?: AbortSignal): Promise<void> {
-    const fd = openSync(dst, 'wx', 0o600);
+    if (existsSync(dst)) throw new Error(`${dst} is there already; not overwritten`);
+    const tmp = partialName(dst);
+    const fd = openSync(tmp, 'wx', 0o600);
     const stop = new AbortController();
     let stalled: Stall | undefined;
     let unwatch = () => {};
+    let whole = false;
     try {
       const c = this.restic.dumpCommand(snapshot, path.replace(/^\//, ''));
       const p = spawnTool(c.program, c.args, {
@@ -258,9 +265,13 @@ export class Archive {
       const r = await p.done;
       if (stalled) throw new Error(`fetching ${path} from the archive failed: ${stalled.message}`);
       if (!r.ok) throw new Error(`restic dump of ${path} failed: ${r.message}`);
+      fsyncSync(fd);
+      whole = true;
     } finally {
       unwatch();
       closeSync(fd);
+      if (!whole) removeQuietly(tmp);
     }
+    renameSync(tmp, dst);
   }
 }
