@@ -48,7 +48,15 @@ describe('metrics and health', () => {
     expect(m.text).toMatch(/^afsbot_volume_last_good_dump_age_seconds\{volume="hl\.a"\} \d+/m);
     expect(m.text).toMatch(/^afsbot_jobs\{state="ok"\} 1$/m);
     expect(m.text).toMatch(/^afsbot_healthy 1$/m);
+    expect(m.text).toMatch(/^afsbot_chat_connected\{backend="console"\} 1$/m);
+    expect(m.text).toMatch(/^afsbot_archive_last_check_timestamp_seconds 0$/m); // none yet
     expect((await get('/healthz')).status).toBe(200);
+    // after a check of the archive: when, and that it was OK
+    expect((await h.chat.job('!nightly maintenance check', 120_000)).result).toMatch(/check: ok/);
+    const after = (await get('/metrics')).text;
+    expect(after).toMatch(/^afsbot_archive_last_check_ok 1$/m);
+    const at = Number(/^afsbot_archive_last_check_timestamp_seconds (\d+)/m.exec(after)?.[1]);
+    expect(Math.abs(at - Date.now() / 1000)).toBeLessThan(120);
     expect((await get('/nope')).status).toBe(404);
   });
 
