@@ -4,11 +4,38 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStoredHeader, type Tools } from '../../actions/decode.ts';
-import { listDumpFiles, parseDumpFileName, readSidecar } from '../../actions/dump-store.ts';
+import {
+  listDumpFiles,
+  parseDumpFileName,
+  readSidecar,
+  type Sidecar,
+  type StoredFile,
+} from '../../actions/dump-store.ts';
 import type { Catalog, NewDump } from './catalog.ts';
 
 const LEGACY_DUMP = /^(\d{4}\.\d{2}\.\d{2})-(.+)\.dump\.gz\.aescrypt$/;
 const LEGACY_DB = /^(\d{4}\.\d{2}\.\d{2})-databases\.tar\.gz\.aescrypt$/;
+
+/** The catalog row of a dump file its sidecar describes (the sidecar's size matches the file's). */
+export function rowFromSidecar(f: StoredFile, side: Sidecar): NewDump {
+  return {
+    volume: side.volume,
+    volume_id: side.volumeId,
+    clone_id: side.cloneId,
+    date: f.date,
+    level: side.level,
+    kind: side.kind,
+    clone_time: side.cloneTime,
+    base_clone_time: side.baseCloneTime,
+    raw_bytes: side.rawBytes,
+    stored_bytes: f.size,
+    sha256: side.sha256,
+    location: f.path,
+    job_id: null,
+    files: side.files ?? null,
+    disk_kb: side.diskKb ?? null,
+  };
+}
 
 /** What the dump store holds, as catalog rows; files it cannot read are listed with why. */
 async function scanDumpStore(
@@ -21,23 +48,7 @@ async function scanDumpStore(
     const name = parseDumpFileName(f.name)!;
     const side = readSidecar(f.path);
     if (side && side.storedBytes === f.size) {
-      found.push({
-        volume: side.volume,
-        volume_id: side.volumeId,
-        clone_id: side.cloneId,
-        date: f.date,
-        level: side.level,
-        kind: side.kind,
-        clone_time: side.cloneTime,
-        base_clone_time: side.baseCloneTime,
-        raw_bytes: side.rawBytes,
-        stored_bytes: f.size,
-        sha256: side.sha256,
-        location: f.path,
-        job_id: null,
-        files: side.files ?? null,
-        disk_kb: side.diskKb ?? null,
-      });
+      found.push(rowFromSidecar(f, side));
       continue;
     }
     // No usable sidecar: the dump's own header says what it is.

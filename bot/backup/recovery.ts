@@ -14,6 +14,7 @@ import type { Conversation } from '../chat/adapter.ts';
 import type { Origin } from '../jobs/job.ts';
 import { processAlive } from '../platform/process.ts';
 import type { Services } from '../services.ts';
+import { rowFromSidecar } from './catalog-rescan.ts';
 import { describeState } from './promote.ts';
 
 function mtimeMs(path: string): number {
@@ -39,23 +40,7 @@ export function recoverDumpStore(s: Services): string[] {
     if (s.catalog.byLocation(f.path)) continue;
     const side = readSidecar(f.path);
     if (!side || side.storedBytes !== f.size) continue; // a dump of another process, still being described
-    s.catalog.add({
-      volume: side.volume,
-      volume_id: side.volumeId,
-      clone_id: side.cloneId,
-      date: f.date,
-      level: side.level,
-      kind: side.kind,
-      clone_time: side.cloneTime,
-      base_clone_time: side.baseCloneTime,
-      raw_bytes: side.rawBytes,
-      stored_bytes: f.size,
-      sha256: side.sha256,
-      location: f.path,
-      job_id: null,
-      files: side.files ?? null,
-      disk_kb: side.diskKb ?? null,
-    });
+    s.catalog.add(rowFromSidecar(f, side));
     adopted.push(`${side.volume} of ${f.date}`);
   }
   if (adopted.length)

@@ -9,7 +9,14 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseStatus } from '../../actions/vos.ts';
 import { sandboxEnv } from '../support/bot-env.ts';
-import { cellVos, freshVolume, removeIfThere, vosOk, writeVolumeFile } from '../support/cell-tools.ts';
+import {
+  busyTransactions,
+  cellVos,
+  freshVolume,
+  removeIfThere,
+  vosOk,
+  writeVolumeFile,
+} from '../support/cell-tools.ts';
 import { repoRoot } from '../support/peers.ts';
 
 const cell = inject('cell');
@@ -49,15 +56,6 @@ async function waitFor(out: () => string, re: RegExp, ms = 30_000): Promise<RegE
   }
 }
 
-async function busyTransactions(volume: string): Promise<number> {
-  const e = await vos.listvldbEntry(volume);
-  if (!e.ok || !e.entry) return 0;
-  const ids = [e.entry.rw, e.entry.backup].filter(Boolean);
-  return parseStatus(await vosOk(vos, ['status', '-server', cell.server])).filter((t) =>
-    ids.includes(t.volumeId),
-  ).length;
-}
-
 beforeAll(async () => {
   await removeIfThere(cell, 't3.crash');
   await freshVolume(cell, VOL);
@@ -95,7 +93,7 @@ describe('a crash in the middle of a job', () => {
     );
     expect(out).toMatch(new RegExp(`job ${id} interrupted full dump of`));
     expect(partial()).toEqual([]);
-    expect(await busyTransactions(VOL)).toBe(0);
+    expect(await busyTransactions(cell, VOL)).toBe(0);
   });
 
   it('mid-restore: the next start removes the half-restored volume', { timeout: 240_000 }, async () => {

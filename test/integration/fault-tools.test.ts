@@ -18,36 +18,21 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { listDumpFiles, listPartials } from '../../actions/dump-store.ts';
-import { parseStatus } from '../../actions/vos.ts';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
-import { cellVos, freshVolume, removeIfThere, vosOk, writeVolumeFile } from '../support/cell-tools.ts';
+import {
+  busyTransactions,
+  cellVos,
+  freshVolume,
+  removeIfThere,
+  writeVolumeFile,
+} from '../support/cell-tools.ts';
 import { agreement } from '../support/invariants.ts';
 import { parseEnv, repoRoot } from '../support/peers.ts';
-import { descendants } from '../support/spawned-bot.ts';
+import { waitForProcess } from '../support/spawned-bot.ts';
 
 const cell = inject('cell');
-const vos = cellVos(cell);
+const _vos = cellVos(cell);
 const sshd = join(repoRoot, 'scripts/peers/sshd.sh');
-
-/** A process of ours, at any depth below `pid`, whose command line matches; waits for it. */
-async function waitForProcess(pid: number, re: RegExp, ms = 60_000): Promise<number> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const hit = descendants(pid).find((d) => re.test(d.cmdline));
-    if (hit) return hit.pid;
-    if (Date.now() > deadline) throw new Error(`no process matching ${re} appeared`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function busyTransactions(volume: string): Promise<number> {
-  const e = await vos.listvldbEntry(volume);
-  if (!e.ok || !e.entry) return 0;
-  const ids = [e.entry.rw, e.entry.backup].filter(Boolean);
-  return parseStatus(await vosOk(vos, ['status', '-server', cell.server])).filter((t) =>
-    ids.includes(t.volumeId),
-  ).length;
-}
 
 describe('the SFTP server of the archive fails in the middle of a run', () => {
   let h: MemoryHarness;
@@ -186,7 +171,7 @@ describe('a vos dump stopped with SIGSTOP', () => {
     );
     expect(listPartials(join(h.dir, 'dumps'))).toEqual([]);
     expect(listDumpFiles(join(h.dir, 'dumps'))).toEqual([]);
-    expect(await busyTransactions('ftv.big')).toBe(0);
+    expect(await busyTransactions(cell, 'ftv.big')).toBe(0);
     // and the volume dumps again at once
     expect((await h.chat.job('!dump ftv.big full', 120_000)).result).toMatch(/done: full dump of ftv\.big/);
   }, 180_000);

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Vos } from '../../actions/vos.ts';
+import { parseStatus, Vos } from '../../actions/vos.ts';
 import type { CellInfo } from './peers.ts';
 
 export function cellVos(cell: CellInfo): Vos {
@@ -130,4 +130,15 @@ export async function setOnline(cell: CellInfo, volume: string, online: boolean)
     '-id',
     volume,
   ]);
+}
+
+/** Transactions the file server has open on a volume or its clone (a killed vos leaves one). */
+export async function busyTransactions(cell: CellInfo, volume: string): Promise<number> {
+  const vos = cellVos(cell);
+  const e = await vos.listvldbEntry(volume);
+  if (!e.ok || !e.entry) return 0;
+  const ids = [e.entry.rw, e.entry.backup].filter(Boolean);
+  return parseStatus(await vosOk(vos, ['status', '-server', cell.server])).filter((t) =>
+    ids.includes(t.volumeId),
+  ).length;
 }

@@ -44,6 +44,17 @@ export function descendants(pid: number): { pid: number; cmdline: string }[] {
   return out;
 }
 
+/** A process at any depth below `pid` whose command line matches; waits for it to appear. */
+export async function waitForProcess(pid: number, re: RegExp, ms = 60_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const hit = descendants(pid).find((d) => re.test(d.cmdline));
+    if (hit) return hit.pid;
+    if (Date.now() > deadline) throw new Error(`no process matching ${re} appeared`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /**
  * Runs a session and kills the bot with SIGKILL when `when` says: `{ fault }` sets AFSBOT_FAULT (the bot
  * kills itself at that point); `{ tool }` kills it the moment one of its descendants' command lines
