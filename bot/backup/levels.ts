@@ -37,7 +37,10 @@ export function chooseLevel(v: VolumeFacts, dumps: DumpFacts[], fullToday: boole
       why: `its volume id changed (${newestFull.volumeId} -> ${v.volumeId}), so the old chain does not apply`,
     };
   }
-  if (last && v.updated <= last.cloneTime)
+  // times are whole seconds: a change in the second of the last clone may have come after it, and vos
+  // dump -time T takes every vnode changed at T or later (serverModifyTime >= T, src/volser/dumpstuff.c),
+  // so only a volume last changed before that second is known to be unchanged
+  if (last && v.updated < last.cloneTime)
     return { level: 'unchanged', why: 'nothing changed since its last dump' };
   if (fullToday) return { level: 'full', why: 'today is the weekly full dump' };
   return { level: 'incremental', since: newestFull.cloneTime, why: 'since its newest full' };

@@ -70,6 +70,10 @@ describe('the SFTP server of the archive fails in the middle of a run', () => {
     const since = h.chat.said.length;
     void h.chat.type('!nightly run');
     await waitForProcess(process.pid, /restic .* backup /);
+    // freeze the session serving the upload at once, so the upload cannot finish before the server goes
+    // down (stopping sshd takes a while on a busy machine); `down` then kills the session, frozen or not
+    const session = await waitForProcess(daemonPid(), /sshd/);
+    process.kill(session, 'SIGSTOP');
     await execa(sshd, ['down', '--name', 'faults'], { stderr: 'inherit' });
     const report = await h.chat.waitFor(
       /^job \d+ \(nightly run\) done: nightly 2026\.06\.02: NOT SAFE/,

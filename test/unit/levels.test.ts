@@ -31,6 +31,12 @@ describe('chooseLevel', () => {
     expect(chooseLevel(vol, [full, incr], true)).toMatchObject({ level: 'unchanged' });
   });
 
+  it('dumps a volume changed in the same second as its last clone: the change may have come after it', () => {
+    const incr = { level: 'incremental' as const, volumeId: 536870918, cloneTime: 2000, baseCloneTime: 1000 };
+    expect(chooseLevel(vol, [full, incr], false)).toMatchObject({ level: 'incremental', since: 1000 });
+    expect(chooseLevel({ ...vol, updated: 1999 }, [full, incr], false)).toMatchObject({ level: 'unchanged' });
+  });
+
   it('starts a new chain when the volume was replaced (a promote gives it a new id)', () => {
     expect(chooseLevel({ ...vol, volumeId: 536870999 }, [full], false)).toMatchObject({
       level: 'full',

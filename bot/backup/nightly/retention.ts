@@ -83,7 +83,7 @@ export function staleVolumes(
       (a, b) => ((b.clone_time ?? 0) >= (a?.clone_time ?? 0) ? b : a),
       undefined,
     );
-    const changedSince = !newest || Number(f.rw.updateDate ?? 0) > (newest.clone_time ?? 0);
+    const changedSince = !newest || Number(f.rw.updateDate ?? 0) >= (newest.clone_time ?? 0);
     if (changedSince && (!newest || newest.date <= limit))
       out.push({ volume: f.volume, last: newest?.date ?? null });
   }
