@@ -24,6 +24,7 @@ import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
 import {
   cellVos,
   freshVolume,
+  nextSecond,
   readVolumeFile,
   removeIfThere,
   setOnline,
@@ -90,10 +91,10 @@ describe('a week of nightly runs into the archive', () => {
     for (let i = 0; i <= 7; i++) {
       now = nightOf(i);
       const date = dumpDate(now, 'UTC');
-      await new Promise((r) => setTimeout(r, 1100)); // clone times are in seconds
       dayText.set(date, `wk.a on ${date}\n`);
       writeVolumeFile(cell, 'wk.a', 'day.txt', dayText.get(date)!);
       if (i % 2 === 0) writeVolumeFile(cell, 'wk.b', `b-${i}.txt`, `night ${i}\n`);
+      await nextSecond(); // the clone comes a second after the writes: what was not written is unchanged
       const r = await h.chat.job('!nightly run', 180_000);
       const levels = h.bot.services.catalog.onDate(date).map((d) => `${d.volume}:${d.level}`);
       // Sunday: a full of what changed; the week: incrementals of what changed; the rest unchanged
@@ -214,8 +215,8 @@ describe('a week of nightly runs into the archive', () => {
 
   it('a volume that goes off line fails alone, and the report names it and why', async () => {
     now = nightOf(8);
-    await new Promise((r) => setTimeout(r, 1100));
     writeVolumeFile(cell, 'wk.a', 'day.txt', 'night 8\n');
+    await nextSecond();
     await setOnline(cell, 'wk.off', false);
     const r = await h.chat.job('!nightly run', 180_000);
     await setOnline(cell, 'wk.off', true);

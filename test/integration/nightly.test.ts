@@ -2,7 +2,7 @@
 // then incremental for what changed and nothing for what did not, with a report that says so.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
-import { freshVolume, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import { freshVolume, nextSecond, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
 
 const cell = inject('cell');
 let now = new Date('2026-02-02T03:00:00Z'); // a Monday
@@ -14,6 +14,7 @@ beforeAll(async () => {
     await freshVolume(cell, v);
     writeVolumeFile(cell, v, 'f.txt', `${v} first\n`);
   }
+  await nextSecond(); // so night.b is unchanged after the first night's clone
   h = await startMemoryBot({
     cell,
     clock: () => now,
@@ -50,7 +51,6 @@ describe('nightly run', () => {
 
   it('the next night: incremental for the volume that changed, nothing for the other', async () => {
     now = new Date('2026-02-03T03:00:00Z');
-    await new Promise((r) => setTimeout(r, 1100));
     writeVolumeFile(cell, 'night.a', 'f.txt', 'night.a changed\n');
     const r = await h.chat.job('!nightly run');
     expect(r.result).toMatch(

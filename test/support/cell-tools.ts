@@ -97,6 +97,15 @@ export function writeVolumeFile(cell: CellInfo, volume: string, path: string, da
   }
 }
 
+/**
+ * Waits until the wall clock is in a later second than now. Volume times are whole seconds, and a
+ * volume changed in the second of its last clone is dumped again the next night (the change may have
+ * come after the clone); a test that wants a volume seen as unchanged waits this after its last write.
+ */
+export async function nextSecond(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+}
+
 /** The volume's last change (seconds) and disk use (KiB), as its file server reports them now. */
 function serverView(cell: CellInfo, volume: string): { updated: number; diskKb: number } {
   const vos = cellVos(cell);
