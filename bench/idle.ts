@@ -71,7 +71,7 @@ async function main(): Promise<void> {
       AFSBOT_IRC_ACCOUNT: 'afsbot',
       AFSBOT_IRC_PASSWORD_FILE: passwordFile,
       AFSBOT_IRC_CHANNELS: '#idle',
-      AFSBOT_ADMINS_IRC: 'alice',
+      AFSBOT_ADMINS: 'alice irc:alice',
       ...extra,
     });
     const built = await measure('built', env('afsbot-built'), irc);

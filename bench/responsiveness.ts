@@ -48,7 +48,7 @@ async function main(): Promise<void> {
         ...sandboxEnv(cell, dir),
         AFSBOT_NIGHTLY_PREFIXES: 'rb.',
         AFSBOT_NIGHTLY_SCHEDULE: '0 3 1 1 *',
-        AFSBOT_ADMINS_IRC: 'alice',
+        AFSBOT_ADMINS: 'alice irc:alice',
         AFSBOT_IRC: '1',
         AFSBOT_IRC_HOST: irc.host,
         AFSBOT_IRC_PORT: String(irc.port),

@@ -1,5 +1,5 @@
 // backup-manager: the wiki's command-line tool, rebuilt on the bot's own commands. Each subcommand is
-// one bot command run in this process as the local unix user (checked against admins.console), with
+// one bot command run in this process as the local unix user (checked against the admins' console identities), with
 // the same store, the same catalog and the same locks as the bot, so it works when chat is down and
 // never collides with a running bot.
 import { Readable } from 'node:stream';

@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { Archive } from '../bot/backup/archive/archive.ts';
 import { Catalog } from '../bot/backup/catalog.ts';
 import { AuditLog } from '../bot/chat/audit.ts';
+import { personOf } from '../bot/chat/auth.ts';
 import type { Config } from '../bot/platform/config.ts';
 import type { Database } from '../bot/platform/database.ts';
 import type { Logger } from '../bot/platform/log.ts';
@@ -74,6 +75,7 @@ export async function keysMain(
     new AuditLog(deps.database.db).record({
       backend: 'console',
       identity: who,
+      person: personOf({ backend: 'console', id: who, name: who }, deps.config.admins),
       name: who,
       channel: 'cli',
       text: `keys ${text}`,

@@ -32,12 +32,13 @@ trap 'exit 143' TERM
 
 # Throwaway credentials for this sandbox only, made fresh on every run.
 admin_pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+admin2_pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
 bot_pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
 
 say "starting the OpenAFS cell and the IRC server"
 scripts/peers/afs-cell.sh up --name demo --seed >"$state/cell.env" 2>"$state/cell.log" &
 cell_job=$!
-scripts/peers/irc-server.sh up --name demo --accounts "admin:$admin_pw,afsbot:$bot_pw" >"$state/irc.env" 2>"$state/irc.log" &
+scripts/peers/irc-server.sh up --name demo --accounts "admin:$admin_pw,admin2:$admin2_pw,afsbot:$bot_pw" >"$state/irc.env" 2>"$state/irc.log" &
 irc_job=$!
 wait $cell_job || { say "the AFS cell did not start:"; tail -20 "$state/cell.log" >&2; exit 1; }
 wait $irc_job || { say "the IRC server did not start:"; tail -20 "$state/irc.log" >&2; exit 1; }
@@ -55,7 +56,10 @@ cat >"$state/config.json" <<JSON
   "databasePath": "$state/afsbot.db",
   "dumps": { "dir": "$state/dumps", "stagingDir": "$state/staging" },
   "log": { "level": "info", "file": "$state/afsbot.log" },
-  "admins": { "irc": ["admin"], "console": ["$me"] },
+  "admins": [
+    { "name": "you", "irc": ["admin"], "console": ["$me"] },
+    { "name": "second", "irc": ["admin2"] }
+  ],
   "console": { "enabled": true },
   "metrics": { "port": $metrics_port },
   "irc": {
@@ -77,15 +81,17 @@ cat >&2 <<TXT
   AFS cell:   $AFSBOT_AFS_CELL, file server $AFSBOT_AFS_SERVER in network namespace $AFSBOT_AFS_NETNS
               volumes user.alice user.bob db.alice mail.alice
   IRC:        server $AFSBOT_IRC_HOST port $AFSBOT_IRC_PORT (no TLS), channel #afsbot
-              log in with SASL PLAIN as account "admin", password "$admin_pw" (an afsbot admin); in irssi:
+              log in with SASL PLAIN as account "admin", password "$admin_pw": that is you, the same admin
+              as this console; in irssi:
                 /network add -sasl_mechanism PLAIN -sasl_username admin -sasl_password $admin_pw afsbot-demo
                 /server add -network afsbot-demo -notls $AFSBOT_IRC_HOST $AFSBOT_IRC_PORT
                 /connect afsbot-demo
                 /join #afsbot
+              a second admin, to approve what you ask for (!promote): account "admin2", password "$admin2_pw"
   Bot log:    $state/afsbot.log
   Metrics:    http://127.0.0.1:$metrics_port/metrics and /healthz (Prometheus)
   Archive:    a restic repository in $state/archive
-  This terminal is a console chat as unix user $me (an admin): try !help, !nightly run (the nightly
+  This terminal is a console chat as unix user $me (admin "you"): try !help, !nightly run (the nightly
   job: clones, dumps, the archive, the report), !nightly status, !nightly report, !backup list,
   !restore user.alice, !restore-file user.alice notes.txt, !dump user.alice, !jobs, !keys.
   Ctrl-C stops everything.

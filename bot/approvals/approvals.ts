@@ -45,6 +45,11 @@ export function factChanges(before: unknown, after: unknown, path = ''): string[
   return [`${path}: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`];
 }
 
+/** Who is acting, for announcements: the person, and the identity they used. */
+function actingAs(ctx: { person: string | null; actor: { backend: string; id: string | null } }): string {
+  return `${ctx.person ?? ctx.actor.id} (${ctx.actor.backend}:${ctx.actor.id})`;
+}
+
 function commandLine(prefix: string, row: Pick<ApprovalRow, 'command' | 'args'>): string {
   return `${prefix}${row.command} ${(JSON.parse(row.args) as string[]).join(' ')}`;
 }
@@ -91,6 +96,7 @@ export class Approvals<S> implements ApprovalGate<S> {
       args: tokens,
       backend: ctx.actor.backend,
       requester: ctx.actor.id!,
+      requesterPerson: ctx.person!,
       conversation: ctx.conversation,
       plan: plan.lines.join('\n'),
       facts: plan.facts,
@@ -100,14 +106,16 @@ export class Approvals<S> implements ApprovalGate<S> {
     });
     if (breakGlass !== undefined) {
       this.d.announce(
-        `BREAK-GLASS: ${ctx.actor.id} on ${ctx.actor.backend} runs "${asked}" with no second admin (request ${row.id}). Reason: ${breakGlass}`,
+        `BREAK-GLASS: ${actingAs(ctx)} runs "${asked}" with no second admin (request ${row.id}). Reason: ${breakGlass}`,
       );
       await spec.run({ ...ctx, approvalId: row.id }, args);
       return `BREAK-GLASS (request ${row.id}): ${breakGlass}`;
     }
     const until = row.expires_at.slice(11, 16);
     const who =
-      settings.required === 1 ? 'another admin approves' : `${settings.required} other admins approve`;
+      settings.required === 1
+        ? `an admin other than ${ctx.person} approves`
+        : `${settings.required} admins other than ${ctx.person} approve`;
     const request = [
       ...plan.lines,
       `Request ${row.id}: nothing happens until ${who} with ${prefix}approve ${row.id} (or ${prefix}deny ${row.id} [reason]); it expires at ${until} UTC.`,
@@ -116,7 +124,7 @@ export class Approvals<S> implements ApprovalGate<S> {
     await ctx.reply(request, meta);
     // and in the report channels of every chat, so that an admin on another network can decide too
     this.d.report(
-      `${ctx.actor.id} on ${ctx.actor.backend} asks: ${asked}\n${request}`,
+      `${actingAs(ctx)} asks: ${asked}\n${request}`,
       { backend: ctx.actor.backend, conversation: ctx.conversation },
       meta,
     );
@@ -151,30 +159,38 @@ export class Approvals<S> implements ApprovalGate<S> {
   async approve(ctx: CommandContext<S>, id: number): Promise<void> {
     const { table } = this.d;
     const row = this.pending(id);
-    if (row.backend === ctx.actor.backend && row.requester === ctx.actor.id) {
-      throw new Refusal(`you asked for request ${id} yourself; another admin must approve it`);
+    const person = ctx.person!;
+    const same = (p: string | null | undefined, backend: string, identity: string) =>
+      p ? p === person : backend === ctx.actor.backend && identity === ctx.actor.id;
+    // one person is one admin, under any of their identities (IRC, Slack, console)
+    if (same(row.requester_person, row.backend, row.requester)) {
+      throw new Refusal(
+        `you (${person}) asked for request ${id} yourself, as ${row.backend}:${row.requester}; an admin other than you must approve it`,
+      );
     }
-    if (table.approvers(row).some((a) => a.backend === ctx.actor.backend && a.id === ctx.actor.id)) {
-      throw new Refusal(`you already approved request ${id}; it needs ${row.required} different admins`);
+    if (table.approvers(row).some((a) => same(a.person, a.backend, a.id))) {
+      throw new Refusal(
+        `you (${person}) already approved request ${id}; it needs ${row.required} different admins`,
+      );
     }
-    const list = table.addApprover(row, { backend: ctx.actor.backend, id: ctx.actor.id! });
+    const list = table.addApprover(row, { backend: ctx.actor.backend, id: ctx.actor.id!, person });
     if (list.length < row.required) {
       await ctx.reply(
         `approval ${list.length} of ${row.required} recorded for request ${id}; it needs another admin`,
       );
       return;
     }
-    await this.run(ctx, table.get(id)!, `approved by ${list.map((a) => a.id).join(', ')}`);
+    await this.run(ctx, table.get(id)!, `approved by ${list.map((a) => a.person ?? a.id).join(', ')}`);
   }
 
   /** !deny: the request is dropped, with an optional reason. */
   async deny(ctx: CommandContext<S>, id: number, reason: string | null): Promise<void> {
     const row = this.pending(id);
-    if (!this.d.table.claim(id, 'denied', ctx.actor.id, reason))
+    if (!this.d.table.claim(id, 'denied', ctx.person ?? ctx.actor.id, reason))
       throw new Refusal(`request ${id} is already being run or decided`);
     this.decide(ctx, id, 'denied', reason ?? undefined);
     await ctx.reply(
-      `request ${id} (${commandLine('', row)}) denied by ${ctx.actor.id}${reason ? `: ${reason}` : ''}`,
+      `request ${id} (${commandLine('', row)}) denied by ${ctx.person ?? ctx.actor.id}${reason ? `: ${reason}` : ''}`,
     );
   }
 
@@ -186,7 +202,7 @@ export class Approvals<S> implements ApprovalGate<S> {
     if (!spec?.destructive || !parsed?.success)
       throw new Error(`request ${row.id} names a command that can no longer run: ${row.command}`);
     // Claim the request before anything waits: two admins approving at once must not run it twice.
-    if (!table.claim(row.id, 'approved', ctx.actor.id))
+    if (!table.claim(row.id, 'approved', ctx.person ?? ctx.actor.id))
       throw new Refusal(`request ${row.id} is already being run or decided`);
     const stale = (why: string): never => {
       table.set(row.id, { status: 'stale' });

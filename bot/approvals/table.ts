@@ -8,6 +8,8 @@ export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'st
 export interface Approver {
   backend: Backend;
   id: string;
+  /** The admin (person) behind the identity; absent in requests made before admins were persons. */
+  person?: string;
   at: string;
 }
 
@@ -17,6 +19,8 @@ export interface ApprovalRow {
   args: string; // JSON string[]: the argument tokens, re-validated when it runs
   backend: Backend;
   requester: string;
+  /** The admin (person) who asked; null in requests made before admins were persons. */
+  requester_person: string | null;
   conversation: string; // JSON Conversation
   plan: string;
   facts: string; // JSON: what the plan rests on
@@ -43,6 +47,7 @@ export class ApprovalsTable {
     args: string[];
     backend: Backend;
     requester: string;
+    requesterPerson: string;
     conversation: Conversation;
     plan: string;
     facts: unknown;
@@ -53,15 +58,16 @@ export class ApprovalsTable {
     const created = this.now();
     const info = this.db
       .prepare(
-        `INSERT INTO approvals (command, args, backend, requester, conversation, plan, facts, required, approvers,
-                                status, created_at, expires_at, break_glass, reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?)`,
+        `INSERT INTO approvals (command, args, backend, requester, requester_person, conversation, plan, facts,
+                                required, approvers, status, created_at, expires_at, break_glass, reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?)`,
       )
       .run(
         r.command,
         JSON.stringify(r.args),
         r.backend,
         r.requester,
+        r.requesterPerson,
         JSON.stringify(r.conversation),
         r.plan,
         JSON.stringify(r.facts),
@@ -102,7 +108,7 @@ export class ApprovalsTable {
   }
 
   /** Records one approval; returns the approvers so far. */
-  addApprover(row: ApprovalRow, who: { backend: Backend; id: string }): Approver[] {
+  addApprover(row: ApprovalRow, who: { backend: Backend; id: string; person: string }): Approver[] {
     const list = [...this.approvers(row), { ...who, at: this.now().toISOString() }];
     this.set(row.id, { approvers: JSON.stringify(list) });
     return list;

@@ -11,6 +11,8 @@ export interface AuditEntry {
   time: string;
   backend: Backend;
   identity: string | null;
+  /** The admin (person) behind the identity; null for anyone else. */
+  person: string | null;
   name: string;
   channel: string;
   text: string;
@@ -31,13 +33,14 @@ export class AuditLog {
   record(entry: NewAuditEntry): number {
     const info = this.db
       .prepare(
-        `INSERT INTO audit (time, backend, identity, name, channel, text, command, outcome, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO audit (time, backend, identity, person, name, channel, text, command, outcome, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         new Date().toISOString(),
         entry.backend,
         entry.identity,
+        entry.person,
         entry.name,
         entry.channel,
         entry.text,

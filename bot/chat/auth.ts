@@ -1,24 +1,33 @@
-// Authorization fails closed: no admin list, an identity the backend could not verify, or an identity
-// not on the list each mean "refused", with the reason in words.
+// Authorization fails closed: no admins, an identity the backend could not verify, or an identity that
+// is no admin's each mean "refused", with the reason in words. Admins are persons (config `admins`): an
+// identity (backend and the id that backend vouches for) maps to at most one person.
 import type { Config } from '../platform/config.ts';
 import type { Actor } from './adapter.ts';
 import type { Permission } from './registry.ts';
 
-export type Authorization = { allowed: true; isAdmin: boolean } | { allowed: false; reason: string };
+export type Admins = Config['admins'];
 
-export function isAdmin(actor: Actor, admins: Config['admins']): boolean {
-  if (actor.id === null) return false;
-  return admins[actor.backend].includes(actor.id);
+export type Authorization =
+  | { allowed: true; isAdmin: boolean; person: string | null }
+  | { allowed: false; reason: string };
+
+/** The admin (person) an identity belongs to, if any. */
+export function personOf(actor: Actor, admins: Admins): string | null {
+  if (actor.id === null) return null;
+  return admins.find((p) => p[actor.backend].includes(actor.id!))?.name ?? null;
 }
 
-export function authorize(actor: Actor, permission: Permission, admins: Config['admins']): Authorization {
-  const admin = isAdmin(actor, admins);
-  if (permission === 'public') return { allowed: true, isAdmin: admin };
-  const list = admins[actor.backend];
-  if (list.length === 0) {
+export function isAdmin(actor: Actor, admins: Admins): boolean {
+  return personOf(actor, admins) !== null;
+}
+
+export function authorize(actor: Actor, permission: Permission, admins: Admins): Authorization {
+  const person = personOf(actor, admins);
+  if (permission === 'public') return { allowed: true, isAdmin: person !== null, person };
+  if (!admins.some((p) => p[actor.backend].length > 0)) {
     return {
       allowed: false,
-      reason: `no admins are configured for ${actor.backend}, so admin commands are refused (set admins.${actor.backend} in the config)`,
+      reason: `no admin has a ${actor.backend} identity, so admin commands are refused here (add one to a person in the config's admins)`,
     };
   }
   if (actor.id === null) {
@@ -27,8 +36,8 @@ export function authorize(actor: Actor, permission: Permission, admins: Config['
       reason: `I cannot verify who you are: ${actor.unverifiedReason ?? 'no verified identity'}`,
     };
   }
-  if (!admin) {
+  if (person === null) {
     return { allowed: false, reason: `${actor.id} is not an afsbot admin on ${actor.backend}` };
   }
-  return { allowed: true, isAdmin: true };
+  return { allowed: true, isAdmin: true, person };
 }

@@ -5,7 +5,7 @@ import type { Config } from '../platform/config.ts';
 import type { Logger } from '../platform/log.ts';
 import type { ChatEvent, MessageMeta } from './adapter.ts';
 import type { AuditLog } from './audit.ts';
-import { authorize, isAdmin } from './auth.ts';
+import { authorize, personOf } from './auth.ts';
 import type { StrangerBudget } from './budget.ts';
 import { NotNow, Refusal, UserError } from './errors.ts';
 import { parseCommand } from './parse.ts';
@@ -54,11 +54,14 @@ export class Dispatcher<S> {
     const parsed = parseCommand(event.text, prefix, event.conversation.kind === 'direct');
     if (parsed.kind === 'none') return;
 
+    const person = personOf(event.actor, this.d.admins);
+    const admin = person !== null;
     let ref: number;
     try {
       ref = audit.record({
         backend: event.actor.backend,
         identity: event.actor.id,
+        person,
         name: event.actor.name,
         channel: event.conversation.id,
         text: event.text.slice(0, 2000),
@@ -68,7 +71,7 @@ export class Dispatcher<S> {
       // Nothing runs that cannot be audited (and with the database unwritable, no job could keep its
       // state). An admin is told why; a stranger gets nothing, as past the budget.
       log.error('a command could not be audited, so it was not run', { text: event.text, error: err });
-      if (isAdmin(event.actor, this.d.admins))
+      if (admin)
         await this.d.send(
           event,
           `error: afsbot cannot write its database${this.d.databasePath ? ` (${this.d.databasePath})` : ''}: ${(err as Error).message}. Nothing was done; free some space on its file system and ask again.`,
@@ -78,13 +81,12 @@ export class Dispatcher<S> {
     // a stranger past the budget is not answered at all: audited, and silent
     const quiet =
       this.d.budget !== undefined &&
-      !isAdmin(event.actor, this.d.admins) &&
+      !admin &&
       !this.d.budget.take(`${event.actor.backend}:${event.actor.id ?? `nick:${event.actor.name}`}`);
     if (quiet) {
       audit.settle(ref, 'refused', 'over the budget of answers for non-admins; not answered');
       return;
     }
-    const admin = isAdmin(event.actor, this.d.admins);
     const reply = (text: string, meta?: MessageMeta) => this.d.send(event, text, meta, !admin);
 
     if (parsed.kind === 'invalid') {
@@ -141,6 +143,7 @@ export class Dispatcher<S> {
       actor: event.actor,
       conversation: event.conversation,
       isAdmin: authz.isAdmin,
+      person: authz.person,
       ref,
       reply,
       services: this.d.services,

@@ -11,6 +11,8 @@ export interface CommandContext<S> {
   conversation: Conversation;
   /** Whether the sender passed the admin check (public commands run for everyone). */
   isAdmin: boolean;
+  /** The admin (person, from config `admins`) the sender's identity belongs to; null for non-admins. */
+  person: string | null;
   /** The audit id of this command: the reference shown for internal errors. */
   ref: number;
   reply(text: string, meta?: MessageMeta): Promise<void>;

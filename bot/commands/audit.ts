@@ -23,8 +23,10 @@ export default defineCommand({
           : e.identity === e.name
             ? e.name
             : `${e.identity} as ${e.name}`;
+      // the person behind the identity, when it is not the same word
+      const person = e.person && e.person !== e.identity ? ` [${e.person}]` : '';
       const detail = e.detail ? `: ${e.detail.slice(0, 100)}` : '';
-      return `#${e.id} ${e.time.slice(0, 19).replace('T', ' ')} ${e.backend} ${who} in ${e.channel}: ${JSON.stringify(e.text.slice(0, 120))} ${e.outcome}${detail}`;
+      return `#${e.id} ${e.time.slice(0, 19).replace('T', ' ')} ${e.backend} ${who}${person} in ${e.channel}: ${JSON.stringify(e.text.slice(0, 120))} ${e.outcome}${detail}`;
     });
     await ctx.reply(lines.join('\n'));
   },

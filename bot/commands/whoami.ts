@@ -20,7 +20,7 @@ export default defineCommand({
     }
     const shown = actor.name !== actor.id ? ` (shown as ${actor.name})` : '';
     await ctx.reply(
-      `you are ${kind[actor.backend]} ${actor.id}${shown}; ${ctx.isAdmin ? 'an admin' : 'not an admin'}`,
+      `you are ${kind[actor.backend]} ${actor.id}${shown}; ${ctx.person ? `admin ${ctx.person}` : 'not an admin'}`,
     );
   },
 });

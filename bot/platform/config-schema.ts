@@ -35,6 +35,64 @@ const slackChannel = z
   .regex(/^[CDG][A-Z0-9]{2,}$/, 'expected a Slack channel ID such as "C024BE91L"');
 const slackUser = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user ID such as "U024BE7LH"');
 
+/**
+ * An admin is a person, with the identities they use on each backend. Authorization, the audit and
+ * approvals go by the person, so one person can never be the requester and an approver of the same
+ * request, whatever identities they use.
+ */
+const person = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(
+        /^[A-Za-z][A-Za-z0-9._-]{0,31}$/,
+        'expected a person name such as "alice" (letters, digits, . _ -)',
+      ),
+    irc: z.array(account).default([]),
+    slack: z.array(slackUser).default([]),
+    console: z.array(account).default([]),
+  })
+  .refine((p) => p.irc.length + p.slack.length + p.console.length > 0, {
+    message:
+      'a person needs at least one identity: irc (services account), slack (user ID) or console (unix user)',
+  });
+export type Person = z.output<typeof person>;
+
+const admins = z
+  .array(person)
+  .default([])
+  .superRefine((persons, ctx) => {
+    const names = new Set<string>();
+    const owner = new Map<string, string>();
+    for (const [i, p] of persons.entries()) {
+      if (names.has(p.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'name'],
+          message: `${p.name} is listed twice; merge the entries`,
+        });
+      names.add(p.name);
+      for (const backend of ['irc', 'slack', 'console'] as const)
+        for (const id of p[backend]) {
+          const key = `${backend}:${id}`;
+          const other = owner.get(key);
+          if (other && other !== p.name)
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, backend],
+              message: `${key} belongs to both ${other} and ${p.name}; an identity is one person's`,
+            });
+          owner.set(key, p.name);
+        }
+    }
+  })
+  .meta(
+    doc(
+      'the admins: persons, each with their identities (IRC services accounts, Slack user IDs, unix users)',
+      { example: 'alice irc:alice slack:U024BE7LH console:alice; bob irc:bob' },
+    ),
+  );
+
 /** A cron expression, or "" / "never" for never. */
 export function isNever(cron: string): boolean {
   return cron.trim() === '' || cron.trim() === 'never';
@@ -221,7 +279,7 @@ const jobs = z.strictObject({
 });
 
 const approvals = z.strictObject({
-  required: int(1, 5, 1, 'how many admins other than the requester must approve'),
+  required: int(1, 5, 1, 'how many admins (persons) other than the requester must approve'),
   ttlMinutes: int(1, 7 * 24 * 60, 30, 'minutes a request stays open', { env: 'AFSBOT_APPROVAL_TTL_MINUTES' }),
   breakGlass: bool(false, 'allow --break-glass "<reason>": one admin alone, announced and audited', {
     env: 'AFSBOT_BREAK_GLASS',
@@ -322,13 +380,7 @@ export const configSchema = z.strictObject({
       file: optText('log file (JSON lines); default stderr'),
     })
     .prefault({}),
-  admins: z
-    .strictObject({
-      irc: list(account, [], 'IRC services accounts', { example: 'alice,bob' }),
-      slack: list(slackUser, [], 'Slack user IDs', { example: 'U024BE7LH' }),
-      console: list(account, [], 'local unix users', { example: 'root' }),
-    })
-    .prefault({}),
+  admins: admins,
   console: z
     .strictObject({ enabled: bool(false, 'read commands from stdin', { env: 'AFSBOT_CONSOLE' }) })
     .prefault({}),

@@ -12,7 +12,7 @@ export { configSchema, isNever } from './config-schema.ts';
 export type Config = z.infer<typeof configSchema>;
 export type IrcConfig = Config['irc'];
 
-type Kind = 'string' | 'int' | 'bool' | 'list';
+type Kind = 'string' | 'int' | 'bool' | 'list' | 'persons';
 
 export interface EnvOverride {
   env: string;
@@ -43,8 +43,17 @@ function deriveOverrides(schema: z.ZodType, path: string[] = []): EnvOverride[] 
     return Object.entries(d.shape as Record<string, z.ZodType>).flatMap(([k, v]) =>
       deriveOverrides(v, [...path, k]),
     );
+  const listOf = d.type === 'array' ? defOf(d.element).type : undefined;
   const kind: Kind =
-    d.type === 'boolean' ? 'bool' : d.type === 'number' ? 'int' : d.type === 'array' ? 'list' : 'string';
+    d.type === 'boolean'
+      ? 'bool'
+      : d.type === 'number'
+        ? 'int'
+        : listOf === 'object' || listOf === 'pipe'
+          ? 'persons'
+          : d.type === 'array'
+            ? 'list'
+            : 'string';
   if (!meta?.description) throw new Error(`config key ${path.join('.')} has no description in the schema`);
   const derived = `AFSBOT_${path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_')}`;
   return [
@@ -87,7 +96,85 @@ function convert(raw: string, kind: Kind): unknown {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
+    case 'persons':
+      return parsePersons(raw);
   }
+}
+
+const PERSONS_FORM = '"alice irc:alice slack:U024BE7LH console:alice; bob irc:bob"';
+
+/**
+ * AFSBOT_ADMINS: persons separated by ";", each a name and then backend:identity pairs. Zod checks the
+ * result; this only says when the text has not that shape.
+ */
+function parsePersons(raw: string): unknown {
+  return raw
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const [name, ...ids] = entry.split(/\s+/);
+      const person: Record<string, unknown> = { name };
+      for (const t of ids) {
+        const m = /^(irc|slack|console):(.+)$/.exec(t);
+        if (!m)
+          throw new ConfigError(
+            `invalid configuration:\n  admins (from AFSBOT_ADMINS): "${t}" in "${entry}" is not backend:identity (backends: irc, slack, console); write persons as ${PERSONS_FORM}`,
+          );
+        person[m[1]!] = [...((person[m[1]!] as string[]) ?? []), m[2]];
+      }
+      return person;
+    });
+}
+
+/**
+ * Before persons, admins were lists per backend, which cannot say that two identities are one person.
+ * An old config is refused with its own conversion (one person per identity, to be merged by hand).
+ */
+function oldAdmins(
+  input: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  file?: string,
+): string | undefined {
+  const lists: Record<string, string[]> = {};
+  const old = input.admins;
+  let where = '';
+  if (typeof old === 'object' && old !== null && !Array.isArray(old)) {
+    for (const [b, ids] of Object.entries(old)) lists[b] = Array.isArray(ids) ? ids.map(String) : [];
+    where = `admins in ${file ?? 'the config'}`;
+  }
+  for (const b of ['irc', 'slack', 'console']) {
+    const v = env[`AFSBOT_ADMINS_${b.toUpperCase()}`];
+    if (!v) continue;
+    lists[b] = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    where = where ? `${where} and AFSBOT_ADMINS_*` : 'AFSBOT_ADMINS_IRC/_SLACK/_CONSOLE';
+  }
+  if (!where) return undefined;
+  const persons = Object.entries(lists).flatMap(([b, ids]) =>
+    ids.map((id) => ({
+      name: /^[A-Za-z][A-Za-z0-9._-]{0,31}$/.test(id) ? id : `person${id.slice(-4)}`,
+      [b]: [id],
+    })),
+  );
+  const envForm = persons
+    .map(
+      (p) =>
+        `${p.name} ${Object.entries(p)
+          .filter(([k]) => k !== 'name')
+          .map(([k, v]) => `${k}:${(v as string[])[0]}`)
+          .join(' ')}`,
+    )
+    .join('; ');
+  return [
+    `invalid configuration:`,
+    `  ${where}: admins are now persons, each with their identities on every backend, so that approvals count people, not accounts.`,
+    `  Written as persons, yours are (merge the entries that are the same person):`,
+    `    config file: "admins": ${JSON.stringify(persons)}`,
+    `    environment: AFSBOT_ADMINS="${envForm}"`,
+  ].join('\n');
 }
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
@@ -143,6 +230,8 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv }): Co
     throw new ConfigError(
       `invalid configuration:\n${old.map((k) => `  ${k} (from ${k.startsWith('AFSBOT_') ? 'the environment' : opts.file}): renamed; use ${renamed[k]}`).join('\n')}`,
     );
+  const converted = oldAdmins(input, env, opts.file);
+  if (converted) throw new ConfigError(converted);
   const sources = new Map<string, string>();
   for (const o of envOverrides) {
     const raw = env[o.env];
@@ -189,10 +278,12 @@ export function envExample(): string {
   const shown = (o: EnvOverride) =>
     o.example ??
     (o.default === undefined ? '' : Array.isArray(o.default) ? o.default.join(',') : String(o.default));
+  // a value with spaces or ";" is quoted, as a shell or systemd's EnvironmentFile= wants it
+  const quoted = (v: string) => (/[\s;]/.test(v) ? `"${v}"` : v);
   const body = envOverrides.flatMap((o) => [
     '',
     `# ${o.description} (config key ${o.path.join('.')})`,
-    `# ${o.env}=${typeof o.default === 'boolean' && o.example === undefined ? (o.default ? '1' : '0') : shown(o)}`,
+    `# ${o.env}=${typeof o.default === 'boolean' && o.example === undefined ? (o.default ? '1' : '0') : quoted(shown(o))}`,
   ]);
   return `${[...head, ...body].join('\n')}\n`;
 }

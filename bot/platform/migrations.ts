@@ -162,4 +162,8 @@ export const migrations: string[] = [
   // 8: a dump whose snapshot is being forgotten is marked so first: if the bot dies during restic
   // forget, the next reconciliation finishes the forget instead of calling the dump lost.
   `ALTER TABLE dumps ADD COLUMN forgetting INTEGER NOT NULL DEFAULT 0;`,
+  // 9: admins are persons: the audit and approvals record the person behind an identity, so one person
+  // is never both the requester and an approver, whatever identities they use.
+  `ALTER TABLE audit ADD COLUMN person TEXT;
+   ALTER TABLE approvals ADD COLUMN requester_person TEXT;`,
 ];

@@ -106,7 +106,7 @@ describe('backup-manager', () => {
   });
 
   it('refuses a user who is not a console admin, and audits it', async () => {
-    const r = await bm(['list'], { env: { AFSBOT_ADMINS_CONSOLE: 'alice' } });
+    const r = await bm(['list'], { env: { AFSBOT_ADMINS: 'alice console:alice' } });
     expect([r.exitCode, r.stdout.trim()]).toEqual([1, 'refused: root is not an afsbot admin on console']);
     const store = new Database(env.AFSBOT_DATABASE!);
     const last = new AuditLog(store.db).recent(1)[0]!;

@@ -22,7 +22,7 @@ describe('afsbot --console', () => {
     const r = await execa(bin, ['--console'], {
       input: '!whoami\n!help\n!status\nping\n!audit 3\n',
       env: env({
-        AFSBOT_ADMINS_CONSOLE: me,
+        AFSBOT_ADMINS: `${me} console:${me}`,
         AFSBOT_AFS_CONFIG_DIR: cell.configDir,
         AFSBOT_AFS_CELL: cell.cell,
       }),
@@ -31,7 +31,7 @@ describe('afsbot --console', () => {
     });
     expect(r.exitCode).toBe(0);
     const out = r.stdout.split('\n');
-    expect(out[0]).toBe(`you are unix user ${me}; an admin`);
+    expect(out[0]).toBe(`you are unix user ${me}; admin ${me}`);
     expect(out).toContain('!help <command> shows an example.');
     expect(r.stdout).toMatch(
       new RegExp(`AFS cell ${cell.cell.replace('.', '\\.')}: answers, \\d+ volumes in the VLDB`),
@@ -44,7 +44,7 @@ describe('afsbot --console', () => {
     const long = `!audit ${'9'.repeat(10_240)}`;
     const r = await execa(bin, ['--console'], {
       input: `${long}\n!ping\n`,
-      env: env({ AFSBOT_ADMINS_CONSOLE: me }),
+      env: env({ AFSBOT_ADMINS: `${me} console:${me}` }),
       timeout: 30_000,
     });
     expect(r.stdout.split('\n')).toEqual([
@@ -56,7 +56,7 @@ describe('afsbot --console', () => {
   it('refuses admin commands to a unix user who is not on the list', async () => {
     const r = await execa(bin, ['--console'], {
       input: '!status\n',
-      env: env({ AFSBOT_ADMINS_CONSOLE: 'someone-else' }),
+      env: env({ AFSBOT_ADMINS: 'someone-else console:someone-else' }),
       timeout: 30_000,
     });
     expect(r.stdout.trim()).toBe(`refused: ${me} is not an afsbot admin on console`);
@@ -65,7 +65,7 @@ describe('afsbot --console', () => {
   it('refuses everything admin-only when no admin list is configured', async () => {
     const r = await execa(bin, ['--console'], { input: '!audit\n', env: env(), timeout: 30_000 });
     expect(r.stdout.trim()).toBe(
-      'refused: no admins are configured for console, so admin commands are refused (set admins.console in the config)',
+      "refused: no admin has a console identity, so admin commands are refused here (add one to a person in the config's admins)",
     );
   });
 
@@ -111,10 +111,10 @@ describe('the built program and the end of console input', () => {
   it('runs compiled to JavaScript, with no TypeScript loader', async () => {
     const r = await execa('node', [join(out, 'bin/afsbot.js'), '--console'], {
       input: '!whoami\n!ping\n',
-      env: env({ AFSBOT_ADMINS_CONSOLE: me }),
+      env: env({ AFSBOT_ADMINS: `${me} console:${me}` }),
       timeout: 30_000,
     });
-    expect(r.stdout.split('\n')).toEqual([`you are unix user ${me}; an admin`, 'pong']);
+    expect(r.stdout.split('\n')).toEqual([`you are unix user ${me}; admin ${me}`, 'pong']);
     expect((await execa('node', [join(out, 'bin/afsbot.js'), '--version'])).stdout).toMatch(
       /^\d+\.\d+\.\d+$/,
     );
@@ -125,7 +125,7 @@ describe('the built program and the end of console input', () => {
     const passwordFile = join(dir, 'irc-password');
     writeFileSync(passwordFile, `${irc.passwords.afsbot}\n`, { mode: 0o600 });
     const withIrc = env({
-      AFSBOT_ADMINS_CONSOLE: me,
+      AFSBOT_ADMINS: `${me} console:${me}`,
       AFSBOT_IRC: '1',
       AFSBOT_IRC_HOST: irc.host,
       AFSBOT_IRC_PORT: String(irc.port),

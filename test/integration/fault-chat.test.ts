@@ -224,7 +224,7 @@ describe('SIGTERM while IRC is gone and a job runs', () => {
     writeFileSync(pw, `${irc.passwords.afsbot}\n`, { mode: 0o600 });
     const env: Record<string, string> = {
       ...sandboxEnv(cell, dir),
-      AFSBOT_ADMINS_IRC: 'alice',
+      AFSBOT_ADMINS: 'alice irc:alice',
       AFSBOT_IRC: '1',
       AFSBOT_IRC_HOST: irc.host,
       AFSBOT_IRC_PORT: String(irc.port),

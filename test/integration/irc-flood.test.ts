@@ -29,6 +29,7 @@ describe('IRC send pacing', () => {
       h.bot.services.audit.record({
         backend: 'irc',
         identity: 'bob',
+        person: 'bob',
         name: 'bob',
         channel: chan,
         text: `!restore-file user.bob ${`projects/deep/path/${i}/`.repeat(8)}file-${i}.txt`,

@@ -60,7 +60,7 @@ describe('IRC identity and admin commands', () => {
   it('whoami shows the account, not the nick', async () => {
     const bob = await user('bob_whoami', 'bob');
     expect(await bob.ask(chan, '!whoami', /you are/)).toBe(
-      'you are IRC services account bob (shown as bob_whoami); an admin',
+      'you are IRC services account bob (shown as bob_whoami); admin bob',
     );
   });
 
@@ -93,6 +93,7 @@ describe('IRC identity and admin commands', () => {
       args: ['user.alice'],
       backend: 'irc',
       requester: 'alice',
+      requesterPerson: 'alice',
       conversation: { id: chan, kind: 'channel' },
       plan: 'Plan: promote user.alice.restored to user.alice.',
       facts: {},
@@ -111,7 +112,7 @@ describe('IRC identity and admin commands', () => {
     await mallory.quit();
     const alice = await user('alice_self', 'alice');
     expect(await alice.ask(chan, `!approve ${req.id}`, /^refused/)).toBe(
-      `refused: you asked for request ${req.id} yourself; another admin must approve it`,
+      `refused: you (alice) asked for request ${req.id} yourself, as irc:alice; an admin other than you must approve it`,
     );
     expect(approvals.get(req.id)).toMatchObject({ status: 'pending', approvers: '[]' });
     const refused = h.bot.services.audit.recent(10).filter((e) => e.text === `!approve ${req.id}`);
@@ -129,7 +130,7 @@ describe('IRC identity and admin commands', () => {
     const msgs = await alice.waitFor(h.nick, (m) => m.length > 0, 15_000, since);
     expect(msgs[0]).toMatchObject({
       target: 'alice_pm',
-      message: 'you are IRC services account alice (shown as alice_pm); an admin',
+      message: 'you are IRC services account alice (shown as alice_pm); admin alice',
     });
   });
 });

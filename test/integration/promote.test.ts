@@ -15,7 +15,10 @@ const vos = cellVos(cell);
 const VOL = 'user.p4';
 let now = new Date();
 let h: MemoryHarness;
-const env = { AFSBOT_AFS_SERVER: cell.server, AFSBOT_ADMINS_CONSOLE: 'root,alice' };
+const env = {
+  AFSBOT_AFS_SERVER: cell.server,
+  AFSBOT_ADMINS: 'root console:root console:rt2; alice console:alice; carol console:carol',
+};
 let dir: string;
 
 const requestId = (text: string) => Number(/Request (\d+): nothing happens until/.exec(text)![1]);
@@ -45,23 +48,31 @@ describe('approvals', () => {
       /^1\. safety dump of the live volume \(full dump of user\.p4, kept until an admin expires it\)$/m,
     );
     expect(text).toMatch(/^5\. verify$/m);
-    expect(text).toMatch(/Request \d+: nothing happens until another admin approves with !approve \d+/);
+    expect(text).toMatch(
+      /Request \d+: nothing happens until an admin other than root approves with !approve \d+/,
+    );
     expect(readVolumeFile(cell, VOL, 'notes.txt').toString()).toBe('damaged\n');
   });
 
   it('refuses self-approval and approval by a non-admin, and audits both', async () => {
     const id = requestId(await h.chat.type(`!promote ${VOL}`));
     expect(await h.chat.type(`!approve ${id}`, 'root')).toBe(
-      `refused: you asked for request ${id} yourself; another admin must approve it`,
+      `refused: you (root) asked for request ${id} yourself, as console:root; an admin other than you must approve it`,
+    );
+    // the same person under another identity (here a second unix user; IRC and Slack alike)
+    expect(await h.chat.type(`!approve ${id}`, 'rt2')).toBe(
+      `refused: you (root) asked for request ${id} yourself, as console:root; an admin other than you must approve it`,
     );
     expect(await h.chat.type(`!approve ${id}`, 'mallory')).toBe(
       'refused: mallory is not an afsbot admin on console',
     );
-    const audit = h.bot.services.audit.recent(2);
-    expect(audit.map((a) => [a.identity, a.outcome])).toEqual([
-      ['root', 'refused'],
-      ['mallory', 'refused'],
+    const audit = h.bot.services.audit.recent(3);
+    expect(audit.map((a) => [a.identity, a.person, a.outcome])).toEqual([
+      ['root', 'root', 'refused'],
+      ['rt2', 'root', 'refused'],
+      ['mallory', null, 'refused'],
     ]);
+    expect(h.bot.services.approvals.get(id)!.approvers).toBe('[]');
     expect(await h.chat.type('!approvals')).toMatch(
       new RegExp(`request ${id}: promote user\\.p4 by root on console, 0 of 1 approvals`),
     );
@@ -90,9 +101,7 @@ describe('approvals', () => {
     );
     expect(answer).toMatch(/ask again with !promote user\.p4 for a new plan$/);
     expect(h.bot.services.audit.recent(1)[0]).toMatchObject({ outcome: 'refused' });
-    expect(readVolumeFile(cell, VOL, 'user.p4' === VOL ? 'notes.txt' : '').toString()).toBe(
-      'damaged, and written to again\n',
-    );
+    expect(readVolumeFile(cell, VOL, 'notes.txt').toString()).toBe('damaged, and written to again\n');
   });
 
   it('keeps a request across a restart, and it can be approved afterwards', async () => {
@@ -145,7 +154,11 @@ describe('approval rules', () => {
         `approval 1 of 2 recorded for request ${id}; it needs another admin`,
       );
       expect(await h.chat.type(`!approve ${id}`, 'alice')).toBe(
-        `refused: you already approved request ${id}; it needs 2 different admins`,
+        `refused: you (alice) already approved request ${id}; it needs 2 different admins`,
+      );
+      // the requester's second identity is not a second admin either
+      expect(await h.chat.type(`!approve ${id}`, 'rt2')).toMatch(
+        new RegExp(`^refused: you \\(root\\) asked for request ${id} yourself`),
       );
       expect(await h.chat.type(`!deny ${id} not today`, 'alice')).toBe(
         `request ${id} (promote user.p4 from p4.old) denied by alice: not today`,
@@ -186,7 +199,7 @@ describe('break-glass', () => {
         `!promote ${VOL} from p4.old --break-glass "disk died, alone tonight"`,
       );
       expect(answer).toMatch(
-        /^BREAK-GLASS: root on console runs "!promote user\.p4 from p4\.old" with no second admin \(request \d+\)\. Reason: disk died, alone tonight/,
+        /^BREAK-GLASS: root \(console:root\) runs "!promote user\.p4 from p4\.old" with no second admin \(request \d+\)\. Reason: disk died, alone tonight/,
       );
       const job = Number(/job (\d+) started/.exec(answer)![1]);
       expect(await h.chat.waitFor(new RegExp(`^job ${job} \\(.*\\) done`), 120_000, since)).toMatch(

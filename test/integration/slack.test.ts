@@ -184,7 +184,11 @@ describe('Slack in Socket Mode', () => {
     expect(actions?.elements?.map((e) => e.action_id)).toEqual(['afsbot_approve', 'afsbot_deny']);
 
     await fake.envelope('interactive', fake.blockAction(ALICE, request, 'afsbot_approve', rid));
-    const self = await posted(fake, OPS, /^refused: you asked for request \d+ yourself/);
+    const self = await posted(
+      fake,
+      OPS,
+      /^refused: you \(alice\) asked for request \d+ yourself, as slack:U/,
+    );
     expect(self.thread_ts).toBe(request.ts);
     const beforeMallory = lastTs(fake);
     await fake.envelope('interactive', fake.blockAction(MALLORY, request, 'afsbot_approve', rid));
@@ -215,7 +219,7 @@ describe('Slack in Socket Mode', () => {
     const second = await posted(fake, OPS, /Request \d+: nothing happens until/, Number(request.ts));
     const rid2 = /Request (\d+)/.exec(second.text)![1]!;
     await fake.envelope('events_api', fake.eventBody(fake.message(BOB, OPS, `!deny ${rid2} not today`)));
-    await posted(fake, OPS, new RegExp(`^request ${rid2} .* denied by ${BOB}: not today`));
+    await posted(fake, OPS, new RegExp(`^request ${rid2} .* denied by bob: not today`));
     for (let i = 0; i < 100 && second.edits.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(second.edits.at(-1)!.text).toMatch(
       new RegExp(`❌ Denied by <@${BOB}> at \\d{2}:\\d{2} UTC: not today$`),
@@ -385,8 +389,7 @@ describe('IRC and Slack in one bot', () => {
       channels: ['#both'],
       env: {
         ...sandboxEnv(cell, mkdtempSync(join(tmpdir(), 'afsbot-both-'))),
-        AFSBOT_ADMINS_IRC: 'alice',
-        AFSBOT_ADMINS_SLACK: ALICE,
+        AFSBOT_ADMINS: `alice irc:alice slack:${ALICE}`,
         AFSBOT_SLACK_REPORT_CHANNELS: OPS,
       },
       also: (config, log) => [slackAdapter(config, log, fake, 'socket')],
@@ -408,10 +411,29 @@ describe('IRC and Slack in one bot', () => {
       );
       expect(alice.seen.some((l) => /full dump of user\.alice\) done/.test(l.message))).toBe(false);
       expect(ircDone).toMatch(/done: full dump of user\.bob/);
+
+      // one person, two identities: alice asks on IRC and cannot approve from her Slack ID
+      await alice.ask('#both', '!restore user.bob as ub.both', /^job \d+ \(.*\) done/, IrcUser.bot, 60_000);
+      const plan = await alice.ask('#both', '!promote user.bob from ub.both', /Request \d+: /, IrcUser.bot);
+      const id = Number(/Request (\d+): /.exec(plan)![1]);
+      const since = lastTs(fake);
+      await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, OPS, `!approve ${id}`)));
+      const refused = await posted(fake, OPS, /^refused: /, since);
+      expect(refused.text).toBe(
+        `refused: you (alice) asked for request ${id} yourself, as irc:alice; an admin other than you must approve it`,
+      );
+      expect(h.bot.services.approvals.get(id)).toMatchObject({ status: 'pending', approvers: '[]' });
+      expect(h.bot.services.audit.recent(1)[0]).toMatchObject({
+        backend: 'slack',
+        identity: ALICE,
+        person: 'alice',
+        outcome: 'refused',
+      });
     } finally {
       await alice.quit();
       await h.stop();
       await fake.stop();
+      await removeIfThere(cell, 'ub.both');
     }
   }, 180_000);
 });

@@ -14,7 +14,7 @@ export function sandboxEnv(cell: CellInfo, dir: string): Record<string, string> 
   return {
     AFSBOT_DATABASE: join(dir, 'afsbot.db'),
     AFSBOT_LOG_FILE: join(dir, 'afsbot.log'),
-    AFSBOT_ADMINS_CONSOLE: 'root',
+    AFSBOT_ADMINS: 'root console:root',
     AFSBOT_DUMP_DIR: join(dir, 'dumps'),
     AFSBOT_STAGING_DIR: join(dir, 'staging'),
     AFSBOT_AFS_CONFIG_DIR: cell.configDir,

@@ -53,7 +53,7 @@ export async function startIrcBot(opts: {
             AFSBOT_MAINTENANCE_SCHEDULE: 'never',
           }),
       AFSBOT_DATABASE: join(dir, 'afsbot.db'),
-      AFSBOT_ADMINS_IRC: (opts.admins ?? ['alice', 'bob']).join(','),
+      AFSBOT_ADMINS: (opts.admins ?? ['alice', 'bob']).map((a) => `${a} irc:${a}`).join('; '),
       AFSBOT_IRC: '1',
       AFSBOT_IRC_HOST: opts.irc.host,
       AFSBOT_IRC_PORT: String(opts.irc.port),

@@ -58,7 +58,7 @@ export async function startSlackBot(opts: {
     env: {
       ...sandboxEnv(opts.cell, dir),
       AFSBOT_TIME_ZONE: 'UTC',
-      AFSBOT_ADMINS_SLACK: `${ALICE},${BOB}`,
+      AFSBOT_ADMINS: `alice slack:${ALICE}; bob slack:${BOB}`,
       AFSBOT_SLACK_REPORT_CHANNELS: OPS,
       AFSBOT_SLACK_PROGRESS_INTERVAL_MS: '700',
       ...opts.env,

@@ -24,7 +24,7 @@ function errorOf(fn: () => unknown): string {
 describe('loadConfig', () => {
   it('gives safe defaults: no admins, nothing enabled', () => {
     const c = loadConfig({ env: {} });
-    expect(c.admins).toEqual({ irc: [], slack: [], console: [] });
+    expect(c.admins).toEqual([]);
     expect(c.irc.enabled).toBe(false);
     expect(c.irc.tls).toBe(true);
     expect(c.prefix).toBe('!');
@@ -34,10 +34,50 @@ describe('loadConfig', () => {
     const f = file('ok.json', {
       irc: { enabled: true, host: 'irc.example.org', port: 6697, channels: ['#ops'] },
     });
-    const c = loadConfig({ file: f, env: { AFSBOT_IRC_PORT: '6667', AFSBOT_ADMINS_IRC: 'alice, bob' } });
+    const c = loadConfig({
+      file: f,
+      env: {
+        AFSBOT_IRC_PORT: '6667',
+        AFSBOT_ADMINS: 'alice irc:alice slack:U024BE7LH console:al; bob irc:bob',
+      },
+    });
     expect(c.irc.host).toBe('irc.example.org');
     expect(c.irc.port).toBe(6667);
-    expect(c.admins.irc).toEqual(['alice', 'bob']);
+    expect(c.admins).toEqual([
+      { name: 'alice', irc: ['alice'], slack: ['U024BE7LH'], console: ['al'] },
+      { name: 'bob', irc: ['bob'], slack: [], console: [] },
+    ]);
+  });
+
+  it("admins are persons: an identity is one person's, a person has one", () => {
+    const f = file('persons.json', {
+      admins: [
+        { name: 'alice', irc: ['alice'] },
+        { name: 'bob', irc: ['alice'] },
+        { name: 'carol' },
+        { name: 'alice', console: ['x'] },
+      ],
+    });
+    const msg = errorOf(() => loadConfig({ file: f, env: {} }));
+    expect(msg).toContain('irc:alice belongs to both alice and bob');
+    expect(msg).toMatch(/admins\.2 = .*a person needs at least one identity/);
+    expect(msg).toContain('alice is listed twice');
+    expect(errorOf(() => loadConfig({ env: { AFSBOT_ADMINS: 'alice alice' } }))).toMatch(
+      /"alice" in "alice alice" is not backend:identity .*write persons as "alice irc:alice/,
+    );
+  });
+
+  it('an old config (admins per backend) is refused with its conversion to persons', () => {
+    const f = file('old.json', { admins: { irc: ['alice'], slack: ['U024BE7LH'], console: ['root'] } });
+    const msg = errorOf(() => loadConfig({ file: f, env: {} }));
+    expect(msg).toContain('admins are now persons');
+    expect(msg).toContain(
+      '"admins": [{"name":"alice","irc":["alice"]},{"name":"U024BE7LH","slack":["U024BE7LH"]},{"name":"root","console":["root"]}]',
+    );
+    expect(msg).toContain('AFSBOT_ADMINS="alice irc:alice; U024BE7LH slack:U024BE7LH; root console:root"');
+    expect(errorOf(() => loadConfig({ env: { AFSBOT_ADMINS_IRC: 'alice' } }))).toContain(
+      'AFSBOT_ADMINS="alice irc:alice"',
+    );
   });
 
   it('names the key, the bad value, where it came from and what is expected', () => {
@@ -47,12 +87,15 @@ describe('loadConfig', () => {
   });
 
   it('reports every bad key of a file at once', () => {
-    const f = file('bad.json', { irc: { port: 70000, channels: ['ops'] }, admins: { slack: ['alice'] } });
+    const f = file('bad.json', {
+      irc: { port: 70000, channels: ['ops'] },
+      admins: [{ name: 'alice', slack: ['alice'] }],
+    });
     const msg = errorOf(() => loadConfig({ file: f, env: {} }));
     expect(msg).toContain(`irc.port = 70000 (from ${f})`);
     expect(msg).toContain('irc.channels.0 = "ops"');
     expect(msg).toContain('expected an IRC channel name');
-    expect(msg).toContain('admins.slack.0 = "alice"');
+    expect(msg).toContain('admins.0.slack.0 = "alice"');
     expect(msg).toContain('expected a Slack user ID');
   });
 

@@ -13,7 +13,9 @@ import { defineCommand } from '../../bot/services.ts';
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'afsbot-dispatch-'));
-  const config = loadConfig({ env: { AFSBOT_DATABASE: join(dir, 'bot.db'), AFSBOT_ADMINS_IRC: 'alice' } });
+  const config = loadConfig({
+    env: { AFSBOT_DATABASE: join(dir, 'bot.db'), AFSBOT_ADMINS: 'alice irc:alice' },
+  });
   const logStream = new PassThrough();
   let logText = '';
   logStream.on('data', (d: Buffer) => {
