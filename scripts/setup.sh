@@ -8,7 +8,7 @@ say() { printf '[setup %s] %s\n' "$(date +%T)" "$*" >&2; }
 
 packages=(
   openafs-dbserver openafs-fileserver openafs-client openafs-krb5 openafs-fuse fuse3
-  restic inspircd atheme-services ccrypt zstd openssh-server iproute2 procps systemd
+  restic inspircd ngircd atheme-services ccrypt zstd openssh-server iproute2 procps systemd
 )
 
 missing=()
@@ -23,8 +23,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   # --no-install-recommends keeps the OpenAFS kernel module (which cannot load here) out.
+  # The packages' own daemons (sshd, inspircd, ngircd, atheme) must not start: they would listen on
+  # every address. The tests start their own on loopback. policy-rc.d exit 101 = "not allowed".
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# afsbot setup.sh: no daemon starts while packages install\nexit 101\n' >"$guard"
+    chmod 755 "$guard"
+    trap 'rm -f "$guard"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$guard" ]; then rm -f "$guard"; trap - EXIT; fi
 fi
 
 if ! command -v node >/dev/null; then

@@ -1,5 +1,5 @@
-// IRC with irc-framework. Identity is the services account (account-tag, WHOIS as fallback), never
-// the nick. Own reconnect loop with backoff and a registration timeout (irc-framework waits forever
+// IRC with irc-framework. Identity is the services account the server vouches for in each message
+// (account-tag), never the nick, and never a WHOIS after the fact. Own reconnect loop with backoff and a registration timeout (irc-framework waits forever
 // on SASL when services just died), rejoin after every reconnect, and a paced send queue.
 import { Client, type MessageEvent } from 'irc-framework';
 import { backoffDelays } from '../../actions/backoff.ts';
@@ -34,7 +34,11 @@ export interface IrcAdapterOptions {
   registerTimeoutMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
-  whoisTimeoutMs?: number;
+  /**
+   * The services server's name. IDENTIFY goes to NickServ@<it>, which the IRC server delivers only to a
+   * NickServ on that server: never to a user who took the nick while services were away.
+   */
+  servicesServer?: string;
   /** At most one progress line per job this often (the channel should see it is alive, not be flooded). */
   progressIntervalMs?: number;
   /** The command prefix, for the line that says where the whole report is. */
@@ -112,7 +116,7 @@ export class IrcAdapter implements ChatAdapter {
       });
       if (!this.hasAccountTag) {
         this.opts.log.warn(
-          'this IRC server does not offer the account-tag capability: senders are checked by WHOIS, and where WHOIS shows no account, admin commands are refused',
+          'this IRC server does not offer the account-tag capability: it does not say who sent each message, so admin commands are refused on it',
         );
       }
       for (const ch of this.opts.channels) c.join(ch);
@@ -182,39 +186,31 @@ export class IrcAdapter implements ChatAdapter {
     const conversation: Conversation = isChannel
       ? { id: e.target, kind: 'channel' }
       : { id: e.nick, kind: 'direct' };
-    const actor = await this.identify(e);
+    const actor = this.identify(e);
     await this.onEvent({ actor, conversation, text: e.message });
   }
 
-  private async identify(e: MessageEvent): Promise<Actor> {
+  /**
+   * Who sent a message: the services account the server vouches for in the message itself (IRCv3
+   * account-tag; the server strips tags forged by clients). Never a WHOIS after the fact: by the time its
+   * answer comes, the nick may belong to someone else (an impostor sends, changes nick, the admin's
+   * bouncer takes the nick back, and the WHOIS names the admin).
+   */
+  private identify(e: MessageEvent): Actor {
     const base = { backend: 'irc' as const, name: e.nick };
-    if (this.hasAccountTag) {
-      // The server strips account tags forged by clients; absence means "not logged in".
-      if (e.account) return { ...base, id: e.account };
+    if (!this.hasAccountTag)
       return {
         ...base,
         id: null,
-        unverifiedReason: `the nick ${e.nick} is not logged in to a services account`,
+        unverifiedReason:
+          'this IRC server does not say which services account sent each message (it offers no account-tag capability), so admin commands are refused here; use the console, Slack, or an IRC server with account-tag',
       };
-    }
-    const account = await this.whoisAccount(e.nick);
-    if (account) return { ...base, id: account };
+    if (e.account) return { ...base, id: e.account };
     return {
       ...base,
       id: null,
-      unverifiedReason:
-        'this IRC network does not tell me which services account sent a message (no account-tag capability), and WHOIS shows none for you, so admin commands are refused',
+      unverifiedReason: `the nick ${e.nick} is not logged in to a services account`,
     };
-  }
-
-  private whoisAccount(nick: string): Promise<string | undefined> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), this.opts.whoisTimeoutMs ?? 10_000);
-      this.client.whois(nick, (w) => {
-        clearTimeout(timer);
-        resolve(w.account || undefined);
-      });
-    });
   }
 
   private writeLine(line: string): boolean {
@@ -226,16 +222,27 @@ export class IrcAdapter implements ChatAdapter {
 
   /**
    * SASL happens only at connect. When services were away then (they relink a few seconds after the
-   * IRC server restarts), log in through NickServ once they are back, retrying with backoff.
+   * IRC server restarts), log in through NickServ once they are back, retrying with backoff: but only
+   * as NickServ@<services server>, which the IRC server delivers to services alone. Services away is
+   * exactly when anyone can take the nick NickServ; a plain "PRIVMSG NickServ" would hand them the
+   * password. Without irc.servicesServer the bot stays logged out until its next connection.
    */
   private scheduleIdentify(attempt: number): void {
     clearTimeout(this.identifyTimer);
+    if (!this.opts.servicesServer) {
+      if (attempt === 1)
+        this.opts.log.warn(
+          'irc: not logged in to services (SASL did not complete); set irc.servicesServer to identify to NickServ on that server, or the bot logs in at its next connection',
+        );
+      return;
+    }
     const delay = Math.min(60_000, 2000 * 2 ** Math.min(attempt - 1, 5));
     if (attempt > 8 || this.credentialsRejected) return; // about ten minutes of trying, then leave it
     this.identifyTimer = setTimeout(() => {
       if (!this.registered || this.loggedInAs || !this.opts.sasl) return;
-      this.opts.log.info('irc: not logged in to services; identifying to NickServ', { attempt });
-      this.client.raw('PRIVMSG', 'NickServ', `IDENTIFY ${this.opts.sasl.account} ${this.opts.sasl.password}`);
+      const target = `NickServ@${this.opts.servicesServer}`;
+      this.opts.log.info('irc: not logged in to services; identifying to NickServ', { attempt, target });
+      this.client.raw('PRIVMSG', target, `IDENTIFY ${this.opts.sasl.account} ${this.opts.sasl.password}`);
       this.scheduleIdentify(attempt + 1);
     }, delay);
   }

@@ -132,6 +132,10 @@ const irc = z.strictObject({
   }),
   sendBurst: int(1, 50, 4, 'lines sent at once before pacing'),
   sendIntervalMs: int(50, 60_000, 1100, 'after the burst, one line per this many ms'),
+  servicesServer: optText(
+    "the services server's name: when SASL did not complete, the bot identifies to NickServ on that server only (NickServ@server), never to whoever holds the nick NickServ; unset, it does not identify that way",
+    { example: 'services.example.org' },
+  ),
   registerTimeoutMs: int(
     1000,
     600_000,

@@ -13,6 +13,7 @@
 #
 # State dir: default <repo>/.state/irc-<name>. `up` prints KEY=value lines (also in <state>/env):
 #   AFSBOT_IRC_HOST=127.0.0.1  AFSBOT_IRC_PORT=<client port>  AFSBOT_IRC_STATE=<state dir>
+#   AFSBOT_IRC_SERVICES_SERVER=<the services server's name, where NickServ is>
 # Account passwords are kept in <state>/accounts (mode 0600, "acct:pass" lines), never printed.
 # Progress and errors go to stderr.
 #
@@ -400,7 +401,8 @@ stop_all() {
 }
 
 write_env() {
-  write_env_file "AFSBOT_IRC_HOST=$HOST" "AFSBOT_IRC_PORT=$(meta_get CLIENT_PORT)" "AFSBOT_IRC_STATE=$STATE"
+  write_env_file "AFSBOT_IRC_HOST=$HOST" "AFSBOT_IRC_PORT=$(meta_get CLIENT_PORT)" "AFSBOT_IRC_STATE=$STATE" \
+    "AFSBOT_IRC_SERVICES_SERVER=$SERVICES_NAME"
 }
 
 # ---------------------------------------------------------------- accounts

@@ -88,3 +88,66 @@ close_extra_fds() { # in a subshell about to exec a daemon: it inherits no lock 
     if [[ "$fd" =~ ^[0-9]+$ && "$fd" -gt 2 ]]; then eval "exec $fd>&-" 2>/dev/null || true; fi
   done
 }
+
+# pid_alive PIDFILE CONF: prints the recorded PID if it is a live (non-zombie) process whose command
+# line names our config file -- never trusts a PID that has been reused by something else.
+# (Same as irc-server.sh's own copy, which shadows this one there.)
+pid_alive() {
+  local pidfile="$1" conf="$2" pid st
+  [[ -f "$pidfile" ]] || return 1
+  pid="$(tr -dc '0-9' <"$pidfile")"
+  [[ -n "$pid" && -d "/proc/$pid" ]] || return 1
+  st="$(awk '/^State:/{print $2}' "/proc/$pid/status" 2>/dev/null || true)"
+  [[ "$st" != Z && -n "$st" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$conf" || return 1
+  echo "$pid"
+}
+
+# stop_pid PIDFILE CONF LABEL: SIGTERM, then SIGKILL after 5 s, by recorded PID only (and only if that
+# PID still runs with our config file on its command line); adds it to STOPPED_PIDS.
+# (Same as irc-server.sh's own copy, which shadows this one there.)
+STOPPED_PIDS=()
+stop_pid() {
+  local pidfile="$1" conf="$2" label="$3" pid
+  if pid="$(pid_alive "$pidfile" "$conf")"; then
+    log "stopping $label (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" 5; then
+      log "$label (pid $pid) ignored SIGTERM for 5 s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_gone "$pid" 5 || die "could not stop $label (pid $pid)"
+    fi
+    STOPPED_PIDS+=("$pid")
+  fi
+  rm -f "$pidfile"
+}
+
+wait_reaped() { # PID...: up to 2 s each for init to reap exited daemons, so `ps` right after is clean
+  local pid i
+  for pid in "$@"; do
+    for ((i = 0; i < 100; i++)); do [[ -d "/proc/$pid" ]] || break; sleep 0.02; done
+  done
+}
+
+# ------------------------------------------------------------------ Debian packages
+# ensure_debs PKG...: installs the packages that are not installed yet (as root; apt-get update first),
+# and nothing when all are there. The packages' maintainer scripts may not start their system
+# services (a stock ngircd would listen on 0.0.0.0:6667): where the machine has no
+# /usr/sbin/policy-rc.d, one that denies every start is put there for the install and removed after.
+ensure_debs() {
+  local p missing=() policy=/usr/sbin/policy-rc.d tag='# afsbot scripts/peers: temporary' rc=0
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [[ ${#missing[@]} -gt 0 ]] || return 0
+  [[ "$(id -u)" == 0 ]] || die "missing Debian packages: ${missing[*]}; as root: apt-get install -y --no-install-recommends ${missing[*]}"
+  log "installing ${missing[*]} (apt-get)"
+  if [[ ! -e "$policy" ]]; then printf '#!/bin/sh\n%s\nexit 101\n' "$tag" >"$policy" && chmod 0755 "$policy"; fi
+  {
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+        --no-install-recommends "${missing[@]}"
+  } >&2 || rc=$?
+  if [[ -f "$policy" ]] && grep -qF -- "$tag" "$policy"; then rm -f "$policy"; fi
+  [[ $rc -eq 0 ]] || die "apt-get install ${missing[*]} failed (exit $rc)"
+}

@@ -67,7 +67,9 @@ describe('IRC reconnect', () => {
     }
     const took = (Date.now() - back) / 1000;
     process.stderr.write(`[irc-restart] answering again ${took.toFixed(1)} s after the server came back\n`);
-    expect(answered, `last attempt: ${lastError}`).toMatch(/^you are IRC services account alice .*an admin$/);
+    expect(answered, `last attempt: ${lastError}`).toMatch(
+      /^you are IRC services account alice .*admin alice$/,
+    );
     expect(h.adapter.status().connected).toBe(true);
     expect(h.adapter.status().channels.sort()).toEqual([...chans].sort());
     // Services relink a moment after the server: the bot then logs in again by itself.
@@ -111,5 +113,54 @@ describe('IRC reconnect', () => {
     expect(frozen.adapter.status().detail).toMatch(/logged in as afsbot/);
     await user?.quit();
     await frozen.stop();
+  });
+
+  it('with services gone and a user on the nick NickServ, the password goes to nobody', {
+    timeout: 120_000,
+  }, async () => {
+    // services die: the nick NickServ is free, and an impostor takes it and listens
+    const atheme = Number(readFileSync(join(irc.state, 'atheme.pid'), 'utf8').trim());
+    process.kill(atheme, 'SIGKILL');
+    let impostor: IrcUser | undefined;
+    const deadline = Date.now() + 30_000;
+    while (!impostor) {
+      const u = await IrcUser.connect({ host: irc.host, port: irc.port, nick: 'NickServ' }).catch(
+        () => undefined,
+      );
+      if (u?.client.user.nick === 'NickServ') impostor = u;
+      else await u?.quit();
+      if (!impostor && Date.now() > deadline) throw new Error('the nick NickServ never came free');
+      if (!impostor) await new Promise((r) => setTimeout(r, 250));
+    }
+    const bot = await startIrcBot({
+      irc,
+      channels: ['#ops-impostor'],
+      env: { AFSBOT_IRC_NICK: 'afsbot3' },
+      registerTimeoutMs: 3000,
+    });
+    try {
+      // the first two IDENTIFY attempts come 2 s and 6 s after registration
+      const tried = Date.now() + 30_000;
+      while (
+        bot.logs().filter((l) => l.msg === 'irc: not logged in to services; identifying to NickServ').length <
+        2
+      ) {
+        if (Date.now() > tried) throw new Error('the bot never tried to identify');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      const attempts = bot
+        .logs()
+        .filter((l) => l.msg === 'irc: not logged in to services; identifying to NickServ');
+      expect(attempts.every((l) => l.target === `NickServ@${irc.servicesServer}`)).toBe(true);
+      // nothing reached the impostor: the server delivers NickServ@<services server> to services alone
+      expect(impostor.seen.filter((m) => m.nick.toLowerCase().startsWith('afsbot'))).toEqual([]);
+      expect(impostor.seen.some((m) => m.message.includes(irc.passwords.afsbot!))).toBe(false);
+      expect(bot.adapter.status().detail).toMatch(/not logged in/);
+    } finally {
+      await impostor.quit();
+      await bot.stop();
+      irc = await ircUp('restart', ['--class', 'default']); // services back, for what follows
+    }
   });
 });

@@ -59,6 +59,7 @@ export async function startIrcBot(opts: {
       AFSBOT_IRC_PORT: String(opts.irc.port),
       AFSBOT_IRC_TLS: '0',
       AFSBOT_IRC_ACCOUNT: 'afsbot',
+      AFSBOT_IRC_SERVICES_SERVER: opts.irc.servicesServer,
       AFSBOT_IRC_PASSWORD_FILE: passwordFile,
       AFSBOT_IRC_NICK: nick,
       AFSBOT_IRC_CHANNELS: opts.channels.join(','),

@@ -49,6 +49,8 @@ export interface IrcInfo {
   host: string;
   port: number;
   state: string;
+  /** The services server's name (NickServ@<it> reaches services only). */
+  servicesServer: string;
   /** account name -> password, read back from the server's state (never printed). */
   passwords: Record<string, string>;
 }
@@ -85,8 +87,37 @@ export async function ircUp(name: string, extraArgs: string[] = []): Promise<Irc
     host: env.AFSBOT_IRC_HOST!,
     port: Number(env.AFSBOT_IRC_PORT),
     state: env.AFSBOT_IRC_STATE!,
+    servicesServer: env.AFSBOT_IRC_SERVICES_SERVER!,
     passwords,
   };
+}
+
+/**
+ * The second IRC stack: ngIRCd linked to Atheme, which (unlike InspIRCd) offers no account-tag, no
+ * SASL and no account-notify; accounts only by NickServ IDENTIFY. Same accounts as ircUp.
+ */
+export async function ngircdUp(name: string): Promise<IrcInfo> {
+  const known = readAccounts(join(repoRoot, '.state', `ngircd-${name}`, 'accounts'));
+  const accounts = ircAccounts
+    .map((a) => `${a}:${known[a] ?? randomBytes(9).toString('base64url')}`)
+    .join(',');
+  const r = await execa(
+    join(peers, 'ngircd.sh'),
+    ['up', '--name', name, '--accounts', accounts, '--class', 'fast'],
+    { stderr: 'inherit' },
+  );
+  const env = parseEnv(r.stdout);
+  return {
+    host: env.AFSBOT_IRC_HOST!,
+    port: Number(env.AFSBOT_IRC_PORT),
+    state: env.AFSBOT_IRC_STATE!,
+    servicesServer: env.AFSBOT_IRC_SERVICES_SERVER!,
+    passwords: readAccounts(join(env.AFSBOT_IRC_STATE!, 'accounts')),
+  };
+}
+
+export async function ngircdDown(name: string): Promise<void> {
+  await execa(join(peers, 'ngircd.sh'), ['down', '--name', name, '--wipe'], { stderr: 'inherit' });
 }
 
 export async function ircRestart(name: string): Promise<void> {
