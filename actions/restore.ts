@@ -2,7 +2,7 @@
 // incremental) into a new volume with vos restore, or extract it to a directory with restorevol.
 // The chain is checked here, from the dump headers themselves, because vos does no lineage check: an
 // incremental of one volume applied onto another returns 0 and mixes them.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import {
   type DecodeOutcome,
   type DumpSource,
@@ -160,19 +160,25 @@ export interface ExtractRequest {
   stallMs?: number;
 }
 
-/** restorevol of the chain into a directory: single-file recovery without AFS. */
+/**
+ * restorevol of the chain into a directory: single-file recovery without AFS. What comes out is a whole
+ * volume, whose AFS ACLs do not survive extraction: it is the owner's (root's) alone, in a 0700
+ * directory and with umask 077, while it lies there and after (restorevol would otherwise give every
+ * file its owner's mode bits for group and other too).
+ */
 export async function extractChain(
   req: ExtractRequest,
 ): Promise<{ ok: true; headers: DumpHeader[] } | ToolFailure> {
   const headers = await checkChain(req.chain, req.tools);
-  mkdirSync(req.dir, { recursive: true });
+  mkdirSync(req.dir, { recursive: true, mode: 0o700 });
+  chmodSync(req.dir, 0o700);
   let done = 0;
   for (const [i, link] of req.chain.entries()) {
     const before = done;
     const r = await decodeInto({
       source: link.source,
       tools: req.tools,
-      consumer: { program: req.tools.restorevol, args: ['-dir', req.dir] },
+      consumer: { program: req.tools.restorevol, args: ['-dir', req.dir, '-umask', '077'] },
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.stallMs ? { stallMs: req.stallMs } : {}),
       onBytes: (n) => req.onBytes?.(before + n, i),

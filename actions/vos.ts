@@ -347,5 +347,9 @@ export function volumeNameProblem(name: string): string | undefined {
     return `"${name}" is ${name.length} characters long; AFS volume names have at most ${VOLUME_NAME_MAX}`;
   if (/\.(backup|readonly)$/.test(name))
     return `"${name}" ends in .backup or .readonly, which AFS reserves for clones`;
+  // vos takes an all-digit argument as a volume id: "!promote 536870915 ..." would act on whatever
+  // volume has that id
+  if (/^\d+$/.test(name))
+    return `"${name}" is all digits, which vos reads as a volume id, not a name; give the volume's name (vos examine ${name} shows it)`;
   return undefined;
 }

@@ -1,6 +1,7 @@
 import { maintenanceJob } from '../backup/archive/maintenance.ts';
 import type { MaintenanceKind } from '../backup/archive/maintenance-runs.ts';
 import { nightlyJob, nightlyStatus, refuseIfRunning, storedReport } from '../backup/nightly/job.ts';
+import { checkVolumeArg } from '../backup/volumes.ts';
 import { bad, parseDate, tokens } from '../chat/args.ts';
 import { originOf } from '../jobs/job.ts';
 import { defineCommand } from '../services.ts';
@@ -47,6 +48,7 @@ export default defineCommand({
       return ctx.reply(storedReport(s, date));
     }
     if (args.sub === 'maintenance') {
+      if (args.volume) checkVolumeArg(args.volume);
       await s.jobs.start(
         ctx,
         maintenanceJob(s, {

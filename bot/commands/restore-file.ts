@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { Cancelled } from '../../actions/backoff.ts';
 import { ChainError, extractChain } from '../../actions/restore.ts';
@@ -125,6 +125,8 @@ export default defineCommand({
                 continue;
               }
               const dst = join(out, p);
+              mkdirSync(out, { recursive: true, mode: 0o700 });
+              chmodSync(out, 0o700); // the hand-over directory is root's alone, like the extraction
               mkdirSync(dirname(dst), { recursive: true, mode: 0o700 });
               renameSync(src, dst);
               const { files, bytes } = sizeOf(dst);

@@ -1,7 +1,7 @@
 // The wiki's 1.1 to 1.8 on the real cell: dumps into the store, restores by date, single files, the
 // chain check, and the errors that change nothing. File content goes in and out through FUSE.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
@@ -102,6 +102,9 @@ describe('dump and restore on the real cell', () => {
     expect(r.result).toContain('not in the dump: nope.txt');
     expect(readFileSync(join(out, 'dir/data.bin')).equals(bin)).toBe(true);
     expect(readdirSync(out, { recursive: true }).sort()).toEqual(['dir', 'dir/data.bin']);
+    // a whole volume came out of the dump, without its ACLs: root's alone (0700 and umask 077)
+    for (const p of [out, join(out, 'dir'), join(out, 'dir/data.bin')])
+      expect((statSync(p).mode & 0o077).toString(8), p).toBe('0');
     expect(readdirSync(join(h.dir, 'staging')).some((d) => d.endsWith('-extract'))).toBe(false);
     expect(await h.chat.type(`!restore-file ${VOL} ../etc/passwd`)).toMatch(
       /^error: "..\/etc\/passwd" contains "..": give a path inside the volume/,

@@ -146,6 +146,20 @@ describe('approval rules', () => {
     );
   });
 
+  it('refuses an all-digit volume name, which vos would take for an id', async () => {
+    const ex = await vos.examine(VOL);
+    if (!ex.ok) throw new Error(ex.message);
+    const id = ex.fields.id!;
+    const open = h.bot.services.approvals.open().length;
+    expect(await h.chat.type(`!promote ${id} from p4.old`)).toMatch(
+      new RegExp(`^error: "${id}" is all digits, which vos reads as a volume id, not a name`),
+    );
+    expect(await h.chat.type(`!promote user.p4 from ${id}`)).toMatch(/is all digits/);
+    expect(await h.chat.type(`!nightly maintenance test-restore ${id}`)).toMatch(/is all digits/);
+    expect(await h.chat.type('!nightly maintenance test-restore ../etc')).toMatch(/is not a volume name/);
+    expect(h.bot.services.approvals.open()).toHaveLength(open);
+  });
+
   it('needs as many different admins as configured', async () => {
     h.bot.services.config.approvals.required = 2;
     try {
