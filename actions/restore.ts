@@ -12,14 +12,23 @@ import {
   type Tools,
 } from './decode.ts';
 import type { DumpHeader } from './dump-header.ts';
+import { sha256File } from './dump-store.ts';
 import type { ToolFailure } from './exec.ts';
 import { parseFormatBlock, type VolumeFields, type Vos } from './vos.ts';
 
 export interface ChainLink {
   source: DumpSource;
   level: 'full' | 'incremental';
-  /** What the catalog says; checked against the file's own header before use. */
-  expect?: { cloneTime: number; baseCloneTime: number | null; volumeId: number | null };
+  /**
+   * What the catalog says; checked against the file's own header before use, and (a file on disk) its
+   * sha256 against the one recorded when it was written.
+   */
+  expect?: {
+    cloneTime: number;
+    baseCloneTime: number | null;
+    volumeId: number | null;
+    sha256?: string | null;
+  };
 }
 
 export class ChainError extends Error {
@@ -50,6 +59,15 @@ export async function checkChain(chain: ChainLink[], tools: Tools): Promise<Dump
         `${link.source.path} is not a readable volume dump: ${(err as Error).message}`,
         err instanceof MissingDumpFile,
       );
+    }
+    // the file is read whole once more before anything is restored from it: a changed dump (a full
+    // disk's damage, or a hand that could write it) is refused, not loaded into a volume
+    if (link.source.kind === 'zstd' && link.expect?.sha256) {
+      const got = await sha256File(link.source.path);
+      if (got !== link.expect.sha256)
+        throw new ChainError(
+          `${link.source.path} has sha256 ${got.slice(0, 16)}…, not the ${link.expect.sha256.slice(0, 16)}… recorded when it was written: the file changed since, so nothing is restored from it`,
+        );
     }
     if (link.expect && link.source.kind !== 'legacy' && h.toTime !== link.expect.cloneTime) {
       throw new ChainError(

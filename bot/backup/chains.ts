@@ -32,7 +32,12 @@ export function chainLinks(s: Services, rows: DumpRow[], opts: { fromArchive?: b
     const source = opts.fromArchive && r.archive_snapshot ? s.archive.sourceOf(r) : sourceOf(s, r);
     const link: ChainLink = { source, level: r.level };
     if (r.clone_time !== null)
-      link.expect = { cloneTime: r.clone_time, baseCloneTime: r.base_clone_time, volumeId: r.volume_id };
+      link.expect = {
+        cloneTime: r.clone_time,
+        baseCloneTime: r.base_clone_time,
+        volumeId: r.volume_id,
+        sha256: r.sha256,
+      };
     return link;
   });
 }

@@ -4,7 +4,7 @@
 // restored from the archive alone, with that date's content. Also: maintenance (forget+prune, check,
 // a test restore from the archive), a volume that fails alone, the report's every item, the stored
 // reports, status, and the schedule.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -152,6 +152,23 @@ describe('a week of nightly runs into the archive', () => {
     expect(first.tags).toEqual(
       expect.arrayContaining(['afsbot', 'date:2026.03.02', 'volume:wk.a', 'level:incremental']),
     );
+  });
+
+  it('the dump files stay root\u2019s: the archive user reads them and cannot change them', () => {
+    const group = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
+    const local = h.bot.services.catalog.forVolume('wk.a').filter((d) => d.local === 1);
+    expect(local.length).toBeGreaterThan(0);
+    for (const d of local)
+      for (const f of [d.location, `${d.location}.json`]) {
+        const st = statSync(f);
+        expect([st.uid, st.gid, (st.mode & 0o777).toString(8)], f).toEqual([0, group, '640']);
+      }
+    const f = local[0]!.location;
+    const asNobody = (script: string) =>
+      spawnSync('runuser', ['-u', 'nobody', '--', 'sh', '-c', script, 'sh', f], { encoding: 'utf8' });
+    expect(asNobody('head -c 4 "$1" >/dev/null').status).toBe(0);
+    expect(asNobody('printf x >> "$1"').status).not.toBe(0);
+    expect(asNobody('chmod 666 "$1"').status).not.toBe(0);
   });
 
   it('lists and fetches a date whose local files are gone, from the archive, checksum verified', async () => {

@@ -1,7 +1,7 @@
 // The wiki's 1.1 to 1.8 on the real cell: dumps into the store, restores by date, single files, the
 // chain check, and the errors that change nothing. File content goes in and out through FUSE.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
@@ -24,7 +24,8 @@ let h: MemoryHarness;
 const bin = randomBytes(300_000);
 
 beforeAll(async () => {
-  for (const v of ['t3.day1', 't3.day2', 't3.bad', 'user.t3.restored']) await removeIfThere(cell, v);
+  for (const v of ['t3.day1', 't3.day2', 't3.bad', 't3.planted', 'user.t3.restored'])
+    await removeIfThere(cell, v);
   await freshVolume(cell, VOL);
   await freshVolume(cell, OTHER);
   writeVolumeFile(cell, VOL, 'notes.txt', 'first version\n');
@@ -130,6 +131,26 @@ describe('dump and restore on the real cell', () => {
         .digest('hex');
       expect(r.result).toContain(`${f} (`);
       expect(r.result).toContain(`sha256 ${sum}`);
+    }
+  });
+
+  it('refuses a dump file changed since it was written (its sha256), and restores nothing', async () => {
+    const full = h.bot.services.catalog.forVolume(VOL).find((d) => d.level === 'full')!;
+    const original = readFileSync(full.location);
+    const planted = Buffer.from(original);
+    planted[planted.length - 9]! ^= 0xff; // one byte, past the header: the header checks still pass
+    writeFileSync(full.location, planted);
+    try {
+      const r = await h.chat.job(`!restore 2026.01.05 ${VOL} as t3.planted`);
+      expect(r.result).toMatch(
+        /failed: refused: .*user\.t3\.full\.\d+\.dump\.zst has sha256 [0-9a-f]{16}…, not the [0-9a-f]{16}… recorded when it was written: the file changed since, so nothing is restored from it\. Nothing was restored\./,
+      );
+      const ex = await vos.examine('t3.planted');
+      expect(ex.ok === false && ex.missing).toBe(true);
+      const f = await h.chat.job(`!restore-file 2026.01.05 ${VOL} notes.txt`);
+      expect(f.result).toMatch(/has sha256 .* the file changed since, so nothing is restored from it/);
+    } finally {
+      writeFileSync(full.location, original);
     }
   });
 

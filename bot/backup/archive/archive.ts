@@ -2,7 +2,16 @@
 // the dumps go on; a dump whose local file retention removed is read back with `restic dump`. The
 // catalog records, per dump, the snapshot and the path it has in the archive. Every dump goes in with
 // its sidecar, so the catalog can be rebuilt from the archive alone.
-import { chownSync, closeSync, existsSync, fsyncSync, openSync, renameSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  statSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { Cancelled, sleep } from '../../../actions/backoff.ts';
 import type { DumpSource } from '../../../actions/decode.ts';
@@ -195,9 +204,15 @@ export class Archive {
     const files = rows.flatMap((r) =>
       existsSync(`${r.location}.json`) ? [r.location, `${r.location}.json`] : [r.location],
     );
-    // restic runs as the backup user: the files it reads become that user's (still mode 0600)
+    // restic runs as the archive user, which may read the files and nothing more: they stay root's, in
+    // its group, mode 0640. (Were they its own, it could replace a dump that root later restores with
+    // vos restore -localauth; every restore checks the catalog's sha256 as well.)
     const owner = await this.runAsIds();
-    if (owner) for (const f of files) chownSync(f, owner.uid, owner.gid);
+    if (owner)
+      for (const f of files) {
+        chownSync(f, 0, owner.gid);
+        chmodSync(f, 0o640);
+      }
     const r = await this.restic.backupFiles(files, tagsFor(rows), opts);
     if (!r.ok) throw new Error(`restic backup failed: ${r.message}`);
     faultPoint('archive:before-record');
