@@ -22,7 +22,8 @@ export type Level = 'full' | 'incremental';
 export type DumpKind = 'scheduled' | 'pre-promote';
 
 export const DATE_DIR = /^\d{4}\.\d{2}\.\d{2}$/;
-const DUMP_FILE = /^(?<volume>[A-Za-z0-9._-]+)\.(?<level>full|incr)\.(?<clone>\d+)\.dump\.zst$/;
+const DUMP_FILE =
+  /^(?<volume>[A-Za-z0-9._-]+)\.(?<level>full|incr)\.(?<clone>\d+)(?<live>\.live)?\.dump\.zst$/;
 
 export const sidecarSchema = z.object({
   volume: z.string(),
@@ -43,8 +44,12 @@ export const sidecarSchema = z.object({
 });
 export type Sidecar = z.infer<typeof sidecarSchema>;
 
-export function dumpFileName(volume: string, level: Level, cloneTime: number): string {
-  return `${volume}.${level === 'full' ? 'full' : 'incr'}.${cloneTime}.dump.zst`;
+/**
+ * `live`: a dump of the read-write volume itself (a promote's safety dump, taken off line), whose time is
+ * the volume's last update: a clone made in that same second may hold less, so the names must differ.
+ */
+export function dumpFileName(volume: string, level: Level, cloneTime: number, live = false): string {
+  return `${volume}.${level === 'full' ? 'full' : 'incr'}.${cloneTime}${live ? '.live' : ''}.dump.zst`;
 }
 
 export function parseDumpFileName(

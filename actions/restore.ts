@@ -116,6 +116,11 @@ export interface RestoreRequest {
   onCreated?: (volumeId: number) => void;
   /** A stage that moves no byte for this long stops the restore (see decodeInto). */
   stallMs?: number;
+  /**
+   * The target may exist already (a promote brings content over the live volume): then its VLDB entry,
+   * id, read-only sites and mount points stay, and only its content is replaced.
+   */
+  overwriteExisting?: boolean;
 }
 
 export type RestoreOutcome =
@@ -128,11 +133,15 @@ export async function restoreChain(req: RestoreRequest): Promise<RestoreOutcome>
   // Create the target first, so that it is in the VLDB (and can be found and removed) from the start:
   // a vos restore into a new name registers it only at the very end, and one killed midway leaves a
   // nameless busy volume on the partition.
-  const created = await req.vos.run(
-    ['create', '-server', req.server, '-partition', req.partition, '-name', req.target, '-maxquota', '0'],
-    req.signal,
-  );
-  if (!created.ok) return { ...created, appliedLinks: 0 };
+  const there = req.overwriteExisting ? await req.vos.examine(req.target, req.signal) : undefined;
+  if (there && !there.ok && !there.missing) return { ...there, appliedLinks: 0 };
+  if (!there?.ok) {
+    const created = await req.vos.run(
+      ['create', '-server', req.server, '-partition', req.partition, '-name', req.target, '-maxquota', '0'],
+      req.signal,
+    );
+    if (!created.ok) return { ...created, appliedLinks: 0 };
+  }
   const made = await req.vos.examine(req.target, req.signal);
   if (!made.ok) return { ...made, appliedLinks: 0 };
   req.onCreated?.(Number(made.fields.id));

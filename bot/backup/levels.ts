@@ -8,6 +8,8 @@ export interface VolumeFacts {
   volumeId: number;
   /** When the read-write volume last changed (vos examine updateDate, epoch s). */
   updated: number;
+  /** When a promote last replaced its content under the same id (epoch s), if one did. */
+  replacedAt?: number;
 }
 
 export interface DumpFacts {
@@ -31,6 +33,8 @@ export function chooseLevel(v: VolumeFacts, dumps: DumpFacts[], fullToday: boole
   const newestFull = fulls[0];
   const last = [...dumps].sort((a, b) => b.cloneTime - a.cloneTime)[0];
   if (!newestFull) return { level: 'full', why: 'it has no full dump yet' };
+  if (v.replacedAt !== undefined && newestFull.cloneTime <= v.replacedAt)
+    return { level: 'full', why: 'a promote replaced its content since its newest full' };
   if (newestFull.volumeId !== null && newestFull.volumeId !== v.volumeId) {
     return {
       level: 'full',

@@ -1,24 +1,42 @@
-// Promote (the wiki's 1.7): the restored volume takes the live volume's name. The one step that
-// destroys data, so: a full safety dump of the live volume first, then remove, rename, release,
-// verify, each recorded in a journal before and after it runs. If afsbot dies anywhere in between,
-// the journal says exactly where, and resume or rollback ends it with nothing lost.
+// Promote (the wiki's 1.7): the restored content becomes the live volume's. The one step that
+// destroys data, so it is done over the live volume's own id, which keeps its VLDB entry, its
+// read-only sites and every mount point (a vos remove and rename cannot: with read-only sites the
+// VLDB entry stays, the rename and any rollback's create fail, and the volume is down until someone
+// repairs the VLDB by hand):
+//   1. the restored copy is dumped to a file;
+//   2. the live volume is taken off line, so no write can land after the safety dump;
+//   3. its safety dump is made of the read-write volume itself, and sent to the archive;
+//   4. the copy's dump is restored over the live volume (vos restore -overwrite full, same id);
+//   5. vos release for its read-only sites; 6. verify. Its next dump is a full one (the content changed
+//   under the same id, so no incremental may build on an older full: Promotions.replacedAt).
+// Every step is journaled before and after it runs; a destructive step checks its preconditions right
+// before it acts. If afsbot dies anywhere, the journal says exactly where, and resume or rollback ends
+// it with nothing lost. The restored copy is left as it was; !discard removes it.
 import { existsSync } from 'node:fs';
-import { restoreChain } from '../../actions/restore.ts';
+import { join } from 'node:path';
+import { readStoredHeader } from '../../actions/decode.ts';
+import { dumpToFile } from '../../actions/dump.ts';
+import { removeQuietly, sha256File } from '../../actions/dump-store.ts';
+import { type ChainLink, restoreChain } from '../../actions/restore.ts';
+import type { VolumeFields } from '../../actions/vos.ts';
 import { UserError } from '../chat/errors.ts';
 import type { RunningJob } from '../jobs/job.ts';
 import { formatBytes, iso } from '../platform/format.ts';
 import type { Services } from '../services.ts';
-import { chainLinks, restoreSite } from './chains.ts';
+import { chainLinks } from './chains.ts';
 import type { PromotionRow } from './promotions.ts';
-import { dumpVolume } from './volumes.ts';
+import { dumpOfflineVolume } from './volumes.ts';
 
 export const STEPS = [
+  'dump of the restored copy',
+  'live volume off line',
   'safety dump of the live volume',
-  'vos remove of the live volume',
-  'vos rename of the restored volume',
+  'vos restore of the restored content over the live volume',
   'vos release',
   'verify',
 ] as const;
+
+const RESTORE_STEP = 4;
 
 /** What the journal and the VLDB say about a promotion, for a person deciding what to do. */
 export async function describeState(s: Services, p: PromotionRow): Promise<string> {
@@ -33,7 +51,7 @@ export async function describeState(s: Services, p: PromotionRow): Promise<strin
   const look = async (name: string) => {
     const ex = await s.vos.examine(name);
     if (ex.ok)
-      return `${name} exists (id ${ex.fields.id}, ${ex.fields.filecount} files, last update ${iso(Number(ex.fields.updateDate))})`;
+      return `${name} exists (id ${ex.fields.id}, ${ex.fields.filecount} files, last update ${iso(Number(ex.fields.updateDate))}${ex.fields.inUse === 'N' ? ', off line' : ''})`;
     return ex.missing ? `${name} does not exist` : `${name}: vos examine failed (${ex.message})`;
   };
   const safety = p.safety_dump ? `the safety dump is ${p.safety_dump}` : 'no safety dump was taken yet';
@@ -45,10 +63,53 @@ function faultInjection(step: number): void {
   if (process.env.AFSBOT_FAULT_KILL_AFTER_PROMOTE_STEP === String(step)) process.kill(process.pid, 'SIGKILL');
 }
 
+/** Where step 1 writes the restored copy's dump (in the dump store, beside the safety dumps). */
+function contentFile(s: Services, p: PromotionRow): string {
+  return join(s.config.dumps.dir, 'promote', `promotion-${p.id}.${p.source}.dump.zst`);
+}
+
+/** The sha256 step 1 recorded for the restored copy's dump. */
+function contentSha(s: Services, p: PromotionRow): string | undefined {
+  return s.promotions.journal(p).findLast((e) => e.step === 1 && e.event === 'done')?.detail;
+}
+
+/** Whether step 4 (the only one that changes the live volume's content) ever started. */
+function restoreStarted(s: Services, p: PromotionRow): boolean {
+  return s.promotions.journal(p).some((e) => e.step === RESTORE_STEP && e.event === 'start');
+}
+
+/** The live volume as vos examine sees it now, checked to be the one planned (same id). */
+async function liveVolume(
+  s: Services,
+  job: RunningJob,
+  p: PromotionRow,
+  before: string,
+): Promise<VolumeFields> {
+  const ex = await s.vos.examine(p.volume, job.signal);
+  if (!ex.ok)
+    throw new Error(
+      ex.missing
+        ? `${p.volume} is not in the VLDB any more: stopped ${before}`
+        : `vos examine ${p.volume} failed ${before}: ${ex.message}`,
+    );
+  if (Number(ex.fields.id) !== p.old_volume_id)
+    throw new UserError(
+      `${p.volume} now has id ${ex.fields.id}, not ${p.old_volume_id} as planned: stopped ${before}`,
+    );
+  return ex.fields;
+}
+
+async function setOnline(s: Services, job: RunningJob, live: VolumeFields, volume: string, on: boolean) {
+  const r = await s.vos.run(
+    [on ? 'online' : 'offline', '-server', live.serv ?? '', '-partition', live.part ?? '', '-id', volume],
+    job.signal,
+  );
+  if (!r.ok) throw new Error(`vos ${on ? 'online' : 'offline'} ${volume} failed: ${r.message}`);
+}
+
 /** Runs (or resumes) a promotion from the step after the last completed one. */
 export async function runPromotion(s: Services, job: RunningJob, id: number): Promise<string> {
   const promos = s.promotions;
-  const restored = s.restored;
   const p = () => promos.get(id)!;
   promos.record(id, { step: p().step, event: 'note', detail: `job ${job.id} runs it` }, { state: 'running' });
   const report: string[] = [];
@@ -57,65 +118,110 @@ export async function runPromotion(s: Services, job: RunningJob, id: number): Pr
       promos.record(id, { step, event: 'start' });
       const cur = p();
       let detail = '';
+      let done: string | undefined;
       switch (step) {
         case 1: {
-          const ex = await s.vos.examine(cur.volume, job.signal);
-          if (!ex.ok)
-            throw new Error(`vos examine ${cur.volume} failed before the safety dump: ${ex.message}`);
-          if (Number(ex.fields.id) !== cur.old_volume_id) {
+          const src = await s.vos.examine(cur.source, job.signal);
+          if (!src.ok || Number(src.fields.id) !== cur.source_volume_id)
             throw new UserError(
-              `${cur.volume} now has id ${ex.fields.id}, not ${cur.old_volume_id} as planned: stopped before touching anything`,
+              `${cur.source} is not the restored copy with id ${cur.source_volume_id} any more (${src.ok ? `it has id ${src.fields.id}` : src.message}): stopped before touching anything`,
             );
-          }
-          const d = await dumpVolume(s, job, cur.volume, 'full', 'pre-promote');
-          promos.record(
-            id,
-            { step, event: 'done', detail: d.row.location },
-            { step, safety_dump: d.row.location },
-          );
-          detail = `safety dump ${d.row.location} (${formatBytes(d.row.stored_bytes)}, sha256 ${d.row.sha256?.slice(0, 16)}…)`;
+          await liveVolume(s, job, cur, 'before touching anything');
+          const file = contentFile(s, cur);
+          const r = await dumpToFile({
+            stallMs: s.config.jobs.stallMs,
+            vos: s.vos,
+            volume: cur.source,
+            since: 0,
+            path: file,
+            zstd: { binary: s.tools.zstd, level: s.config.dumps.zstdLevel, rsyncable: false },
+            signal: job.signal,
+            onBytes: (n) => job.progress('dumping the restored copy', n),
+          });
+          if (!r.ok) throw new Error(`vos dump of ${cur.source} failed: ${r.message}`);
+          done = r.sha256;
+          detail = `${cur.source} dumped to ${file} (${formatBytes(r.storedBytes)}, sha256 ${r.sha256.slice(0, 16)}…)`;
           break;
         }
         case 2: {
-          if (!cur.safety_dump)
-            throw new Error('no safety dump is recorded; refusing to remove the live volume');
-          const ex = await s.vos.examine(cur.volume, job.signal);
-          if (ex.ok) {
-            if (Number(ex.fields.id) !== cur.old_volume_id) {
-              throw new UserError(
-                `${cur.volume} now has id ${ex.fields.id}, not ${cur.old_volume_id}: stopped before removing it`,
-              );
-            }
-            const rm = await s.vos.remove(cur.volume, job.signal);
-            if (!rm.ok) throw new Error(`vos remove ${cur.volume} failed: ${rm.message}`);
-          } else if (!ex.missing) throw new Error(`vos examine ${cur.volume} failed: ${ex.message}`);
-          promos.record(id, { step, event: 'done' }, { step });
-          detail = `removed ${cur.volume} (id ${cur.old_volume_id})`;
+          const live = await liveVolume(s, job, cur, 'before taking it off line');
+          const file = contentFile(s, cur);
+          if (!existsSync(file) || (await sha256File(file)) !== contentSha(s, cur))
+            throw new Error(`${file}, the restored copy's dump, is gone or changed: resume to make it again`);
+          await setOnline(s, job, live, cur.volume, false);
+          detail = `${cur.volume} is off line: nothing can be written to it until the promote is done`;
           break;
         }
         case 3: {
-          const src = await s.vos.examine(cur.source, job.signal);
-          if (src.ok) {
-            const mv = await s.vos.run(
-              ['rename', '-oldname', cur.source, '-newname', cur.volume],
-              job.signal,
-            );
-            if (!mv.ok) throw new Error(`vos rename ${cur.source} ${cur.volume} failed: ${mv.message}`);
-          } else {
-            // Resuming: the rename may have happened just before the crash.
-            const now = await s.vos.examine(cur.volume, job.signal);
-            if (!(now.ok && Number(now.fields.id) === cur.source_volume_id)) {
-              throw new Error(
-                `neither ${cur.source} nor a renamed ${cur.volume} with id ${cur.source_volume_id} exists: look before going on`,
-              );
-            }
+          await liveVolume(s, job, cur, 'before the safety dump');
+          const d = await dumpOfflineVolume(s, job, cur.volume);
+          promos.record(id, { step, event: 'note', detail: d.row.location }, { safety_dump: d.row.location });
+          // it must be safe off this machine too before the live content is replaced
+          let where = 'kept locally (the archive is off)';
+          if (s.config.archive.enabled) {
+            const row = s.catalog.byLocation(d.row.location)!;
+            if (!row.archive_snapshot) {
+              job.progress('sending the safety dump to the archive', 0);
+              const note = await s.archive.ready();
+              const sent = await s.archive.send([row], { signal: job.signal });
+              where = `in archive snapshot ${sent.snapshot.slice(0, 8)}${note ? ` (${note})` : ''}`;
+            } else where = `in archive snapshot ${row.archive_snapshot.slice(0, 8)}`;
           }
-          restored.discarded(cur.source); // it is the live volume now, no longer a restored copy
-          promos.record(id, { step, event: 'done' }, { step });
-          detail = `renamed ${cur.source} to ${cur.volume}`;
+          done = d.row.location;
+          detail = `safety dump ${d.row.location} (${formatBytes(d.row.stored_bytes)}, sha256 ${d.row.sha256?.slice(0, 16)}…), ${where}`;
           break;
         }
-        case 4: {
+        case RESTORE_STEP: {
+          // every precondition again, right before the live content is replaced
+          const live = await liveVolume(s, job, cur, 'before replacing its content');
+          const safety = cur.safety_dump ? s.catalog.byLocation(cur.safety_dump) : undefined;
+          if (
+            !safety ||
+            !existsSync(safety.location) ||
+            (await sha256File(safety.location)) !== safety.sha256
+          )
+            throw new Error(
+              `the safety dump (${cur.safety_dump ?? 'none recorded'}) is not whole on disk: the live volume is not touched`,
+            );
+          if (s.config.archive.enabled && !safety.archive_snapshot)
+            throw new Error('the safety dump is not in the archive yet: the live volume is not touched');
+          const file = contentFile(s, cur);
+          const sha = contentSha(s, cur);
+          const chain: ChainLink[] = [
+            {
+              source: { kind: 'zstd', path: file },
+              level: 'full',
+              // the file's own sha256 is checked before a byte of it is restored
+              ...(sha
+                ? {
+                    expect: {
+                      cloneTime: await headerTime(s, file),
+                      baseCloneTime: null,
+                      volumeId: null,
+                      sha256: sha,
+                    },
+                  }
+                : {}),
+            },
+          ];
+          const r = await restoreChain({
+            stallMs: s.config.jobs.stallMs,
+            vos: s.vos,
+            tools: s.tools,
+            chain,
+            server: live.serv ?? '',
+            partition: live.part ?? '',
+            target: cur.volume,
+            overwriteExisting: true,
+            signal: job.signal,
+            onBytes: (n) => job.progress('restoring over the live volume', n),
+          });
+          if (!r.ok) throw new Error(`vos restore over ${cur.volume} failed: ${r.message}`);
+          await setOnline(s, job, live, cur.volume, true); // vos restore does; this says so for certain
+          detail = `${cur.volume} (id ${r.examine.id}) holds the restored content: ${r.examine.filecount} files`;
+          break;
+        }
+        case 5: {
           const released: string[] = [];
           const e = await s.vos.listvldbEntry(cur.volume, job.signal);
           if (e.ok && e.entry?.sites.some((x) => x.type === 'RO')) {
@@ -129,74 +235,105 @@ export async function runPromotion(s: Services, job: RunningJob, id: number): Pr
             if (!r.ok) throw new Error(`vos release ${parent} failed: ${r.message}`);
             released.push(parent);
           }
-          promos.record(id, { step, event: 'done', detail: released.join(' ') }, { step });
+          done = released.join(' ');
           detail = released.length
             ? `released ${released.join(', ')}`
-            : 'nothing to release (no read-only sites, not mounted)';
+            : 'nothing to release (no read-only sites)';
           break;
         }
-        case 5: {
-          const ex = await s.vos.examine(cur.volume, job.signal);
-          if (!ex.ok || Number(ex.fields.id) !== cur.source_volume_id) {
+        case 6: {
+          const ex = await liveVolume(s, job, cur, 'at the check');
+          const src = await s.vos.examine(cur.source, job.signal);
+          if (src.ok && src.fields.filecount !== ex.filecount)
             throw new Error(
-              `${cur.volume} is not the promoted volume (id ${cur.source_volume_id}) after the rename`,
+              `${cur.volume} has ${ex.filecount} files, but the restored copy ${cur.source} has ${src.fields.filecount}`,
             );
-          }
-          promos.record(id, { step, event: 'done' }, { step, state: 'done' });
-          detail = `${cur.volume} is id ${ex.fields.id}: ${ex.fields.filecount} files, ${formatBytes(Number(ex.fields.diskused) * 1024)}, last update ${iso(Number(ex.fields.updateDate))}`;
+          removeQuietly(contentFile(s, cur));
+          detail = `${cur.volume} is id ${ex.id}, as before: ${ex.filecount} files, ${formatBytes(Number(ex.diskused) * 1024)}, last update ${iso(Number(ex.updateDate))}; its next dump is a full one`;
           break;
         }
       }
+      promos.record(
+        id,
+        { step, event: 'done', ...(done !== undefined ? { detail: done } : {}) },
+        { step, ...(step === STEPS.length ? { state: 'done' as const } : {}) },
+      );
       report.push(`${step}. ${STEPS[step - 1]}: ${detail}`);
       faultInjection(step);
     }
   } catch (err) {
     // Stopped on purpose (a check failed, a tool failed): not interrupted, but where it stands is kept.
     const why = err instanceof Error ? err.message : String(err);
+    let state = '';
+    const cur = p();
+    if (cur.step >= 1 && !restoreStarted(s, cur)) {
+      // nothing of the live volume was changed: it goes back on line, and a resume starts again from
+      // the off-line step (writes may come meanwhile; a new safety dump will hold them)
+      const back = await putBackOnline(s, job, cur);
+      state = ` ${back}`;
+      promos.record(id, { step: cur.step, event: 'note', detail: back }, { step: Math.min(cur.step, 1) });
+    }
     promos.record(id, { step: p().step, event: 'note', detail: `failed: ${why}` }, { state: 'failed' });
-    throw err;
+    throw new Error(`${why}.${state}`);
   }
   const done = p();
   return [
-    `${done.source} is now ${done.volume}.`,
+    `${done.volume} holds the content of ${done.source} now (same volume id, sites and mount points).`,
     ...report,
-    `The old ${done.volume} is kept as the safety dump ${done.safety_dump}; it restores with !restore ${done.volume} from the pre-promote date.`,
+    `The old content is the safety dump ${done.safety_dump}; it restores with !restore ${s.catalog.byLocation(done.safety_dump ?? '')?.date ?? ''} ${done.volume} as <name>. ${done.source} is left as it was: !discard ${done.source} removes it.`,
   ].join('\n');
 }
 
-/** Puts the old volume back from the safety dump (and the restored copy back under its own name). */
+/** The dump header's end time of a stored file, which restoreChain checks against the expectation. */
+async function headerTime(s: Services, file: string): Promise<number> {
+  return (await readStoredHeader({ kind: 'zstd', path: file }, s.tools)).toTime;
+}
+
+/** Puts the live volume back on line when the promote stopped before its content was touched. */
+async function putBackOnline(s: Services, job: RunningJob, p: PromotionRow): Promise<string> {
+  const ex = await s.vos.examine(p.volume, job.signal);
+  if (!ex.ok || Number(ex.fields.id) !== p.old_volume_id)
+    return `${p.volume} could not be checked (${ex.ok ? `id ${ex.fields.id}` : ex.message}); look at it`;
+  const on = await s.vos.run(
+    ['online', '-server', ex.fields.serv ?? '', '-partition', ex.fields.part ?? '', '-id', p.volume],
+    job.signal,
+  );
+  return on.ok
+    ? `${p.volume} is on line again, its content untouched.`
+    : `${p.volume} could not be put back on line (${on.message}): vos online it by hand; its content is untouched.`;
+}
+
+/** Puts the old content back: from the live volume itself if it was never touched, else from the safety dump. */
 export async function rollbackPromotion(s: Services, job: RunningJob, id: number): Promise<string> {
   const promos = s.promotions;
   const p = promos.get(id)!;
-  const said: string[] = [];
   promos.record(id, { step: p.step, event: 'note', detail: `rollback by job ${job.id}` });
-  const live = await s.vos.examine(p.volume, job.signal);
-  if (live.ok && Number(live.fields.id) === p.old_volume_id) {
+  if (!restoreStarted(s, p)) {
+    const back = await putBackOnline(s, job, p);
+    removeQuietly(contentFile(s, p));
     promos.record(
       id,
-      { step: p.step, event: 'note', detail: 'rolled back: the live volume was never removed' },
+      { step: p.step, event: 'note', detail: `rolled back: ${back}` },
       { state: 'rolled-back' },
     );
-    return `${p.volume} was never removed (id ${p.old_volume_id}); nothing to undo. ${p.source} is untouched.`;
+    return `promotion ${id} rolled back: the live volume was never changed. ${back} ${p.source} is untouched.`;
   }
-  // Before touching anything: the safety dump must be there to restore from.
+  // Before touching anything: the safety dump must be there, whole, to restore from.
   const row = p.safety_dump ? s.catalog.byLocation(p.safety_dump) : undefined;
   if (!p.safety_dump || !row || !existsSync(p.safety_dump)) {
     throw new UserError(
       `promotion ${id} has no usable safety dump (${p.safety_dump ?? 'none recorded'}${p.safety_dump && !row ? ', not in the catalog: !backup rescan' : ''}), so it cannot be rolled back; nothing was changed`,
     );
   }
-  if (live.ok && Number(live.fields.id) === p.source_volume_id) {
-    const mv = await s.vos.run(['rename', '-oldname', p.volume, '-newname', p.source], job.signal);
-    if (!mv.ok) throw new Error(`vos rename ${p.volume} back to ${p.source} failed: ${mv.message}`);
-    s.restored.finish(p.source, p.source_volume_id); // a restored copy again
-    said.push(`renamed ${p.volume} back to ${p.source}`);
-  } else if (live.ok) {
+  const live = await s.vos.examine(p.volume, job.signal);
+  if (live.ok && Number(live.fields.id) !== p.old_volume_id)
     throw new UserError(
-      `${p.volume} has id ${live.fields.id}, neither the old (${p.old_volume_id}) nor the restored (${p.source_volume_id}) volume: look before rolling back`,
+      `${p.volume} has id ${live.fields.id}, not ${p.old_volume_id}: someone replaced it; look before rolling back`,
     );
-  }
-  const site = await restoreSite(s, p.source);
+  if (!live.ok && !live.missing) throw new Error(`vos examine ${p.volume} failed: ${live.message}`);
+  const site = live.ok
+    ? { server: live.fields.serv ?? '', partition: live.fields.part ?? '' }
+    : { server: s.config.afs.server ?? '', partition: s.config.afs.partition };
   const r = await restoreChain({
     stallMs: s.config.jobs.stallMs,
     vos: s.vos,
@@ -205,11 +342,22 @@ export async function rollbackPromotion(s: Services, job: RunningJob, id: number
     server: site.server,
     partition: site.partition,
     target: p.volume,
+    overwriteExisting: true,
     signal: job.signal,
     onBytes: (n) => job.progress('restoring the safety dump', n, row.stored_bytes),
   });
   if (!r.ok) throw new Error(`restoring the safety dump into ${p.volume} failed: ${r.message}`);
-  said.push(`restored ${p.volume} from the safety dump (${r.examine.filecount} files, id ${r.examine.id})`);
+  const said = [
+    `restored ${p.volume} from the safety dump (${r.examine.filecount} files, id ${r.examine.id})`,
+  ];
+  const e = await s.vos.listvldbEntry(p.volume, job.signal);
+  if (e.ok && e.entry?.sites.some((x) => x.type === 'RO')) {
+    const rel = await s.vos.release(p.volume, job.signal);
+    said.push(
+      rel.ok ? `released ${p.volume}` : `vos release ${p.volume} failed (${rel.message}): release it by hand`,
+    );
+  }
+  removeQuietly(contentFile(s, p));
   promos.record(id, { step: p.step, event: 'note', detail: said.join('; ') }, { state: 'rolled-back' });
-  return `promotion ${id} rolled back: ${said.join('; ')}.`;
+  return `promotion ${id} rolled back: ${said.join('; ')}. ${p.source} is untouched.`;
 }

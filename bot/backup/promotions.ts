@@ -94,6 +94,25 @@ export class Promotions {
     })();
   }
 
+  /**
+   * When a promotion last began to replace `volume`'s content (epoch s), if one ever did: the volume
+   * keeps its id, so a full dump from before then is no base for an incremental after.
+   */
+  replacedAt(volume: string): number | undefined {
+    const rows = this.db.prepare('SELECT * FROM promotions WHERE volume = ?').all(volume) as PromotionRow[];
+    const times = rows.flatMap((r) =>
+      this.journal(r)
+        .filter((e) => e.step === 4 && e.event === 'start')
+        .map((e) => Math.floor(Date.parse(e.at) / 1000)),
+    );
+    return times.length ? Math.max(...times) : undefined;
+  }
+
+  /** A resume approved anew: its approval is the one that counts from now on. */
+  reapproved(id: number, approvalId: number): void {
+    this.db.prepare('UPDATE promotions SET approval_id = ? WHERE id = ?').run(approvalId, id);
+  }
+
   journal(row: PromotionRow): JournalEntry[] {
     return JSON.parse(row.journal) as JournalEntry[];
   }

@@ -46,6 +46,8 @@ export async function requireRwVolume(s: Services, volume: string): Promise<numb
  */
 export function baseFull(s: Services, volume: string, volumeId: number): DumpRow | undefined {
   const full = s.catalog.newestFull(volume);
+  const replaced = s.promotions.replacedAt(volume);
+  if (full?.clone_time && replaced !== undefined && full.clone_time <= replaced) return undefined;
   return full?.clone_time && (full.volume_id === null || full.volume_id === volumeId) ? full : undefined;
 }
 
@@ -111,6 +113,11 @@ export async function dumpClone(
 }
 
 type DumpOptions = {
+  /**
+   * Dump the read-write volume itself, not its clone: only for a volume taken off line (a promote's
+   * safety dump), where it cannot change while it is read. Its dump runs until its last update.
+   */
+  rw?: boolean;
   since?: number;
   onBytes?: (n: number, expected: number) => void;
   /** The dump's expected size, for the free-space check (default: the clone's disk use). */
@@ -128,10 +135,11 @@ async function dumpCloneOnce(
   kind: DumpKind,
   opts: DumpOptions,
 ): Promise<DumpDone> {
-  const clone = `${volume}.backup`;
+  const clone = opts.rw ? volume : `${volume}.backup`;
   const ex = await s.vos.examine(clone, job.signal);
   if (!ex.ok) throw new Error(`vos examine ${clone} failed: ${ex.message}`);
-  const cloneTime = Number(ex.fields.creationDate);
+  // a dump of a read-write volume runs until its last update (dumpstuff.c, DumpDumpHeader)
+  const cloneTime = Number(opts.rw ? ex.fields.updateDate : ex.fields.creationDate);
   const expected = Number(ex.fields.diskused ?? 0) * 1024;
   let since = 0;
   if (level === 'incremental' && opts.since !== undefined) since = opts.since;
@@ -144,7 +152,7 @@ async function dumpCloneOnce(
     since = full.clone_time;
   }
   const date = dumpDate(s.clock(), s.config.timeZone);
-  const path = join(s.config.dumps.dir, date, dumpFileName(volume, level, cloneTime));
+  const path = join(s.config.dumps.dir, date, dumpFileName(volume, level, cloneTime, opts.rw));
   const existing = s.catalog.byLocation(path);
   if (existing && existsSync(path)) {
     return {
@@ -229,6 +237,14 @@ async function dumpCloneOnce(
     fresh: true,
     text: `${level} dump of ${volume} (clone of ${iso(cloneTime)}${base}) for ${date}: ${formatBytes(r.rawBytes)} raw, ${formatBytes(r.storedBytes)} stored, sha256 ${r.sha256.slice(0, 16)}…, ${path}`,
   };
+}
+
+/**
+ * A full dump of a volume that is off line, of the read-write volume itself: every write it ever took
+ * is in it, and none can come after. Catalogued as a promote's safety dump.
+ */
+export function dumpOfflineVolume(s: Services, job: RunningJob, volume: string): Promise<DumpDone> {
+  return dumpCloneOnce(s, job, volume, 'full', 'pre-promote', { rw: true });
 }
 
 /** A name for a restored copy that fits AFS's 22 characters, for the error that suggests one. */

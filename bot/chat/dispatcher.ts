@@ -103,6 +103,28 @@ export class Dispatcher<S> {
       return;
     }
 
+    /** One way to refuse: audited as refused, logged with who it was, told to the sender. */
+    const refuse = async (reason: string) => {
+      audit.settle(ref, 'refused', reason);
+      log.warn('refused', {
+        ref,
+        backend: event.actor.backend,
+        identity: event.actor.id,
+        nick: event.actor.name,
+        command: spec.name,
+        reason,
+      });
+      await reply(`refused: ${reason}`);
+    };
+
+    // who may run it is checked before its arguments: a stranger learns nothing of how an admin
+    // command is used, and nothing of what was typed is echoed back
+    const authz = authorize(event.actor, spec.permission, this.d.admins);
+    if (!authz.allowed) {
+      await refuse(authz.reason);
+      return;
+    }
+
     // A destructive command may be forced by one admin, where the config allows it, with a reason.
     let tokens = parsed.args;
     let breakGlass: string | undefined;
@@ -119,26 +141,6 @@ export class Dispatcher<S> {
       return;
     }
 
-    /** One way to refuse: audited as refused, logged with who it was, told to the sender. */
-    const refuse = async (reason: string) => {
-      audit.settle(ref, 'refused', reason);
-      log.warn('refused', {
-        ref,
-        backend: event.actor.backend,
-        identity: event.actor.id,
-        nick: event.actor.name,
-        command: spec.name,
-        reason,
-      });
-      await reply(`refused: ${reason}`);
-    };
-
-    const authz = authorize(event.actor, spec.permission, this.d.admins);
-    if (!authz.allowed) {
-      await refuse(authz.reason);
-      return;
-    }
-
     const ctx: CommandContext<S> = {
       actor: event.actor,
       conversation: event.conversation,
@@ -149,7 +151,7 @@ export class Dispatcher<S> {
       services: this.d.services,
     };
     try {
-      if (spec.destructive && (spec.destructive.applies?.(args.data) ?? true)) {
+      if (spec.destructive && (spec.destructive.applies?.(args.data, ctx) ?? true)) {
         audit.settle(ref, 'ok', await this.d.gate.request(ctx, spec, tokens, args.data, breakGlass));
         return;
       }

@@ -31,7 +31,7 @@ export interface Plan {
 
 export interface Destructive<A, S> {
   /** Only some forms of a command may be destructive (promote is; promote rollback is not). */
-  applies?(args: A): boolean;
+  applies?(args: A, ctx: CommandContext<S>): boolean;
   plan(ctx: CommandContext<S>, args: A): Promise<Plan>;
 }
 

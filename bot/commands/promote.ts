@@ -21,6 +21,20 @@ const args = tokens.min(1, 'name the volume to promote').transform((t, ctx): Arg
   );
 });
 
+/**
+ * A promotion whose approval is older than an approval's lifetime (approvals.ttlMinutes) needs a new
+ * one to resume: what was agreed to then may not be what anyone would agree to now. Returns when it was
+ * approved, if that is too long ago.
+ */
+function staleApproval(s: Services, id: number): string | undefined {
+  const p = s.promotions.get(id);
+  if (!p?.approval_id) return undefined;
+  const a = s.approvals.get(p.approval_id);
+  const at = a?.decided_at ?? a?.created_at;
+  if (!at) return undefined;
+  return Date.parse(at) + s.config.approvals.ttlMinutes * 60_000 < s.clock().getTime() ? at : undefined;
+}
+
 /** What the plan rests on: both volumes as vos examine sees them now. */
 async function facts(s: Services, volume: string, source: string) {
   const rec = s.restored.get(source);
@@ -56,15 +70,30 @@ async function facts(s: Services, volume: string, source: string) {
 export default defineCommand({
   name: 'promote',
   summary:
-    'make a restored volume the live one (safety dump, vos remove, vos rename, vos release, verify); needs a second admin',
+    'make a restored volume the live one (its content restored over the live volume, after a safety dump into the archive); needs a second admin',
   usage: 'promote <volume> [from <restored>] | promote resume <id> | promote rollback <id>',
   example: 'promote user.alice',
   permission: 'admin',
   args,
   destructive: {
-    applies: (a: Args) => a.sub === 'promote',
+    // a promote, and a resume whose approval has outlived approvals.ttlMinutes
+    applies: (a: Args, ctx: CommandContext<Services>) =>
+      a.sub === 'promote' || (a.sub === 'resume' && staleApproval(ctx.services, a.id) !== undefined),
     async plan(ctx: CommandContext<Services>, a: Args): Promise<Plan> {
-      if (a.sub !== 'promote') throw new Error('only promote itself is planned');
+      if (a.sub === 'resume') {
+        const p = ctx.services.promotions.get(a.id);
+        if (!p) throw new UserError(`there is no promotion ${a.id}`);
+        const at = staleApproval(ctx.services, a.id)!;
+        return {
+          summary: `resume promotion ${a.id}`,
+          lines: [
+            `Plan: resume promotion ${a.id} (${p.source} to ${p.volume}), approved at ${at.slice(0, 16).replace('T', ' ')} UTC: longer ago than an approval lasts (${ctx.services.config.approvals.ttlMinutes} min), so it needs a new one.`,
+            await describeState(ctx.services, p),
+          ],
+          facts: { id: p.id, step: p.step, state: p.state },
+        };
+      }
+      if (a.sub !== 'promote') throw new Error('only promote and resume are planned');
       checkVolumeArg(a.volume);
       checkVolumeArg(a.source);
       const f = await facts(ctx.services, a.volume, a.source);
@@ -78,7 +107,7 @@ export default defineCommand({
           show(`restored ${a.source}`, f.restored),
           ...STEPS.map(
             (step, i) =>
-              `${i + 1}. ${step}${i === 0 ? ` (full dump of ${a.volume}, kept until an admin expires it)` : ''}`,
+              `${i + 1}. ${step}${i === 2 ? ` (a full dump of ${a.volume} as it is then, into the archive before anything changes)` : ''}`,
           ),
         ],
         facts: f,
@@ -116,6 +145,11 @@ export default defineCommand({
     if (!p) throw new UserError(`there is no promotion ${a.id}`);
     if (p.state === 'done' || p.state === 'rolled-back')
       throw new UserError(`promotion ${a.id} is ${p.state}; there is nothing to ${a.sub}`);
+    if (a.sub === 'resume') {
+      if (ctx.approvalId !== undefined) s.promotions.reapproved(p.id, ctx.approvalId);
+      else if (staleApproval(s, p.id))
+        throw new UserError(`promotion ${a.id}'s approval has expired; ask again to get a new one`);
+    }
     const state = await describeState(s, p);
     await s.jobs.start(
       ctx,

@@ -1,17 +1,20 @@
-// The bot process killed (SIGKILL) right after each promote step in turn. After a restart the journal
-// names the step, and resume (or rollback) ends with nothing lost: the restored content live, the old
-// content in the safety dump; or, after a rollback, the old content back live.
+// The bot process killed (SIGKILL) right after each promote step in turn, on a volume with a read-only
+// site. After a restart the journal names the step, and resume (or rollback) ends with nothing lost:
+// the restored content live under the same id and sites, the old content (with every write made
+// before the volume went off line) in the safety dump; or, after a rollback, the old content back live.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
+import { STEPS } from '../../bot/backup/promote.ts';
 import { sandboxEnv } from '../support/bot-env.ts';
 import {
   cellVos,
   freshVolume,
   readVolumeFile,
   removeIfThere,
+  vosOk,
   writeVolumeFile,
 } from '../support/cell-tools.ts';
 import { repoRoot } from '../support/peers.ts';
@@ -25,18 +28,15 @@ function bot(dir: string, extra: Record<string, string> = {}) {
     execa(join(repoRoot, 'bin/afsbot'), ['--console'], { env, input, reject: false, timeout: 200_000 });
 }
 
-const STEP_NAMES = [
-  'safety dump of the live volume',
-  'vos remove of the live volume',
-  'vos rename of the restored volume',
-  'vos release',
-];
-
 async function scenario(step: number, then: 'resume' | 'rollback') {
   const vol = `user.pc${step}${then[1]}`;
   const copy = `${vol}.restored`;
   await removeIfThere(cell, copy);
   await freshVolume(cell, vol);
+  await vosOk(vos, ['addsite', '-server', cell.server, '-partition', cell.partition, '-id', vol]);
+  await vosOk(vos, ['release', '-id', vol]);
+  const before = await vos.examine(vol);
+  if (!before.ok) throw new Error(before.message);
   const dir = mkdtempSync(join(tmpdir(), `afsbot-pc${step}-`));
   const run = bot(dir);
   writeVolumeFile(cell, vol, 'notes.txt', `good ${step}\n`);
@@ -50,31 +50,41 @@ async function scenario(step: number, then: 'resume' | 'rollback') {
   expect(crashed.signal).toBe('SIGKILL');
   expect(crashed.stdout).toMatch(
     new RegExp(
-      `^BREAK-GLASS: root on console runs "!promote ${vol.replace('.', '\\.')}" with no second admin`,
+      `^BREAK-GLASS: root \\(console:root\\) runs "!promote ${vol.replace('.', '\\.')}" with no second admin`,
       'm',
     ),
   );
 
   const restarted = (await run('')).stdout;
   const m = new RegExp(
-    `promotion (\\d+) of ${copy.replace(/\./g, '\\.')} to ${vol.replace('.', '\\.')} stopped after step ${step} \\(${STEP_NAMES[step - 1]}\\)\\. Now: (.*)`,
+    `promotion (\\d+) of ${copy.replace(/\./g, '\\.')} to ${vol.replace('.', '\\.')} stopped after step ${step} \\(${STEPS[step - 1]}\\)\\. Now: (.*)`,
   ).exec(restarted);
   expect(m, restarted).not.toBeNull();
   const leftBehind = m![2]!;
+  // a write after the promote began, before the volume went off line, must not be lost
+  const late = step === 1 ? `damaged ${step}, and written to after the promote began\n` : `damaged ${step}\n`;
+  if (step === 1) writeVolumeFile(cell, vol, 'notes.txt', late);
 
   const finished = (await run(`!promote ${then} ${m![1]}\n`)).stdout;
   expect(finished).toMatch(
-    then === 'resume' ? /done: user\.pc\S+ is now user\.pc/ : /done: promotion \d+ rolled back/,
+    then === 'resume'
+      ? /done: user\.pc\S+ holds the content of user\.pc\S+ now/
+      : /done: promotion \d+ rolled back/,
   );
+  // either way the live volume keeps its id, its VLDB entry and its read-only site, and is on line
+  const after = await vos.examine(vol);
+  expect(after.ok && [after.fields.id, after.fields.status]).toEqual([before.fields.id, 'OK']);
+  const entry = await vos.listvldbEntry(vol);
+  expect(entry.ok && entry.entry?.sites.map((x) => x.type).sort()).toEqual(['RO', 'RW']);
   if (then === 'resume') {
     expect(readVolumeFile(cell, vol, 'notes.txt').toString()).toBe(`good ${step}\n`);
-    expect((await vos.examine(copy)).ok).toBe(false);
-    // the old content is in the safety dump
+    expect(readVolumeFile(cell, copy, 'notes.txt').toString()).toBe(`good ${step}\n`); // left as it was
+    // the old content, the late write included, is in the safety dump
     expect((await run(`!restore ${vol} as pc.old${step}\n`)).stdout).toMatch(/is restored into/);
-    expect(readVolumeFile(cell, `pc.old${step}`, 'notes.txt').toString()).toBe(`damaged ${step}\n`);
+    expect(readVolumeFile(cell, `pc.old${step}`, 'notes.txt').toString()).toBe(late);
     await removeIfThere(cell, `pc.old${step}`);
   } else {
-    expect(readVolumeFile(cell, vol, 'notes.txt').toString()).toBe(`damaged ${step}\n`);
+    expect(readVolumeFile(cell, vol, 'notes.txt').toString()).toBe(late);
     expect(readVolumeFile(cell, copy, 'notes.txt').toString()).toBe(`good ${step}\n`);
   }
   process.stderr.write(
@@ -83,10 +93,10 @@ async function scenario(step: number, then: 'resume' | 'rollback') {
 }
 
 describe('promote survives a crash after every step', { timeout: 300_000 }, () => {
-  for (const step of [1, 2, 3, 4]) {
+  for (const step of [1, 2, 3, 4, 5]) {
     it(`killed after step ${step}: resume finishes it`, () => scenario(step, 'resume'));
   }
-  for (const step of [2, 3]) {
+  for (const step of [2, 3, 4]) {
     it(`killed after step ${step}: rollback puts the old volume back`, () => scenario(step, 'rollback'));
   }
 });

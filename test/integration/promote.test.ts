@@ -1,12 +1,14 @@
 // Approvals and promote on the real cell: a second admin must approve, the approval is bound to the
 // facts of the plan, requests expire and survive a restart, and an approved promote loses nothing.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ApprovalsTable } from '../../bot/approvals/table.ts';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
 import {
   cellVos,
   freshVolume,
   readVolumeFile,
   removeIfThere,
+  vosOk,
   writeVolumeFile,
 } from '../support/cell-tools.ts';
 
@@ -20,13 +22,20 @@ const env = {
   AFSBOT_ADMINS: 'root console:root console:rt2; alice console:alice; carol console:carol',
 };
 let dir: string;
+let liveId: number; // the live volume's id: a promote keeps it
 
 const requestId = (text: string) => Number(/Request (\d+): nothing happens until/.exec(text)![1]);
 
 beforeAll(async () => {
-  for (const v of ['user.p4.restored', 'p4.old']) await removeIfThere(cell, v);
+  for (const v of ['user.p4.restored', 'p4.old', 'p4.again']) await removeIfThere(cell, v);
   await freshVolume(cell, VOL);
   writeVolumeFile(cell, VOL, 'notes.txt', 'good\n');
+  // a replicated volume: a promote must keep its VLDB entry and read-only site (and its id)
+  await vosOk(vos, ['addsite', '-server', cell.server, '-partition', cell.partition, '-id', VOL]);
+  await vosOk(vos, ['release', '-id', VOL]);
+  const ex = await vos.examine(VOL);
+  if (!ex.ok) throw new Error(ex.message);
+  liveId = Number(ex.fields.id);
   h = await startMemoryBot({ cell, clock: () => now, env });
   dir = h.dir;
   expect((await h.chat.job(`!dump ${VOL} full`)).result).toMatch(/done/);
@@ -44,10 +53,13 @@ describe('approvals', () => {
     expect(text).toMatch(/^Plan: promote user\.p4\.restored \(restored by job \d+\) to user\.p4\./);
     expect(text).toMatch(/^now live user\.p4: id \d+, \d+ files, .*, last update /m);
     expect(text).toMatch(/^restored user\.p4\.restored: id \d+, /m);
+    expect(text).toMatch(/^1\. dump of the restored copy$/m);
+    expect(text).toMatch(/^2\. live volume off line$/m);
     expect(text).toMatch(
-      /^1\. safety dump of the live volume \(full dump of user\.p4, kept until an admin expires it\)$/m,
+      /^3\. safety dump of the live volume \(a full dump of user\.p4 as it is then, into the archive before anything changes\)$/m,
     );
-    expect(text).toMatch(/^5\. verify$/m);
+    expect(text).toMatch(/^4\. vos restore of the restored content over the live volume$/m);
+    expect(text).toMatch(/^6\. verify$/m);
     expect(text).toMatch(
       /Request \d+: nothing happens until an admin other than root approves with !approve \d+/,
     );
@@ -119,18 +131,39 @@ describe('approvals', () => {
     );
     const job = Number(/job (\d+) started/.exec(answer)![1]);
     const result = await h.chat.waitFor(new RegExp(`^job ${job} \\(.*\\) (done|failed)`), 120_000);
-    expect(result).toMatch(/done: user\.p4\.restored is now user\.p4\./);
     expect(result).toMatch(
-      /^1\. safety dump of the live volume: safety dump .*user\.p4\.full\.\d+\.dump\.zst/m,
+      /done: user\.p4 holds the content of user\.p4\.restored now \(same volume id, sites and mount points\)\./,
     );
-    expect(result).toMatch(/^2\. vos remove of the live volume: removed user\.p4/m);
-    expect(result).toMatch(/^3\. vos rename of the restored volume: renamed user\.p4\.restored to user\.p4/m);
-    expect(result).toMatch(/^5\. verify: user\.p4 is id \d+/m);
+    expect(result).toMatch(/^1\. dump of the restored copy: user\.p4\.restored dumped to /m);
+    expect(result).toMatch(/^2\. live volume off line: user\.p4 is off line/m);
+    expect(result).toMatch(
+      /^3\. safety dump of the live volume: safety dump .*user\.p4\.full\.\d+\.live\.dump\.zst .*, in archive snapshot [0-9a-f]{8}/m,
+    );
+    expect(result).toMatch(
+      /^4\. vos restore of the restored content over the live volume: user\.p4 \(id \d+\) holds/m,
+    );
+    expect(result).toMatch(/^5\. vos release: released user\.p4$/m);
+    expect(result).toMatch(new RegExp(`^6\\. verify: user\\.p4 is id ${liveId}, as before`, 'm'));
   });
 
-  it('after the promote: the restored content is live, the copy is gone, the safety dump holds the old content', async () => {
+  it('after the promote: the restored content is live under the same id and read-only site, the safety dump in the archive holds the old content', async () => {
     expect(readVolumeFile(cell, VOL, 'notes.txt').toString()).toBe('good\n');
-    expect((await vos.examine('user.p4.restored')).ok).toBe(false);
+    const ex = await vos.examine(VOL);
+    expect(ex.ok && Number(ex.fields.id)).toBe(liveId);
+    const entry = await vos.listvldbEntry(VOL);
+    expect(entry.ok && entry.entry?.sites.map((x) => x.type).sort()).toEqual(['RO', 'RW']);
+    // the read-only clone was released with the new content: its file count is the live one's
+    const ro = await vos.examine(`${VOL}.readonly`);
+    expect(ro.ok && ro.fields.filecount).toBe(ex.ok && ex.fields.filecount);
+    const safety = h.bot.services.catalog.forVolume(VOL).find((d) => d.kind === 'pre-promote')!;
+    expect(safety.archive_snapshot).toMatch(/^[0-9a-f]{8,64}$/);
+    // the copy is left for the admins to discard
+    expect((await vos.examine('user.p4.restored')).ok).toBe(true);
+    expect((await h.chat.job('!discard user.p4.restored')).result).toMatch(/user\.p4\.restored is removed/);
+    // its next dump starts a new chain: the older fulls are of the old content, under the same id
+    expect(await h.chat.type(`!dump ${VOL} incremental`)).toMatch(
+      /there is no full dump of user\.p4 as it is now/,
+    );
     const list = await h.chat.type(`!backup list ${h.bot.services.catalog.dates()[0]!.date}`);
     expect(list).toMatch(/^user\.p4 {2}full \(safety dump before a promote\)/m);
     const r = await h.chat.job(`!restore ${VOL} as p4.old`);
@@ -217,7 +250,7 @@ describe('break-glass', () => {
       );
       const job = Number(/job (\d+) started/.exec(answer)![1]);
       expect(await h.chat.waitFor(new RegExp(`^job ${job} \\(.*\\) done`), 120_000, since)).toMatch(
-        /p4\.old is now user\.p4/,
+        /user\.p4 holds the content of p4\.old now/,
       );
       expect(
         h.bot.services.audit
@@ -233,4 +266,61 @@ describe('break-glass', () => {
       h.bot.services.config.approvals.breakGlass = false;
     }
   });
+});
+
+describe('resume', () => {
+  it('a promotion approved longer ago than an approval lasts needs a new approval to resume', async () => {
+    expect((await h.chat.job(`!restore ${VOL} as p4.again`)).result).toMatch(/restored into p4\.again/);
+    const again = await vos.examine('p4.again');
+    if (!again.ok) throw new Error(again.message);
+    // a promotion approved 40 minutes ago that stopped before its first step (as after a crash)
+    const approvals = h.bot.services.approvals;
+    const old = new ApprovalsTable(h.bot.database.db, () => new Date(now.getTime() - 40 * 60_000)).create({
+      command: 'promote',
+      args: [VOL, 'from', 'p4.again'],
+      backend: 'console',
+      requester: 'root',
+      requesterPerson: 'root',
+      conversation: { id: 'console', kind: 'direct' },
+      plan: 'Plan: promote p4.again to user.p4.',
+      facts: {},
+      required: 1,
+      ttlMs: 30 * 60_000,
+    });
+    h.bot.database.db
+      .prepare(`UPDATE approvals SET status = 'approved', decided_at = ? WHERE id = ?`)
+      .run(new Date(now.getTime() - 39 * 60_000).toISOString(), old.id);
+    const p = h.bot.services.promotions.create({
+      approvalId: old.id,
+      volume: VOL,
+      source: 'p4.again',
+      oldId: liveId,
+      sourceId: Number(again.fields.id),
+      mounted: null,
+      origin: { backend: 'console', identity: 'root', conversation: { id: 'console', kind: 'direct' } },
+    });
+    h.bot.services.promotions.record(
+      p.id,
+      { step: 0, event: 'note', detail: 'test' },
+      { state: 'interrupted' },
+    );
+
+    const asked = await h.chat.type(`!promote resume ${p.id}`);
+    expect(asked).toMatch(
+      new RegExp(
+        `^Plan: resume promotion ${p.id} \\(p4\\.again to user\\.p4\\), approved at .* UTC: longer ago than an approval lasts \\(30 min\\), so it needs a new one\\.`,
+      ),
+    );
+    expect(h.bot.services.promotions.get(p.id)!.step).toBe(0); // nothing ran
+    const id = requestId(asked);
+    expect(await h.chat.type(`!approve ${id}`, 'root')).toMatch(/^refused: you \(root\) asked for request/);
+    const answer = await h.chat.type(`!approve ${id}`, 'alice');
+    expect(answer).toMatch(new RegExp(`^request ${id} approved by alice; running it`));
+    const job = Number(/job (\d+) started/.exec(answer)![1]);
+    expect(await h.chat.waitFor(new RegExp(`^job ${job} \\(.*\\) (done|failed)`), 120_000)).toMatch(
+      /done: user\.p4 holds the content of p4\.again now/,
+    );
+    expect(h.bot.services.promotions.get(p.id)).toMatchObject({ state: 'done', approval_id: id });
+    expect(approvals.get(id)!.status).toBe('approved');
+  }, 180_000);
 });

@@ -91,6 +91,13 @@ describe('Dispatcher', () => {
     });
   });
 
+  it('refuses a stranger before looking at the arguments: no usage, nothing echoed', async () => {
+    const t = setup();
+    await t.say('!audit <script>lots</script>', { backend: 'irc', id: 'mallory', name: 'mallory' });
+    expect(t.replies).toEqual(['refused: mallory is not an afsbot admin on irc']);
+    expect(t.store.recent(1)[0]?.outcome).toBe('refused');
+  });
+
   it('shows bad arguments with the usage line and changes nothing', async () => {
     const t = setup();
     await t.say('!audit lots');

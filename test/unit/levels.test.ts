@@ -37,6 +37,14 @@ describe('chooseLevel', () => {
     expect(chooseLevel({ ...vol, updated: 1999 }, [full, incr], false)).toMatchObject({ level: 'unchanged' });
   });
 
+  it('starts a new chain after a promote replaced the content under the same id', () => {
+    expect(chooseLevel({ ...vol, replacedAt: 1500 }, [full], false)).toMatchObject({
+      level: 'full',
+      why: 'a promote replaced its content since its newest full',
+    });
+    expect(chooseLevel({ ...vol, replacedAt: 900 }, [full], false)).toMatchObject({ level: 'incremental' });
+  });
+
   it('starts a new chain when the volume was replaced (a promote gives it a new id)', () => {
     expect(chooseLevel({ ...vol, volumeId: 536870999 }, [full], false)).toMatchObject({
       level: 'full',

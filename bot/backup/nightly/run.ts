@@ -250,8 +250,14 @@ function chooseLevels(run: Run, facts: VolumeFacts[]): void {
       continue;
     }
     const mine = s.catalog.forVolume(f.volume).filter((d) => d.kind === 'scheduled' && d.clone_time !== null);
+    const replacedAt = s.promotions.replacedAt(f.volume);
     const choice = chooseLevel(
-      { volume: f.volume, volumeId: Number(f.rw.id), updated: Number(f.rw.updateDate) },
+      {
+        volume: f.volume,
+        volumeId: Number(f.rw.id),
+        updated: Number(f.rw.updateDate),
+        ...(replacedAt !== undefined ? { replacedAt } : {}),
+      },
       mine.map((d) => ({
         level: d.level,
         volumeId: d.volume_id,
