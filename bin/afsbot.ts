@@ -1,6 +1,6 @@
 // The program: reads the config, builds the adapters and the bot, and runs until a signal. A chat
 // adapter is loaded only when it is enabled (Slack's SDK alone is a good part of the bot's memory).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.ts';
 import { Bot, version } from '../bot/bot.ts';
@@ -29,6 +29,12 @@ function readSecret(file: string, what: string, envName: string): string {
       `the ${what} file ${file} is unreadable (${(err as NodeJS.ErrnoException).code}): set ${envName} to a readable file`,
     );
   }
+  // a secret others can read is no secret: refused, as the archive's password is
+  const mode = statSync(file).mode & 0o777;
+  if (mode & 0o077)
+    throw new ConfigError(
+      `the ${what} file ${file} can be read by others (mode ${mode.toString(8)}): chmod 600 ${file}`,
+    );
   const secret = text.split('\n')[0]?.trim() ?? '';
   if (!secret) throw new ConfigError(`the ${what} file ${file} is empty: put the secret on its first line`);
   return secret;

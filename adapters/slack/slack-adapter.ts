@@ -65,6 +65,21 @@ class Seen {
 const ICON = { ok: '✅', failed: '❌', cancelled: '⏹' } as const;
 
 /** Text someone typed, shown inside mrkdwn: no <!channel>, no links, no mentions of its own. */
+/**
+ * What a person typed, from Slack's text: links Slack made of it (`<http://notes.md|notes.md>`) back to
+ * what was typed, then the three characters Slack escapes (&, <, >; its "Formatting text" docs).
+ */
+export function decodeSlackText(text: string): string {
+  return text
+    .replace(
+      /<((?:https?|mailto):[^<>|]*)(?:\|([^<>]*))?>/g,
+      (_m, url: string, label?: string) => label ?? url,
+    )
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&amp;', '&');
+}
+
 function escapeMrkdwn(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
@@ -287,7 +302,7 @@ export class SlackAdapter implements ChatAdapter {
       // the user ID is what Slack vouches for; a display name is never asked for, let alone trusted
       actor: { backend: 'slack', id: user, name: user },
       conversation: { id: channel, kind: direct ? 'direct' : 'channel' },
-      text,
+      text: decodeSlackText(text),
     };
   }
 

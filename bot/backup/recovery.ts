@@ -103,7 +103,7 @@ export async function recoverInterrupted(
     const cleaned: string[] = [];
     const left: string[] = [];
     for (const item of JSON.parse(row.leftovers ?? '[]') as string[]) {
-      const [kind, what] = item.split(':', 2) as [string, string];
+      const { kind, what } = splitLeftover(item);
       if (kind === 'busy') {
         const [server, id] = what.split('/') as [string, string];
         const ended = await s.vos.endTransactions(server, Number(id));
@@ -152,4 +152,13 @@ export async function recoverInterrupted(
       s.log.warn('could not report an interrupted job', { job: row.id, error: err });
     }
   }
+}
+
+/**
+ * A job's leftover, "kind:what", split at the first colon only: what (a path, a server/id) may hold
+ * colons itself, and a path cut short at one would be removed in its place.
+ */
+export function splitLeftover(item: string): { kind: string; what: string } {
+  const at = item.indexOf(':');
+  return at < 0 ? { kind: item, what: '' } : { kind: item.slice(0, at), what: item.slice(at + 1) };
 }

@@ -95,6 +95,21 @@ describe('afsbot --console', () => {
       'the IRC password file /nonexistent/pw is unreadable (ENOENT): set AFSBOT_IRC_PASSWORD_FILE to a readable file',
     );
   });
+
+  it('refuses a secret file that others can read, and says how to fix it', async () => {
+    const pw = join(mkdtempSync(join(tmpdir(), 'afsbot-e2e-')), 'pw');
+    writeFileSync(pw, 'pw-7f3e9a\n', { mode: 0o644 });
+    const r = await execa(bin, [], {
+      env: env({ AFSBOT_IRC: '1', AFSBOT_IRC_ACCOUNT: 'afsbot', AFSBOT_IRC_PASSWORD_FILE: pw }),
+      reject: false,
+      timeout: 30_000,
+    });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(
+      `the IRC password file ${pw} can be read by others (mode 644): chmod 600 ${pw}`,
+    );
+    expect(r.stderr).not.toContain('pw-7f3e9a');
+  });
 });
 
 describe('the built program and the end of console input', () => {
