@@ -165,6 +165,7 @@ export function dispatcherFor(s: Services, send: Send): Dispatcher<Services> {
     gate: s.approvals,
     send,
     databasePath: s.config.databasePath,
+    pageLines: s.config.chat.pageLines,
   });
 }
 

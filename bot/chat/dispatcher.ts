@@ -8,6 +8,7 @@ import type { AuditLog } from './audit.ts';
 import { authorize, personOf } from './auth.ts';
 import type { StrangerBudget } from './budget.ts';
 import { NotNow, Refusal, UserError } from './errors.ts';
+import { pageOf, takePage } from './paging.ts';
 import { parseCommand } from './parse.ts';
 import { type AnySpec, type CommandContext, type Registry, usageLine } from './registry.ts';
 
@@ -44,6 +45,8 @@ export interface DispatcherDeps<S> {
   send: Send;
   /** The database file, named when it cannot be written. */
   databasePath?: string;
+  /** Lines of a long answer shown at once (--page N for the others); default 40. */
+  pageLines?: number;
 }
 
 export class Dispatcher<S> {
@@ -125,8 +128,17 @@ export class Dispatcher<S> {
       return;
     }
 
+    // --page N of a long answer, for any command
+    let paging: { tokens: string[]; page: number };
+    try {
+      paging = takePage(parsed.args);
+    } catch (err) {
+      audit.settle(ref, 'rejected', (err as Error).message);
+      await reply(`error: ${(err as Error).message}`);
+      return;
+    }
     // A destructive command may be forced by one admin, where the config allows it, with a reason.
-    let tokens = parsed.args;
+    let tokens = paging.tokens;
     let breakGlass: string | undefined;
     const bg = spec.destructive ? tokens.indexOf('--break-glass') : -1;
     if (bg >= 0) {
@@ -147,7 +159,19 @@ export class Dispatcher<S> {
       isAdmin: authz.isAdmin,
       person: authz.person,
       ref,
-      reply,
+      // an answer (not a job's news, which has its own shape) longer than a page comes a page at a time
+      reply: (text, meta) =>
+        reply(
+          meta
+            ? text
+            : pageOf(
+                text,
+                paging.page,
+                this.d.pageLines ?? 40,
+                `${prefix}${spec.name}${tokens.length ? ` ${tokens.join(' ')}` : ''}`,
+              ),
+          meta,
+        ),
       services: this.d.services,
     };
     try {

@@ -251,6 +251,7 @@ const chat = z.strictObject({
   strangerBurst: int(0, 100, 3, 'answers a non-admin gets at once; then strangerPerMinute'),
   strangerPerMinute: int(0, 600, 1, 'answers a non-admin gets a minute; past that the bot is silent'),
   strangersPerMinute: int(0, 6000, 20, 'answers all non-admins together get a minute'),
+  pageLines: int(5, 1000, 40, 'lines of a long answer shown at once; --page N shows the others'),
 });
 
 const metrics = z.strictObject({

@@ -32,6 +32,17 @@ function setup() {
       throw new Error('disk on fire', { cause: new Error('EIO') });
     },
   });
+  const long = defineCommand({
+    name: 'long',
+    summary: 'a long answer',
+    usage: 'long',
+    example: 'long',
+    permission: 'admin',
+    args: noArgs,
+    async run(ctx) {
+      await ctx.reply(Array.from({ length: 100 }, (_, i) => `line ${i + 1}`).join('\n'));
+    },
+  });
   const oops = defineCommand({
     name: 'oops',
     summary: 'user error',
@@ -47,7 +58,7 @@ function setup() {
   const services = buildServices({
     config: { ...config, afs: { ...config.afs, vos: '/nonexistent/vos', timeoutMs: 1000 } },
     log: createLogger({ level: 'debug', stream: logStream }),
-    extraCommands: [boom, oops],
+    extraCommands: [boom, oops, long],
   });
   const dispatcher = dispatcherFor(services, async (_e, text) => {
     replies.push(text);
@@ -96,6 +107,25 @@ describe('Dispatcher', () => {
     await t.say('!audit <script>lots</script>', { backend: 'irc', id: 'mallory', name: 'mallory' });
     expect(t.replies).toEqual(['refused: mallory is not an afsbot admin on irc']);
     expect(t.store.recent(1)[0]?.outcome).toBe('refused');
+  });
+
+  it('pages a long answer, and says how to get the next page', async () => {
+    const t = setup();
+    await t.say('!long');
+    const first = t.replies[0]!.split('\n');
+    expect(first).toHaveLength(41);
+    expect(first.slice(0, 2)).toEqual(['line 1', 'line 2']);
+    expect(first.at(-1)).toBe('(page 1 of 3, 100 lines; !long --page 2 for the next)');
+    await t.say('!long --page 3');
+    expect(t.replies[1]!.split('\n')).toEqual([
+      ...Array.from({ length: 20 }, (_, i) => `line ${i + 81}`),
+      '(page 3 of 3, 100 lines)',
+    ]);
+    await t.say('!long --page 4');
+    expect(t.replies[2]).toMatch(/^error: there are 3 pages of it; ask for page 1 to 3/);
+    await t.say('!long --page x');
+    expect(t.replies[3]).toBe('error: --page needs a page number, such as --page 2');
+    expect(t.store.recent(1)[0]?.outcome).toBe('rejected');
   });
 
   it('shows bad arguments with the usage line and changes nothing', async () => {
