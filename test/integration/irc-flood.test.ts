@@ -11,7 +11,8 @@ let h: Harness;
 let alice: IrcUser;
 
 beforeAll(async () => {
-  h = await startIrcBot({ irc, channels: [chan] });
+  // a page of 50 lines: the answer is one page, so that all of it is sent at once
+  h = await startIrcBot({ irc, channels: [chan], env: { AFSBOT_CHAT_PAGE_LINES: '50' } });
   alice = await IrcUser.loggedInAs(irc, 'alice', 'alice_flood', chan);
 });
 
