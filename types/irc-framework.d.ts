@@ -50,8 +50,12 @@ declare module 'irc-framework' {
     whois(nick: string, cb: (event: WhoisEvent) => void): void;
     requestCap(cap: string | string[]): void;
     user: { nick: string; username: string; host?: string };
+    /** MONITOR + nick: the server reports when the nick comes and goes ('users online'/'users offline'). */
+    addMonitor(target: string): void;
     network: {
       cap: { isEnabled(name: string): boolean; enabled: string[]; available: Map<string, string> };
+      /** An ISUPPORT token's value (MONITOR, CHANTYPES, ...); false when the server does not send it. */
+      supports(name: string): string | boolean;
     };
     connection: { connected: boolean; end(data?: string | null, hadError?: boolean): void };
   }

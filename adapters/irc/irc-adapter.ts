@@ -82,6 +82,15 @@ export class IrcAdapter implements ChatAdapter {
   /** Set when a SASL exchange never finished: the next connection skips SASL. */
   private saslHung = false;
   private readonly joined = new Set<string>();
+  /**
+   * Where a private conversation's sender went: a nick changed (seen in a shared channel) maps to the
+   * new one; a nick its sender left (quit, or gone by MONITOR, which also reports a nick change the bot
+   * cannot see) maps to null, and nothing is sent to it until that nick itself writes to the bot again.
+   * A reply must never reach whoever took the nick meanwhile.
+   */
+  private readonly moved = new Map<string, string | null>();
+  /** Nicks that wrote to the bot privately, watched with MONITOR where the server has it. */
+  private readonly watched = new Set<string>();
   private loggedInAs: string | undefined;
   private onEvent: EventHandler | undefined;
   private firstRegistration: { resolve: () => void; reject: (e: Error) => void } | undefined;
@@ -155,6 +164,21 @@ export class IrcAdapter implements ChatAdapter {
     c.on('privmsg', (e: MessageEvent) => {
       void this.incoming(e);
     });
+    c.on('nick', (e: { nick: string; new_nick: string }) => {
+      const old = e.nick.toLowerCase();
+      if (this.watched.has(old) || this.moved.has(old)) this.moved.set(old, e.new_nick);
+    });
+    c.on('quit', (e: { nick: string }) => {
+      const old = e.nick.toLowerCase();
+      if (this.watched.has(old)) this.moved.set(old, null);
+    });
+    c.on('users offline', (e: { nicks: string[] }) => {
+      for (const n of e.nicks) {
+        const old = n.toLowerCase();
+        // a nick change seen in a channel already says where they went
+        if (this.watched.has(old) && !this.moved.get(old)) this.moved.set(old, null);
+      }
+    });
     c.on('socket close', () => {
       this.registered = false;
       this.loggedInAs = undefined;
@@ -186,6 +210,7 @@ export class IrcAdapter implements ChatAdapter {
     const conversation: Conversation = isChannel
       ? { id: e.target, kind: 'channel' }
       : { id: e.nick, kind: 'direct' };
+    if (!isChannel) this.watch(e.nick);
     const actor = this.identify(e);
     await this.onEvent({ actor, conversation, text: e.message });
   }
@@ -319,8 +344,40 @@ export class IrcAdapter implements ChatAdapter {
     this.send(to, formatProgress(update), undefined, 'progress').catch(() => {}); // down: the next update will do
   }
 
+  /** A private conversation begins (again) with whoever holds `nick` now. */
+  private watch(nick: string): void {
+    const n = nick.toLowerCase();
+    this.moved.delete(n);
+    if (this.watched.has(n)) return;
+    this.watched.add(n);
+    if (this.client.network.supports('MONITOR')) this.client.addMonitor(nick);
+  }
+
+  /** Where a private reply to `nick` goes now: its sender's current nick, or nowhere (undefined). */
+  private recipient(nick: string): string | undefined {
+    let cur = nick;
+    for (let hops = 0; hops < 10; hops++) {
+      const next = this.moved.get(cur.toLowerCase());
+      if (next === undefined) return cur;
+      if (next === null) return undefined;
+      cur = next;
+    }
+    return undefined;
+  }
+
   async send(to: Conversation, text: string, meta?: MessageMeta, urgency: Urgency = 'reply'): Promise<void> {
     if (!this.registered) throw new Error('not connected to IRC');
+    if (to.kind === 'direct') {
+      const who = this.recipient(to.id);
+      if (who === undefined) {
+        // delivered nowhere rather than to whoever holds the nick now; the outbox must not retry it
+        this.opts.log.warn('irc: a private reply was not sent: its recipient left that nick', {
+          nick: to.id,
+        });
+        return;
+      }
+      to = { ...to, id: who };
+    }
     const shown = meta?.kind === 'report' ? reportLines(meta.summary, this.opts.prefix ?? '!') : text;
     const max = maxTextBytes(this.client.user.nick || this.opts.nick, to.id);
     await this.queue.push(

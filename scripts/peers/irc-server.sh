@@ -236,6 +236,7 @@ write_ircd_conf() { # CLIENT_PORT LINK_PORT CLASS LINK_PASS
 <module name="spanningtree">
 <module name="chghost">
 <module name="svshold">
+<module name="monitor">
 <module name="servprotect">
 
 <link name="$SERVICES_NAME" ipaddr="$HOST" port="$lport" allowmask="127.0.0.1/32"

@@ -1,8 +1,10 @@
 // Admins are recognised by services account, never by nick; everything refused is in the audit table.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Vos } from '../../actions/vos.ts';
 import { ApprovalsTable } from '../../bot/approvals/table.ts';
 import { type Harness, startIrcBot } from '../support/bot-harness.ts';
+import { freshVolume, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
 import { IrcUser } from '../support/irc-user.ts';
 
 const irc = inject('irc');
@@ -30,7 +32,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(users.map((u) => u.quit()));
   await h?.stop();
+  await removeIfThere(cell, 'irc.dm');
 });
+
+async function until(ok: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe('IRC identity and admin commands', () => {
   it('an admin account runs !status and gets the real cell volume count', async () => {
@@ -132,5 +143,50 @@ describe('IRC identity and admin commands', () => {
       target: 'alice_pm',
       message: 'you are IRC services account alice (shown as alice_pm); admin alice',
     });
+  });
+
+  it('a private reply follows its sender to a new nick, and never reaches whoever took the old one', async () => {
+    await freshVolume(cell, 'irc.dm');
+    // enough data that the dump outlasts a nick change
+    writeVolumeFile(cell, 'irc.dm', 'big.bin', randomBytes(30_000_000));
+    // alice shares a channel with the bot: her nick change is seen, and the job's result follows her
+    const alice = await user('alice_dm', 'alice');
+    alice.say(h.nick, '!dump irc.dm full');
+    await alice.waitFor(h.nick, (m) => m.some((x) => /^job \d+ started/.test(x.message)), 15_000);
+    alice.client.changeNick('alice_dm2');
+    await until(() => alice.client.user.nick === 'alice_dm2');
+    const mallory = await IrcUser.connect({ host: irc.host, port: irc.port, nick: 'alice_dm' });
+    users.push(mallory);
+    const done = await alice.waitFor(
+      h.nick,
+      (m) => m.some((x) => /^job \d+ \(full dump of irc\.dm\) done/.test(x.message)),
+      60_000,
+    );
+    expect(done.at(-1)!.target).toBe('alice_dm2');
+    expect(mallory.seen.filter((x) => x.nick === h.nick)).toEqual([]);
+  });
+
+  it('where the nick change cannot be seen (no shared channel), the reply goes nowhere rather than to the new holder', async () => {
+    const bob = await IrcUser.connect({
+      host: irc.host,
+      port: irc.port,
+      nick: 'bob_dm',
+      sasl: { account: 'bob', password: irc.passwords.bob! },
+    });
+    users.push(bob);
+    bob.say(h.nick, '!dump irc.dm full');
+    await bob.waitFor(h.nick, (m) => m.some((x) => /^job \d+ started/.test(x.message)), 15_000);
+    bob.client.changeNick('bob_dm2');
+    await until(() => bob.client.user.nick === 'bob_dm2');
+    const mallory = await IrcUser.connect({ host: irc.host, port: irc.port, nick: 'bob_dm' });
+    users.push(mallory);
+    const deadline = Date.now() + 60_000;
+    while (
+      !h.logs().some((l) => l.msg === 'irc: a private reply was not sent: its recipient left that nick')
+    ) {
+      if (Date.now() > deadline) throw new Error('the job result was never held back');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(mallory.seen.filter((x) => x.nick === h.nick)).toEqual([]);
   });
 });
