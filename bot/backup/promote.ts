@@ -25,7 +25,7 @@ import { formatBytes, iso } from '../platform/format.ts';
 import type { Services } from '../services.ts';
 import { chainLinks } from './chains.ts';
 import type { PromotionRow } from './promotions.ts';
-import { dumpOfflineVolume } from './volumes.ts';
+import { dumpOfflineVolume, requireFreeSpace } from './volumes.ts';
 
 export const STEPS = [
   'dump of the restored copy',
@@ -127,6 +127,7 @@ export async function runPromotion(s: Services, job: RunningJob, id: number): Pr
               `${cur.source} is not the restored copy with id ${cur.source_volume_id} any more (${src.ok ? `it has id ${src.fields.id}` : src.message}): stopped before touching anything`,
             );
           await liveVolume(s, job, cur, 'before touching anything');
+          requireFreeSpace(s, Number(src.fields.diskused ?? 0) * 1024, `the dump of ${cur.source}`);
           const file = contentFile(s, cur);
           const r = await dumpToFile({
             stallMs: s.config.jobs.stallMs,
