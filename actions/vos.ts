@@ -191,6 +191,34 @@ export class Vos {
     return { ok: true, entries: parseListvldb(r.stdout) };
   }
 
+  /**
+   * `vos size -dump -time <since>`: the exact size in bytes of the dump `vos dump -time <since>` would
+   * write now (the volserver walks the volume's vnode index; it reads no file data).
+   */
+  async dumpSize(
+    volume: string,
+    since: number,
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; bytes: number } | ToolFailure> {
+    const r = await this.run(['size', '-id', volume, '-dump', '-time', String(since)], signal);
+    if (!r.ok) return r;
+    const m = /^dump_size: (\d+)$/m.exec(r.stdout);
+    if (!m)
+      return {
+        ok: false,
+        program: this.binary,
+        args: ['size', '-id', volume, '-dump', '-time', String(since)],
+        exitCode: 0,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        timedOut: false,
+        cancelled: false,
+        message: `vos size printed no dump_size: ${r.stdout.trim().slice(0, 200)}`,
+        durationMs: r.durationMs,
+      };
+    return { ok: true, bytes: Number(m[1]) };
+  }
+
   /** `vos examine -format`: the volume's fields, or a failure; `missing` when the VLDB has no such volume. */
   async examine(
     volume: string,

@@ -1,8 +1,15 @@
 // The nightly run on the real cell, over simulated days (an injected clock): full the first night,
 // then incremental for what changed and nothing for what did not, with a report that says so.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
-import { freshVolume, nextSecond, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import {
+  freshVolume,
+  nextSecond,
+  readVolumeFile,
+  removeIfThere,
+  writeVolumeFile,
+} from '../support/cell-tools.ts';
 
 const cell = inject('cell');
 let now = new Date('2026-02-02T03:00:00Z'); // a Monday
@@ -52,18 +59,31 @@ describe('nightly run', () => {
   it('the next night: incremental for the volume that changed, nothing for the other', async () => {
     now = new Date('2026-02-03T03:00:00Z');
     writeVolumeFile(cell, 'night.a', 'f.txt', 'night.a changed\n');
+    writeVolumeFile(cell, 'night.a', 'new.bin', randomBytes(2_000_000));
+    // the incremental's size is known before it is made (vos size -dump), not guessed from the disk use
+    const plan = (await h.chat.job('!nightly run --dry-run')).result;
+    const m = /^night\.a: incremental since \S+, about ([\d.]+) (B|KiB|MiB)/m.exec(plan);
+    expect(m, plan).not.toBeNull();
+    const [, amount, unit] = m!;
+    const estimate = Number(amount) * { B: 1, KiB: 1024, MiB: 1024 ** 2 }[unit as 'B' | 'KiB' | 'MiB'];
     const r = await h.chat.job('!nightly run');
     expect(r.result).toMatch(
       /nightly 2026\.02\.03: OK\. 2 volumes: 0 full, 1 incremental, 1 unchanged, 0 failed\./,
     );
     const rows = h.bot.services.catalog.onDate('2026.02.03');
     expect(rows.map((d) => [d.volume, d.level])).toEqual([['night.a', 'incremental']]);
+    const raw = rows[0]!.raw_bytes ?? 0;
+    const ratio = estimate / raw;
+    expect(ratio, `estimate ${estimate} B, dump ${raw} B`).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
     expect(rows[0]!.base_clone_time).toBe(
       h.bot.services.catalog.onDate('2026.02.02').find((d) => d.volume === 'night.a')!.clone_time,
     );
     // and that date restores the new content
     const restored = await h.chat.job('!restore 2026.02.03 night.a as nr.a');
     expect(restored.result).toMatch(/from full of 2026\.02\.02 .* \+ incremental of 2026\.02\.03/);
+    expect(readVolumeFile(cell, 'nr.a', 'f.txt').toString()).toBe('night.a changed\n');
+    expect(readVolumeFile(cell, 'nr.a', 'new.bin').length).toBe(2_000_000);
   });
 
   it('refuses a second run while one is going', async () => {

@@ -120,7 +120,7 @@ export async function runNightly(s: Services, job: RunningJob, dryRun: boolean):
   try {
     const notCloned = await cloneAll(run);
     facts = await run.phase('listing the clones', () => listClones(run, notCloned));
-    chooseLevels(run, facts);
+    await chooseLevels(run, facts);
     if (dryRun) return stats;
     const feeder = archiveOn ? new ArchiveFeeder(s, runJob, stats, state, prepareArchive(run)) : undefined;
     await run.phase('dumping', () => dumpAll(run, feeder));
@@ -235,9 +235,13 @@ async function listClones(run: Run, notCloned: Map<string, string>): Promise<Vol
   return out;
 }
 
-/** Phase 3: a level per volume, with the size it is expected to have. */
-function chooseLevels(run: Run, facts: VolumeFacts[]): void {
-  const { s, stats, now } = run;
+/**
+ * Phase 3: a level per volume, with the size it is expected to have: a full's is the clone's disk use;
+ * an incremental's is what vos size -dump says of it (exact, and cheap: the volserver walks the vnode
+ * index and reads no file data), or, if vos size fails, the last incremental's size.
+ */
+async function chooseLevels(run: Run, facts: VolumeFacts[]): Promise<void> {
+  const { s, stats, now, job } = run;
   const fullToday = wallClock(now, s.config.timeZone).weekday === s.config.nightly.fullWeekday;
   for (const f of facts) {
     if (f.error) {
@@ -268,12 +272,16 @@ function chooseLevels(run: Run, facts: VolumeFacts[]): void {
     );
     const disk = Number((f.clone ?? f.rw).diskused ?? 0) * 1024;
     const lastIncr = mine.filter((d) => d.level === 'incremental').at(-1);
-    const estimate =
-      choice.level === 'full'
-        ? disk
-        : choice.level === 'incremental'
-          ? (lastIncr?.raw_bytes ?? Math.round(disk / 10))
-          : 0;
+    let estimate = choice.level === 'full' ? disk : 0;
+    if (choice.level === 'incremental') {
+      // tonight's clone; a dry run makes none (the clone there is last night's), so the volume itself
+      const sized = await s.vos.dumpSize(
+        stats.dryRun || !f.clone ? f.volume : `${f.volume}.backup`,
+        choice.since,
+        job.signal,
+      );
+      estimate = sized.ok ? sized.bytes : (lastIncr?.raw_bytes ?? Math.round(disk / 10));
+    }
     stats.volumes.push({ volume: f.volume, server: f.server, choice, estimate });
   }
 }
