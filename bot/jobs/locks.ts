@@ -62,12 +62,30 @@ export class VolumeLocks {
     return row && processAlive(row.pid) ? { jobId: row.job_id, pid: row.pid, since: row.since } : undefined;
   }
 
+  /**
+   * Lets go of `names`. Never throws: a job ends even when the database cannot be written (its disk
+   * full); the row is then deleted as soon as it can be, retried every two seconds.
+   */
   release(names: string[], id: number): void {
-    for (const name of names) {
-      if (this.mine.get(name) === id) this.mine.delete(name);
+    const drop = (name: string) =>
       this.db
         .prepare('DELETE FROM locks WHERE name = ? AND job_id = ? AND pid = ?')
         .run(name, id, process.pid);
+    for (const name of names) {
+      if (this.mine.get(name) === id) this.mine.delete(name);
+      try {
+        drop(name);
+      } catch {
+        const retry = setInterval(() => {
+          try {
+            drop(name);
+            clearInterval(retry);
+          } catch {
+            // still full: next time
+          }
+        }, 2000);
+        retry.unref();
+      }
     }
   }
 }

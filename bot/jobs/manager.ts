@@ -239,7 +239,7 @@ export class JobManager {
         if (now - job.lastSave >= (this.deps.saveProgressMs ?? 2000)) {
           job.lastSave = now;
           try {
-            table.update(id, { progress: JSON.stringify(this.snapshot(id, job, false)) });
+            this.record(id, { progress: JSON.stringify(this.snapshot(id, job, false)) });
           } catch (err) {
             // progress is called from timers: a full disk here must not end the process; the job's
             // own writes will fail it with the reason
@@ -277,10 +277,23 @@ export class JobManager {
     return u;
   }
 
+  /**
+   * Writes a job's state, and never throws: with the database's disk full a job must still end (its
+   * locks released, its result said; the outbox keeps lines in memory meanwhile). The row then tells less
+   * than the chat did, and the next start marks a job left 'running' as interrupted.
+   */
+  private record(id: number, fields: Parameters<JobsTable['update']>[1]): void {
+    try {
+      this.deps.table.update(id, fields);
+    } catch (err) {
+      this.deps.log.error('a job state could not be written to the database', { job: id, error: err });
+    }
+  }
+
   private async execute(id: number, job: Live): Promise<void> {
     const { table } = this.deps;
     job.started = Date.now();
-    table.update(id, { status: 'running', started_at: new Date().toISOString() });
+    this.record(id, { status: 'running', started_at: new Date().toISOString() });
     const handle = this.handle(id, job);
     let status: JobStatus;
     let text: string;
@@ -289,7 +302,7 @@ export class JobManager {
       if (job.controller.signal.aborted) throw new Cancelled();
       status = 'ok';
       text = `job ${id} (${job.spec.title}) done: ${report}`;
-      table.update(id, { result: report });
+      this.record(id, { result: report });
     } catch (err) {
       if (job.controller.signal.aborted || err instanceof Cancelled) {
         status = 'cancelled';
@@ -306,20 +319,20 @@ export class JobManager {
             ? ''
             : ' Nothing was left behind.';
         text = `job ${id} (${job.spec.title}) cancelled.${cleanup ? ` ${cleanup}` : ''}${rest}`;
-        table.update(id, { result: text });
+        this.record(id, { result: text });
       } else if (err instanceof UserError) {
         status = 'failed';
         text = `job ${id} (${job.spec.title}) failed: ${err.message}`;
-        table.update(id, { error: err.message });
+        this.record(id, { error: err.message });
       } else {
         status = 'failed';
         const e = err instanceof Error ? err : new Error(String(err));
         this.deps.log.error('job failed', { job: id, kind: job.spec.kind, error: e });
         text = `job ${id} (${job.spec.title}) failed: ${e.message} (ref job ${id})`;
-        table.update(id, { error: e.stack ?? e.message });
+        this.record(id, { error: e.stack ?? e.message });
       }
     }
-    table.update(id, {
+    this.record(id, {
       status,
       ended_at: new Date().toISOString(),
       progress: JSON.stringify(this.snapshot(id, job, true)),
@@ -344,7 +357,7 @@ export class JobManager {
     }. Nothing was done; ask again once that is over (!jobs shows it)`;
     this.queue.splice(this.queue.indexOf(id), 1);
     this.live.delete(id);
-    this.deps.table.update(id, { status: 'failed', ended_at: new Date().toISOString(), error: why });
+    this.record(id, { status: 'failed', ended_at: new Date().toISOString(), error: why });
     this.deps.post(job.spec.origin, `job ${id} (${job.spec.title}) failed: ${why}`, {
       kind: 'job',
       jobId: id,
@@ -364,7 +377,7 @@ export class JobManager {
     if (queued >= 0) {
       this.queue.splice(queued, 1);
       this.live.delete(id);
-      this.deps.table.update(id, {
+      this.record(id, {
         status: 'cancelled',
         ended_at: new Date().toISOString(),
         result: 'cancelled before it started',

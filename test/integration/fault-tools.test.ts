@@ -24,6 +24,7 @@ import {
   cellVos,
   freshVolume,
   removeIfThere,
+  removeVolumeFile,
   writeVolumeFile,
 } from '../support/cell-tools.ts';
 import { agreement } from '../support/invariants.ts';
@@ -211,22 +212,52 @@ describe('a dump store on a small file system that fills', () => {
     await removeIfThere(cell, 'ftf.a');
   });
 
-  it('a dump bigger than its estimate fills it: a clear failure, nothing half-written, the database intact', async () => {
-    // an incremental is estimated at a tenth of the volume; this one holds 30 MB of new data
+  it('a dump too big for the free space is not started: its size is known before (vos size)', async () => {
     now = new Date('2026-06-09T03:00:00Z');
     writeVolumeFile(cell, 'ftf.a', 'big.bin', randomBytes(30_000_000));
     const r = await h.chat.job('!nightly run', 180_000);
     expect(r.result).toMatch(/NOT SAFE \(1 failed/);
     expect(r.result).toMatch(
-      /^FAILED ftf\.a: vos dump of ftf\.a\.backup failed, and no file was kept: .*No space left on device/m,
+      /^FAILED ftf\.a: not started: tonight's 1 dumps needs about 29 MiB, and the dump store .* has [\d.]+ MiB free/m,
     );
     expect(listPartials(join(mnt, 'dumps'))).toEqual([]);
-    expect(listDumpFiles(join(mnt, 'dumps'))).toHaveLength(1); // the first night's, whole and catalogued
-    expect(h.bot.database.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    removeVolumeFile(cell, 'ftf.a', 'big.bin');
+  }, 240_000);
+
+  it('the disk filled by another writer during a dump: the run ends saying so, nothing half-written, the database intact', async () => {
+    now = new Date('2026-06-10T03:00:00Z');
+    writeVolumeFile(cell, 'ftf.a', 'mid.bin', randomBytes(12_000_000));
+    const filler = join(mnt, 'other-writer');
+    const run = h.chat.job('!nightly run', 180_000);
+    // the moment the dump's file appears, something else takes all the space left
+    const deadline = Date.now() + 60_000;
+    while (listPartials(join(mnt, 'dumps')).length === 0) {
+      if (Date.now() > deadline) throw new Error('the dump never started');
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    fillUp(filler);
+    try {
+      // the database shares the disk: the run cannot even write its report, and says why; it ends (it
+      // does not hang on its locks or its job row), and the dump's partial file is gone
+      const r = await run;
+      expect(r.result).toMatch(/(No space left on device|database or disk is full)/);
+      expect(listPartials(join(mnt, 'dumps'))).toEqual([]);
+      expect(listDumpFiles(join(mnt, 'dumps'))).toHaveLength(1); // the first night's, whole and catalogued
+      expect(h.bot.database.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      rmSync(filler, { force: true });
+    }
+    // once there is room, the next night dumps it, and the catalog agrees with the files
+    now = new Date('2026-06-11T03:00:00Z');
+    expect((await h.chat.job('!nightly run', 180_000)).result).toMatch(
+      /: OK\. 1 volume: 0 full, 1 incremental/,
+    );
     expect(await agreement(h.env)).toEqual([]);
+    removeVolumeFile(cell, 'ftf.a', 'mid.bin');
   }, 240_000);
 
   it('a dump that cannot fit is not started, and the answer says what to do', async () => {
+    writeVolumeFile(cell, 'ftf.a', 'big.bin', randomBytes(30_000_000));
     const r = await h.chat.job('!dump ftf.a full', 60_000);
     expect(r.result).toMatch(
       /failed: not started: the full dump of ftf\.a needs about \d+ MiB, and the dump store .* has [\d.]+ MiB free .*; free some space/,
@@ -255,9 +286,9 @@ describe('a dump store on a small file system that fills', () => {
       rmSync(filler, { force: true });
     }
     expect(h.bot.database.db.pragma('integrity_check', { simple: true })).toBe('ok');
-    // with room again: answered, and jobs run (this one is refused by the free-space check, as before)
+    // with room again: answered, and jobs run and are recorded
     expect(await h.chat.type('!ping')).toBe('pong');
-    expect((await h.chat.job('!dump ftf.a', 60_000)).result).toMatch(/failed: not started: .* needs about/);
+    expect((await h.chat.job('!nightly run --dry-run', 60_000)).result).toMatch(/\(dry run\): /);
     expect(h.bot.services.jobs.list(100)).toHaveLength(jobsBefore + 1);
   }, 120_000);
 });
