@@ -277,11 +277,8 @@ export class JobManager {
     return u;
   }
 
-  /**
-   * Writes a job's state, and never throws: with the database's disk full a job must still end (its
-   * locks released, its result said; the outbox keeps lines in memory meanwhile). The row then tells less
-   * than the chat did, and the next start marks a job left 'running' as interrupted.
-   */
+  /** Writes a job's state and never throws: with the database's disk full a job still ends (the next
+   * start marks a row left 'running' interrupted; the outbox keeps lines in memory meanwhile). */
   private record(id: number, fields: Parameters<JobsTable['update']>[1]): void {
     try {
       this.deps.table.update(id, fields);
@@ -408,10 +405,8 @@ export class JobManager {
     await this.drain();
   }
 
-  /**
-   * At start: jobs the last process left queued or running were interrupted by its death. Marks them
-   * so and returns them, with what they recorded as possibly left behind.
-   */
+  /** At start: marks the jobs a dead process left queued or running as interrupted and returns them
+   * (with what they recorded as possibly left behind). */
   interrupted(): JobRow[] {
     const rows = this.deps.table
       .active()

@@ -103,12 +103,17 @@ describe('a crash in the middle of a job', () => {
     const bot = start();
     bot.proc.stdin!.write(`!restore ${VOL} as t3.crash\n`);
     const id = (await waitFor(bot.out, /job (\d+) started/))[1];
-    // kill it while vos restore is writing into the volume
+    // kill it while vos restore is writing into this volume (other test files restore on the same
+    // server: only a transaction on t3.crash's own id counts)
     const deadline = Date.now() + 30_000;
-    const restoring = async () =>
-      parseStatus(await vosOk(vos, ['status', '-server', cell.server])).some(
-        (t) => t.procedure === 'Restore',
+    const restoring = async () => {
+      const e = await vos.listvldbEntry('t3.crash'); // the VLDB: vos examine would find it busy
+      const id = e.ok ? e.entry?.rw : undefined;
+      if (id === undefined) return false;
+      return parseStatus(await vosOk(vos, ['status', '-server', cell.server])).some(
+        (t) => t.procedure === 'Restore' && t.volumeId === id,
       );
+    };
     while (!(await restoring())) {
       if (Date.now() > deadline) throw new Error('the restore never started writing');
       await new Promise((r) => setTimeout(r, 50));
