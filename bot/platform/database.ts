@@ -2,7 +2,7 @@
 // machine (the bot and backup-manager). WAL lets readers work while the bot writes. Each table has one
 // class that owns its SQL, in the room it belongs to (the catalog in backup/, the audit trail in chat/,
 // ...); this class only opens the file, applies the migrations and answers for the file as a whole.
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { migrations } from './migrations.ts';
@@ -13,13 +13,15 @@ export class Database {
   readonly db: Sqlite;
 
   constructor(readonly path: string) {
+    // the audit trail keeps every private message the bot was sent: only its owner may read the file.
+    // Made 0600 before SQLite opens it (SQLite gives the -wal and -shm files the database's mode); an
+    // older file is put right.
     if (path !== ':memory:') {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(path, 'a', 0o600));
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     }
     this.db = new BetterSqlite3(path);
-    // the audit trail keeps every private message the bot was sent: only its owner may read the file
-    if (path !== ':memory:')
-      for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
