@@ -350,9 +350,15 @@ const archive = z.strictObject({
     .default('off')
     .meta(doc("restic's own compression (the dumps are zstd already)")),
   timeoutMs: int(1000, 7 * DAY, 6 * 3600_000, 'longest a restic call may take'),
-  localKeepDays: int(0, 3650, 14, 'days local dump files are kept once archived', {
-    env: 'AFSBOT_LOCAL_KEEP_DAYS',
-  }),
+  localKeepDays: int(
+    0,
+    3650,
+    14,
+    'days local dump files are kept once archived; 0: archive-only, each batch leaves the disk once archived',
+    {
+      env: 'AFSBOT_LOCAL_KEEP_DAYS',
+    },
+  ),
   keepDaily: int(1, 3650, 14, 'forget keeps the newest N dump dates'),
   keepWeekly: int(0, 520, 8, 'and the newest date of N weeks'),
   keepMonthly: int(0, 1200, 24, 'and the newest date of N months'),

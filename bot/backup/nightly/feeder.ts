@@ -2,8 +2,10 @@
 import { existsSync } from 'node:fs';
 import type { RunningJob } from '../../jobs/job.ts';
 import type { Services } from '../../services.ts';
+import { archiveListing } from '../archive/reconcile.ts';
 import type { DumpRow } from '../catalog.ts';
-import type { NightlyLive, NightlyStats } from './stats.ts';
+import { removeLocal } from './retention.ts';
+import { localSpace, type NightlyLive, type NightlyStats } from './stats.ts';
 
 /**
  * Feeds dumps to the archive while the dumps go on: one restic process at a time (two at once contend
@@ -78,11 +80,32 @@ export class ArchiveFeeder {
         this.stats.archive.processed += r.processed;
         this.stats.archive.added += r.added;
         this.state.archived = before + r.processed;
+        if (this.s.config.archive.localKeepDays === 0) await this.leaveDisk(batch, r.snapshot);
       } catch (err) {
         this.stats.archive.errors.push(
           `${batch.map((b) => b.volume).join(', ')} (${date}): ${(err as Error).message}`,
         );
       }
+    }
+  }
+
+  /**
+   * Archive-only (localKeepDays 0): an archived batch leaves local disk at once, so a night never needs
+   * all its dumps on disk together. As for retention, only once the archive's own listing has the
+   * snapshot; a pre-promote safety dump always stays.
+   */
+  private async leaveDisk(batch: DumpRow[], snapshot: string): Promise<void> {
+    const listed = await archiveListing(this.s, this.job.signal);
+    if (!listed.has(snapshot)) {
+      this.stats.archive.errors.push(
+        `snapshot ${snapshot.slice(0, 8)} is not in the archive's own listing right after restic made it: its dumps stay on disk`,
+      );
+      return;
+    }
+    for (const row of batch) {
+      if (row.kind !== 'scheduled') continue;
+      await removeLocal(this.s, this.job, row);
+      if (row.date === this.stats.date) localSpace(this.stats, -row.stored_bytes);
     }
   }
 

@@ -142,6 +142,10 @@ export function renderReport(st: NightlyStats): string {
     lines.push(
       `retention: removed ${st.retention.removed} local dump${st.retention.removed === 1 ? '' : 's'} from before ${st.retention.cutoff} (${formatBytes(st.retention.freed)}), all in the archive${st.retention.keptUnarchived ? `; kept ${st.retention.keptUnarchived} not archived yet` : ''}${st.retention.stagingRemoved ? `; staging: removed ${st.retention.stagingRemoved} handed-over item${st.retention.stagingRemoved === 1 ? '' : 's'} older than ${st.retention.stagingKeepDays} days` : ''}`,
     );
+  if (!st.dryRun && st.local?.dumped)
+    lines.push(
+      `local space: at most ${formatBytes(st.local.peak)} of tonight's ${formatBytes(st.local.dumped)} of dumps on disk at once${st.local.peak < st.local.dumped ? ' (archive-only: each batch left the disk once archived)' : ''}`,
+    );
   for (const kind of ['check', 'test-restore', 'forget'] as const) {
     const m = st.maintenance.find((x) => x.kind === kind);
     lines.push(m ? `last ${describeMaintenance(m)}` : `last ${kind}: none yet`);

@@ -22,7 +22,10 @@ export async function applyRetention(
   job: RunningJob,
   now: Date,
 ): Promise<{ removed: number; freed: number; cutoff: string; keptUnarchived: number; notes: string[] }> {
-  const cutoff = dumpDateBefore(now, s.config.archive.localKeepDays, s.config.timeZone);
+  // archive-only (localKeepDays 0): every archived dump goes, tonight's too (the feeder has removed
+  // most of them already, batch by batch)
+  const days = s.config.archive.localKeepDays;
+  const cutoff = dumpDateBefore(now, days === 0 ? -1 : days, s.config.timeZone);
   const old = s.catalog.localScheduledBefore(cutoff);
   let removed = 0;
   let freed = 0;
@@ -49,25 +52,32 @@ export async function applyRetention(
       keptUnarchived++;
       continue;
     }
-    // not under a restore or a get that is reading it: they hold the volume's lock
-    const release = await s.jobs.lockWithin(job, row.volume);
-    try {
-      rmSync(row.location, { force: true });
-      faultPoint('nightly:mid-retention');
-      rmSync(`${row.location}.json`, { force: true });
-      s.catalog.markRemoved(row.id);
-    } finally {
-      release();
-    }
+    await removeLocal(s, job, row);
     removed++;
     freed += row.stored_bytes;
-    try {
-      rmdirSync(dirname(row.location)); // the date's directory, once empty
-    } catch {
-      // not empty yet
-    }
   }
   return { removed, freed, cutoff, keptUnarchived, notes };
+}
+
+/**
+ * Removes one archived dump's local file and sidecar. The caller has seen its snapshot in the
+ * archive's own listing; a restore or a get reading the file holds the volume's lock, so this waits.
+ */
+export async function removeLocal(s: Services, job: RunningJob, row: DumpRow): Promise<void> {
+  const release = await s.jobs.lockWithin(job, row.volume);
+  try {
+    rmSync(row.location, { force: true });
+    faultPoint('nightly:mid-retention');
+    rmSync(`${row.location}.json`, { force: true });
+    s.catalog.markRemoved(row.id);
+  } finally {
+    release();
+  }
+  try {
+    rmdirSync(dirname(row.location)); // the date's directory, once empty
+  } catch {
+    // not empty yet
+  }
 }
 
 /** Covered volumes that changed after their newest good dump, and that dump is staleDays old or more. */

@@ -13,7 +13,7 @@ import { chooseLevel, type LevelChoice } from '../levels.ts';
 import { cloneVolume, dumpClone, requireFreeSpace } from '../volumes.ts';
 import { ArchiveFeeder } from './feeder.ts';
 import { applyRetention, expireStaging, staleVolumes } from './retention.ts';
-import { emptyStats, type NightlyLive, type NightlyStats, type VolumeResult } from './stats.ts';
+import { emptyStats, localSpace, type NightlyLive, type NightlyStats, type VolumeResult } from './stats.ts';
 
 const live = new WeakMap<Services, NightlyLive>();
 
@@ -317,7 +317,17 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
   state.volumesTotal = todo.length;
   state.expected = todo.reduce((a, v) => a + (v.estimate ?? 0), 0);
   try {
-    requireFreeSpace(s, state.expected, `tonight's ${todo.length} dumps`);
+    // archive-only (localKeepDays 0): each batch leaves the disk once archived, so the night needs room
+    // for the dumps that run at once and one batch, not for all of them (each dump checks its own room)
+    if (s.config.archive.enabled && s.config.archive.localKeepDays === 0) {
+      const biggest = todo.map((v) => v.estimate ?? 0).sort((a, b) => b - a);
+      const atOnce = biggest.slice(0, s.config.nightly.perServer * byServerCount(todo));
+      requireFreeSpace(
+        s,
+        Math.min(state.expected, atOnce.reduce((a, b) => a + b, 0) + s.config.archive.batchBytes),
+        `tonight's dumps in flight (archive-only: ${todo.length} dumps, each removed once archived)`,
+      );
+    } else requireFreeSpace(s, state.expected, `tonight's ${todo.length} dumps`);
   } catch (err) {
     // none starts: a half-full night would fill the disk the database shares; the archive and
     // retention still run (retention may free what tomorrow needs)
@@ -352,6 +362,7 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
           });
           v.rawBytes = d.row.raw_bytes ?? 0;
           v.storedBytes = d.row.stored_bytes;
+          localSpace(stats, d.row.stored_bytes);
           feeder?.push([d.row]);
         } catch (err) {
           v.error = (err as Error).message;
@@ -365,4 +376,8 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
       }),
     ),
   );
+}
+
+function byServerCount(todo: VolumeResult[]): number {
+  return new Set(todo.map((v) => v.server)).size;
 }

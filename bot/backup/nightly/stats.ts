@@ -43,6 +43,12 @@ export interface NightlyStats {
     stagingRemoved: number;
     stagingKeepDays: number;
   };
+  /**
+   * Tonight's dumps on local disk: all of them (`dumped`), and the most there were at once (`peak`,
+   * counted as each dump completes and each archived batch leaves in archive-only mode). Reports stored
+   * before this was kept have none.
+   */
+  local?: { dumped: number; peak: number; now: number };
   /** Covered volumes whose content has no good dump for staleDays or more. */
   stale: { volume: string; last: string | null }[];
   /** Read-write volumes in the VLDB that no prefix covers, and those an xprefix leaves out. */
@@ -65,6 +71,7 @@ export function emptyStats(date: string, dryRun: boolean, archiveOn: boolean): N
     volumes: [],
     archive: { enabled: archiveOn, snapshots: 0, processed: 0, added: 0, pending: 0, errors: [], notes: [] },
     retention: { removed: 0, freed: 0, cutoff: '', keptUnarchived: 0, stagingRemoved: 0, stagingKeepDays: 0 },
+    local: { dumped: 0, peak: 0, now: 0 },
     stale: [],
     uncovered: [],
     excluded: [],
@@ -84,4 +91,12 @@ export interface NightlyLive {
   bytes: number;
   expected: number;
   archived: number;
+}
+
+/** A dump of tonight's came onto local disk (bytes > 0) or left it (bytes < 0). */
+export function localSpace(stats: NightlyStats, bytes: number): void {
+  const l = (stats.local ??= { dumped: 0, peak: 0, now: 0 });
+  l.now += bytes;
+  if (bytes > 0) l.dumped += bytes;
+  l.peak = Math.max(l.peak, l.now);
 }
