@@ -25,13 +25,16 @@ export type DumpSource =
   /** The wiki's old format: gzip, then ccrypt with the key in keyFile. */
   | { kind: 'legacy'; path: string; keyFile: string }
   /**
-   * A zstd dump in the restic archive: `command` is `restic dump` of it, writing the file to stdout.
+   * A dump in the archive: `command` (restic dump, borg extract) writes it to stdout: the zstd file,
+   * or with `raw` the dump itself.
    * `path` names it for messages (archive:SNAPSHOT:PATH); `size` is its stored size.
    */
   | {
       kind: 'archive';
       path: string;
       size: number;
+      /** The archive gives the dump decompressed (borg): no zstd stage. */
+      raw?: boolean;
       command: { program: string; args: string[]; env: Record<string, string> };
     };
 
@@ -80,7 +83,10 @@ function stageName(program: string, args: readonly string[]): string {
 
 function stagesFor(source: DumpSource, tools: Tools): Stage[] {
   if (source.kind === 'zstd') return [{ program: tools.zstd, args: ['-d', '-c', '-q'] }];
-  if (source.kind === 'archive') return [source.command, { program: tools.zstd, args: ['-d', '-c', '-q'] }];
+  if (source.kind === 'archive')
+    return source.raw
+      ? [source.command]
+      : [source.command, { program: tools.zstd, args: ['-d', '-c', '-q'] }];
   return [
     { program: tools.ccrypt, args: ['-c', '-d', '-k', source.keyFile] },
     { program: tools.gzip, args: ['-d', '-c'] },

@@ -10,6 +10,15 @@ import { pipelineFailure, readCount, type Stall, spawnTool, type ToolFailure, wa
 import { faultPoint } from './faults.ts';
 import type { Vos } from './vos.ts';
 
+/**
+ * zstd's arguments for a dump read from a pipe. The same arguments over the same raw bytes give the
+ * same compressed bytes (one worker, no size known in advance), which is how a dump that borg kept
+ * decompressed comes back out of the archive with the sha256 the catalog recorded.
+ */
+export function zstdArgs(level: number, rsyncable: boolean): string[] {
+  return [`-${level}`, ...(rsyncable ? ['--rsyncable'] : []), '-c', '-T1'];
+}
+
 export interface DumpToFileRequest {
   vos: Vos;
   /** The volume to dump, usually the .backup clone. */
@@ -84,15 +93,11 @@ export async function dumpToFile(req: DumpToFileRequest): Promise<DumpOutcome> {
       // zstd is stopped, and vos then fails writing to the closed pipe and ends its call cleanly.
       { stdin: 'ignore', stdout: 'pipe', signal, gentle: 'wait-for-eof' },
     );
-    zstd = spawnTool(
-      req.zstd.binary,
-      [`-${req.zstd.level}`, ...(req.zstd.rsyncable ? ['--rsyncable'] : []), '-vv', '-c', '-T1'],
-      {
-        stdin: dump.child.stdout as Readable,
-        stdout: out,
-        signal,
-      },
-    );
+    zstd = spawnTool(req.zstd.binary, [...zstdArgs(req.zstd.level, req.zstd.rsyncable ?? false), '-vv'], {
+      stdin: dump.child.stdout as Readable,
+      stdout: out,
+      signal,
+    });
     (dump.child.stdout as Readable).destroy(); // zstd holds the read end now
   } finally {
     closeSync(out);

@@ -4,6 +4,7 @@
 // is configured, restic runs as that user (runuser), not as root.
 import { closeSync, openSync } from 'node:fs';
 import { z } from 'zod';
+import type { ArchiveEngine, ArchiveItem, EngineBackup } from './archive-engine.ts';
 import {
   readPosition,
   runTool,
@@ -110,8 +111,46 @@ function parseJson<T>(
   }
 }
 
-export class Restic {
+export class Restic implements ArchiveEngine {
+  readonly kind = 'restic' as const;
+  /** The dump files go in as they are, zstd and all (restic's chunks cannot be made finer anyway). */
+  readonly storesRaw = false;
+
   constructor(private readonly opts: ResticOptions) {}
+
+  isMissing(f: ToolFailure): boolean {
+    return /Is there a repository|unable to open config file/.test(`${f.stderr}\n${f.message}`);
+  }
+
+  /** One snapshot of these files, each under its own absolute path (restic keeps it; `name` is unused). */
+  async backup(
+    items: ArchiveItem[],
+    tags: string[],
+    opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
+  ): Promise<EngineBackup | ToolFailure> {
+    const r = await this.backupFiles(
+      items.map((i) => i.file),
+      tags,
+      opts,
+    );
+    if (!r.ok) return r;
+    return {
+      ok: true,
+      snapshot: r.summary.snapshot_id,
+      added: r.summary.data_added,
+      processed: r.summary.total_bytes_processed,
+      paths: items.map((i) => i.file),
+    };
+  }
+
+  /** afsbot's snapshots, by full id and by the short id restic 0.14's backup summary gives. */
+  async snapshots(
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; snapshots: { id: string; short: string }[] } | ToolFailure> {
+    const r = await this.snapshotList(['afsbot'], signal);
+    if (!r.ok) return r;
+    return { ok: true, snapshots: r.snapshots.map((x) => ({ id: x.id, short: x.short_id })) };
+  }
 
   /** program and argv, with runuser in front when restic runs as another user. */
   command(args: readonly string[]): { program: string; args: string[] } {
@@ -333,7 +372,7 @@ export class Restic {
     return this.run(['check', '--read-data-subset', `${n}/${of}`], signal);
   }
 
-  async snapshots(
+  async snapshotList(
     tags: string[] = [],
     signal?: AbortSignal,
   ): Promise<{ ok: true; snapshots: Snapshot[] } | ToolFailure> {

@@ -8,7 +8,7 @@ say() { printf '[setup %s] %s\n' "$(date +%T)" "$*" >&2; }
 
 packages=(
   openafs-dbserver openafs-fileserver openafs-client openafs-krb5 openafs-fuse fuse3
-  restic inspircd ngircd atheme-services ccrypt zstd openssh-server iproute2 procps systemd
+  restic borgbackup inspircd ngircd atheme-services ccrypt zstd openssh-server iproute2 procps systemd
 )
 
 missing=()

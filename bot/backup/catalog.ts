@@ -202,12 +202,13 @@ export class Catalog {
   }
 
   /** Records that these dumps are in snapshot `snapshot` of the archive, each under its own path. */
-  markArchived(rows: DumpRow[], snapshot: string, at: string): void {
+  /** These dumps are in `snapshot`, each under its path there (restic: its location; borg: <date>/<name>). */
+  markArchived(rows: DumpRow[], snapshot: string, at: string, paths?: string[]): void {
     const set = this.db.prepare(
       'UPDATE dumps SET archive_snapshot = ?, archive_path = ?, archived_at = ? WHERE id = ?',
     );
     this.db.transaction(() => {
-      for (const row of rows) set.run(snapshot, row.location, at, row.id);
+      for (const [i, row] of rows.entries()) set.run(snapshot, paths?.[i] ?? row.location, at, row.id);
     })();
   }
 

@@ -1,28 +1,13 @@
 // The configuration schema: every key, its type, default and description, and (where it differs from
-// the one derived from its path) its environment variable. This is the one place a key is defined;
-// config.ts loads it, and .env.example is generated from it.
+// the one derived from its path) its environment variable. This (with config-archive.ts for the
+// archive's keys, built from config-kit.ts) is the one place a key is defined; config.ts loads it, and
+// .env.example is generated from it.
 import { z } from 'zod';
+import { archive } from './config-archive.ts';
+import { bool, DAY, doc, int, type KeyMeta, list, type More, optText, text } from './config-kit.ts';
 import { parseCron } from './cron.ts';
 
-/** What the schema says of a key besides its type. */
-export type KeyMeta = {
-  description: string;
-  /** The environment variable, when not the one derived from the path (AFSBOT_ + the path in capitals). */
-  env?: string;
-  /** A value to show in .env.example (the default is shown otherwise). */
-  example?: string;
-};
-type More = Omit<KeyMeta, 'description'>;
-const doc = (description: string, more: More = {}): KeyMeta => ({ description, ...more });
-
-const bool = (dflt: boolean, d: string, m?: More) => z.boolean().default(dflt).meta(doc(d, m));
-const int = (min: number, max: number, dflt: number, d: string, m?: More) =>
-  z.number().int().min(min).max(max).default(dflt).meta(doc(d, m));
-const text = (dflt: string, d: string, m?: More) => z.string().min(1).default(dflt).meta(doc(d, m));
-const optText = (d: string, m?: More) => z.string().min(1).optional().meta(doc(d, m));
-const list = <T extends z.ZodType<string>>(item: T, dflt: z.output<T>[], d: string, m?: More) =>
-  z.array(item).default(dflt).meta(doc(d, m));
-const DAY = 86_400_000;
+export type { KeyMeta };
 
 const account = z
   .string()
@@ -328,48 +313,6 @@ const nightly = z.strictObject({
     26,
     'no OK nightly run for this long raises an alert in every report channel, daily',
   ),
-});
-
-const archive = z.strictObject({
-  enabled: bool(true, 'send dumps to the restic archive', { env: 'AFSBOT_ARCHIVE' }),
-  repository: text('/var/lib/afsbot/archive', 'restic repository: a local path or sftp:user@host:/path'),
-  passwordFile: text('/var/lib/afsbot/archive.password', 'file holding the repository password, mode 0600'),
-  sftpCommand: optText(
-    'the ssh command restic runs for an SFTP repository, with its own key and known_hosts',
-    {
-      example: 'ssh -i /etc/afsbot/sftp-key -o UserKnownHostsFile=/etc/afsbot/known_hosts user@host -s sftp',
-    },
-  ),
-  runAs: optText('unix user restic runs as (dumps need root, the upload does not)', {
-    example: 'hcoopbackup',
-  }),
-  cacheDir: optText("restic's cache directory"),
-  restic: text('restic', 'the restic binary'),
-  compression: z
-    .enum(['off', 'auto', 'max'])
-    .default('off')
-    .meta(doc("restic's own compression (the dumps are zstd already)")),
-  timeoutMs: int(1000, 7 * DAY, 6 * 3600_000, 'longest a restic call may take'),
-  localKeepDays: int(
-    0,
-    3650,
-    14,
-    'days local dump files are kept once archived; 0: archive-only, each batch leaves the disk once archived',
-    {
-      env: 'AFSBOT_LOCAL_KEEP_DAYS',
-    },
-  ),
-  keepDaily: int(1, 3650, 14, 'forget keeps the newest N dump dates'),
-  keepWeekly: int(0, 520, 8, 'and the newest date of N weeks'),
-  keepMonthly: int(0, 1200, 24, 'and the newest date of N months'),
-  checkSubsets: int(1, 1000, 7, 'restic check --read-data-subset n/N: each check reads the next 1/N'),
-  batchBytes: int(
-    0,
-    Number.MAX_SAFE_INTEGER,
-    512 * 1024 * 1024,
-    'start a restic batch once this many bytes wait',
-  ),
-  lockWaitMs: int(0, DAY, 30 * 60_000, "how long a job waits for another process's restic lock"),
 });
 
 export const configSchema = z.strictObject({

@@ -61,7 +61,7 @@ describe('restic archive', () => {
     if (!r.ok) throw new Error(r.message);
     expect(r.summary.total_bytes_processed).toBe(5_000_000);
     expect(r.summary.data_added).toBeGreaterThan(4_000_000);
-    const snaps = await restic.snapshots(['volume:user.x']);
+    const snaps = await restic.snapshotList(['volume:user.x']);
     if (!snaps.ok) throw new Error(snaps.message);
     expect(snaps.snapshots).toHaveLength(1);
     expect(snaps.snapshots[0]).toMatchObject({
@@ -79,7 +79,7 @@ describe('restic archive', () => {
     ]);
     if (!r.ok) throw new Error(r.message);
     expect(r.summary.data_added).toBeLessThan(20_000);
-    const byDay = await restic.snapshots(['date:2026.01.06']);
+    const byDay = await restic.snapshotList(['date:2026.01.06']);
     expect(byDay.ok && byDay.snapshots.map((s) => s.paths[0])).toEqual(['/user.x.full.2.dump.zst']);
   });
 
@@ -105,7 +105,7 @@ describe('restic archive', () => {
       passwordFile: other,
       timeoutMs: 60_000,
     });
-    const viaBob = await bob.snapshots();
+    const viaBob = await bob.snapshotList();
     expect(viaBob.ok && viaBob.snapshots.length).toBe(2);
     const added = keys.keys.find((k) => !k.current)!;
     expect((await restic.removeKey(added.id)).ok).toBe(true);
@@ -177,8 +177,9 @@ describe('restic over SFTP to a real OpenSSH server on loopback', () => {
       'level:full',
     ]);
     if (!r.ok) throw new Error(r.message);
-    const snaps = await sftp.snapshots(['volume:user.x']);
-    expect(snaps.ok && snaps.snapshots.map((s) => s.paths)).toEqual([['/user.x.full.1.dump.zst']]);
+    const snaps = await sftp.snapshotList(['volume:user.x']);
+    if (!snaps.ok) throw new Error(snaps.message);
+    expect(snaps.snapshots.map((s) => s.paths)).toEqual([['/user.x.full.1.dump.zst']]);
     expect(sha(await dumpBack(sftp, r.summary.snapshot_id, 'user.x.full.1.dump.zst'))).toBe(sha(data));
   });
 });

@@ -1,24 +1,31 @@
-// The off-site archive: each night's dumps go into restic, one restic process at a time, fed while
-// the dumps go on; a dump whose local file retention removed is read back with `restic dump`. The
-// catalog records, per dump, the snapshot and the path it has in the archive. Every dump goes in with
-// its sidecar, so the catalog can be rebuilt from the archive alone.
+// The off-site archive: each night's dumps go into restic or borg (archive.engine), one engine process
+// at a time, fed while the dumps go on; a dump whose local file retention removed is read back out of
+// it. The catalog records, per dump, the snapshot and the path it has in the archive. Every dump goes
+// in with its sidecar, so the catalog can be rebuilt from the archive alone.
 import {
   chmodSync,
   chownSync,
   closeSync,
   existsSync,
   fsyncSync,
+  mkdirSync,
   openSync,
+  readdirSync,
   renameSync,
+  rmSync,
   statSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import type { ArchiveEngine, ArchiveItem, EngineLock } from '../../../actions/archive-engine.ts';
 import { Cancelled, sleep } from '../../../actions/backoff.ts';
+import { Borg } from '../../../actions/borg.ts';
 import type { DumpSource } from '../../../actions/decode.ts';
+import { zstdArgs } from '../../../actions/dump.ts';
 import { partialName, removeQuietly } from '../../../actions/dump-store.ts';
 import { runTool, type Stall, spawnTool, watchStall } from '../../../actions/exec.ts';
 import { faultPoint } from '../../../actions/faults.ts';
-import { Restic, type ResticLock } from '../../../actions/restic.ts';
+import { Restic } from '../../../actions/restic.ts';
 import { UserError } from '../../chat/errors.ts';
 import type { Config } from '../../platform/config.ts';
 import { formatDuration } from '../../platform/format.ts';
@@ -38,6 +45,36 @@ export function resticOf(config: Config): Restic {
     ...(a.sftpCommand ? { sftpCommand: a.sftpCommand } : {}),
     ...(a.runAs ? { runAs: a.runAs } : {}),
     ...(a.cacheDir ? { cacheDir: a.cacheDir } : {}),
+  });
+}
+
+/** borg's own directory (cache, config, the security records that detect a replaced repository). */
+export function borgBaseDir(config: Config): string {
+  return config.archive.cacheDir ?? join(dirname(config.databasePath), 'borg');
+}
+
+/** Where borg's named pipes are made: a directory of the staging area, one per backup. */
+function borgFeedDir(config: Config): string {
+  return join(config.dumps.stagingDir, '.borg-feed');
+}
+
+export function borgOf(config: Config, feedGid?: number): Borg {
+  const a = config.archive;
+  return new Borg({
+    binary: a.borg.binary,
+    repository: a.repository,
+    passwordFile: a.passwordFile,
+    baseDir: borgBaseDir(config),
+    compression: a.borg.compression,
+    chunkerParams: a.borg.chunkerParams,
+    timeoutMs: a.timeoutMs,
+    stallMs: config.jobs.stallMs,
+    lockWaitSeconds: Math.ceil(a.lockWaitMs / 1000),
+    zstd: config.tools.zstd,
+    feedDir: borgFeedDir(config),
+    ...(feedGid !== undefined ? { feedGid } : {}),
+    ...(a.borg.rsh ? { rsh: a.borg.rsh } : {}),
+    ...(a.runAs ? { runAs: a.runAs } : {}),
   });
 }
 
@@ -85,19 +122,33 @@ export interface LockReport {
   notes: string[];
 }
 
-function describeLock(l: ResticLock): string {
+function describeLock(l: EngineLock): string {
   return `${l.exclusive ? 'exclusive' : 'shared'} lock ${l.id.slice(0, 8)} held by ${l.username}@${l.hostname} pid ${l.pid} since ${l.time.replace(/\.\d+/, '')}`;
 }
 
 export class Archive {
-  readonly restic: Restic;
+  /** The engine archive.engine names. Its user's group is learnt at ready() (borg's pipes need it). */
+  engine: ArchiveEngine;
 
   constructor(private readonly s: { config: Config; catalog: Catalog; log: Logger }) {
-    this.restic = resticOf(s.config);
+    this.engine = s.config.archive.engine === 'borg' ? borgOf(s.config) : resticOf(s.config);
+    if (this.engine.kind === 'borg') removeDeadFeeds(borgFeedDir(s.config));
   }
 
   get enabled(): boolean {
     return this.s.config.archive.enabled;
+  }
+
+  /** restic's key slots (`!keys`, `afsbot keys`); borg has one key per repository. */
+  get restic(): Restic {
+    if (this.engine instanceof Restic) return this.engine;
+    throw new UserError(
+      'the archive is borg, which has one key per repository, protected by the passphrase in archive.passwordFile (change it with borg key change-passphrase); a key per admin needs archive.engine restic',
+    );
+  }
+
+  private get what(): string {
+    return `the ${this.engine.kind} repository ${this.s.config.archive.repository}`;
   }
 
   /** Checks the password file and creates the repository on first use. Returns a note when it did. */
@@ -106,30 +157,50 @@ export class Archive {
       throw new UserError('the archive is off (archive.enabled, AFSBOT_ARCHIVE); nothing was sent');
     const problem = passwordFileProblem(this.s.config.archive.passwordFile);
     if (problem) throw new UserError(problem);
-    // One restic start (each costs half a second of key derivation) both proves the repository is
-    // there and lists its locks, which clearLocks then uses.
-    const locks = await this.restic.locks();
+    const other = this.s.catalog.archivedRows().find((r) => !this.holdsPath(r.archive_path ?? ''));
+    if (other)
+      throw new UserError(
+        `archive.engine is ${this.engine.kind}, but the catalog holds dumps archived by the other engine (${other.volume} of ${other.date} at ${other.archive_path}): switching engines would call them lost. Keep archive.engine, or start the new engine with its own database`,
+      );
+    if (this.engine.kind === 'borg') await this.prepareBorg();
+    // One engine start both proves the repository is there and lists its locks, which clearLocks
+    // then uses (each start costs key derivation).
+    const locks = await this.engine.locks();
     if (locks.ok) {
       this.prefetched = locks.locks;
       return undefined;
     }
-    if (!/Is there a repository|unable to open config file/.test(locks.stderr))
-      throw new Error(`the restic repository ${this.s.config.archive.repository}: ${locks.message}`);
+    if (!this.engine.isMissing(locks)) throw new Error(`${this.what}: ${locks.message}`);
     // A repository that dumps were sent to has gone (an unmounted disk, a mistyped path): making a new
     // empty one there would let retention delete local copies that exist nowhere else.
     const known = this.s.catalog.archivedCount();
     if (known > 0)
       throw new Error(
-        `the restic repository ${this.s.config.archive.repository} is not there, but ${known} dumps were archived to it: is its disk mounted, is archive.repository right? Nothing was sent`,
+        `${this.what} is not there, but ${known} dumps were archived to it: is its disk mounted, is archive.repository right? Nothing was sent`,
       );
-    const r = await this.restic.init();
-    if (!r.ok) throw new Error(`the restic repository ${this.s.config.archive.repository}: ${r.message}`);
+    const r = await this.engine.init();
+    if (!r.ok) throw new Error(`${this.what}: ${r.message}`);
     this.prefetched = [];
-    return `created the restic repository ${this.s.config.archive.repository}`;
+    return `created ${this.what}`;
+  }
+
+  /** Whether an archived path is of this engine's kind (restic: the .zst file; borg: the raw dump). */
+  private holdsPath(path: string): boolean {
+    if (path === '') return true;
+    return this.engine.storesRaw ? !path.endsWith('.zst') : path.endsWith('.zst');
+  }
+
+  /** borg's base directory, and its feed of named pipes, usable by the user borg runs as. */
+  private async prepareBorg(): Promise<void> {
+    const owner = await this.runAsIds();
+    const base = borgBaseDir(this.s.config);
+    mkdirSync(base, { recursive: true, mode: 0o700 });
+    if (owner) chownSync(base, owner.uid, owner.gid);
+    if (owner) this.engine = borgOf(this.s.config, owner.gid);
   }
 
   /** The locks ready() just listed, used once by clearLocks instead of asking restic again. */
-  private prefetched: ResticLock[] | undefined;
+  private prefetched: EngineLock[] | undefined;
 
   /**
    * Before restic works on the repository: a lock whose holder is provably dead (this host, and no such
@@ -146,7 +217,7 @@ export class Archive {
     const here = hostname();
     let waited = false;
     for (;;) {
-      const r = this.prefetched ? { ok: true as const, locks: this.prefetched } : await this.restic.locks();
+      const r = this.prefetched ? { ok: true as const, locks: this.prefetched } : await this.engine.locks();
       this.prefetched = undefined;
       if (!r.ok) throw new Error(`listing the archive's locks failed: ${r.message}`);
       const dead = r.locks.filter((l) => l.hostname === here && !processAlive(l.pid));
@@ -155,8 +226,8 @@ export class Archive {
       );
       if (dead.length > 0 && unproven.length === 0) {
         // restic unlock removes exactly the stale locks, and every stale one here is proven dead
-        const u = await this.restic.unlock();
-        if (!u.ok) throw new Error(`restic unlock failed: ${u.message}`);
+        const u = await this.engine.unlock();
+        if (!u.ok) throw new Error(`${this.engine.kind} unlock failed: ${u.message}`);
         for (const l of dead) {
           const line = `removed a stale ${describeLock(l)}: that process is gone`;
           report.removed.push(line);
@@ -213,15 +284,18 @@ export class Archive {
         chownSync(f, 0, owner.gid);
         chmodSync(f, 0o640);
       }
-    const r = await this.restic.backupFiles(files, tagsFor(rows), opts);
-    if (!r.ok) throw new Error(`restic backup failed: ${r.message}`);
+    const items: ArchiveItem[] = files.map((file) => ({ file, name: this.nameOf(file) }));
+    const r = await this.engine.backup(items, tagsFor(rows), opts);
+    if (!r.ok) throw new Error(`${this.engine.kind} backup failed: ${r.message}`);
     faultPoint('archive:before-record');
-    this.s.catalog.markArchived(rows, r.summary.snapshot_id, new Date().toISOString());
-    return {
-      snapshot: r.summary.snapshot_id,
-      added: r.summary.data_added,
-      processed: r.summary.total_bytes_processed,
-    };
+    const pathOf = new Map(files.map((f, i) => [f, r.paths[i]!]));
+    this.s.catalog.markArchived(
+      rows,
+      r.snapshot,
+      new Date().toISOString(),
+      rows.map((row) => pathOf.get(row.location)!),
+    );
+    return { snapshot: r.snapshot, added: r.added, processed: r.processed };
   }
 
   private ids: { uid: number; gid: number } | undefined;
@@ -241,21 +315,41 @@ export class Archive {
     return this.ids;
   }
 
-  /** A dump in the archive as a source for the decoders: `restic dump` of it. */
+  /**
+   * A local file's name in the archive. restic keeps the absolute path; borg stores a dump decompressed
+   * as <date>/<name>.dump (a sidecar: <date>/<name>.dump.json), so the name must not say .zst.
+   */
+  private nameOf(file: string): string {
+    if (!this.engine.storesRaw) return file;
+    const date = basename(dirname(file));
+    return `${date}/${basename(file).replace(/\.dump\.zst(\.json)?$/, '.dump$1')}`;
+  }
+
+  /** Where a dump archived under `path` lives on local disk (or lived, before retention removed it). */
+  localLocation(path: string): string {
+    if (path.startsWith('/')) return path;
+    return join(this.s.config.dumps.dir, path.replace(/\.dump(\.json)?$/, '.dump.zst$1'));
+  }
+
+  /** A dump in the archive as a source for the decoders: the engine's extract of it. */
   sourceOf(row: DumpRow): DumpSource {
     if (!row.archive_snapshot || !row.archive_path)
       throw new UserError(`${row.location} is neither on disk nor in the archive`);
     return {
       kind: 'archive',
       path: `archive:${row.archive_snapshot.slice(0, 8)}:${row.archive_path}`,
-      size: row.stored_bytes,
-      command: this.restic.dumpCommand(row.archive_snapshot, row.archive_path.replace(/^\//, '')),
+      // borg gives the dump itself: progress counts its raw bytes
+      size: row.archive_path.endsWith('.zst') ? row.stored_bytes : (row.raw_bytes ?? row.stored_bytes),
+      raw: !row.archive_path.endsWith('.zst'),
+      command: this.engine.dumpCommand(row.archive_snapshot, row.archive_path.replace(/^\//, '')),
     };
   }
 
   /**
-   * Writes an archived file into `dst` (restic dump into a partial file beside it, renamed once whole),
-   * stopped if it stalls. A fetch that fails leaves nothing under a name that looks valid.
+   * Writes an archived file into `dst` (the engine's extract into a partial file beside it, renamed
+   * once whole), stopped if it stalls. A dump borg keeps decompressed is compressed again on the way,
+   * as the dump store does it (same zstd, level and flags: the same bytes, so its sha256 matches the
+   * catalog's). A fetch that fails leaves nothing under a name that looks valid.
    */
   async fetch(snapshot: string, path: string, dst: string, signal?: AbortSignal): Promise<void> {
     if (existsSync(dst)) throw new Error(`${dst} is there already; not overwritten`);
@@ -265,21 +359,38 @@ export class Archive {
     let stalled: Stall | undefined;
     let unwatch = () => {};
     let whole = false;
+    const name = `${this.engine.kind} ${this.engine.kind === 'borg' ? 'extract' : 'dump'}`;
     try {
-      const c = this.restic.dumpCommand(snapshot, path.replace(/^\//, ''));
-      const p = spawnTool(c.program, c.args, {
+      const c = this.engine.dumpCommand(snapshot, path.replace(/^\//, ''));
+      const both = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+      const recompress = this.engine.storesRaw && path.endsWith('.dump');
+      const out = spawnTool(c.program, c.args, {
         stdin: 'ignore',
-        stdout: fd,
+        stdout: recompress ? 'pipe' : fd,
         env: c.env,
-        signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+        signal: both,
       });
-      unwatch = watchStall([{ name: 'restic dump', child: p.child }], this.s.config.jobs.stallMs, (st) => {
+      const stages = [{ name, child: out.child }];
+      const done = [out.done];
+      if (recompress) {
+        const d = this.s.config.dumps;
+        const z = spawnTool(this.s.config.tools.zstd, [...zstdArgs(d.zstdLevel, d.rsyncable), '-q'], {
+          stdin: out.child.stdout!,
+          stdout: fd,
+          signal: both,
+        });
+        out.child.stdout!.destroy(); // zstd holds the pipe now
+        stages.push({ name: 'zstd', child: z.child });
+        done.push(z.done);
+      }
+      unwatch = watchStall(stages, this.s.config.jobs.stallMs, (st) => {
         stalled = st;
         stop.abort();
       });
-      const r = await p.done;
+      const results = await Promise.all(done);
       if (stalled) throw new Error(`fetching ${path} from the archive failed: ${stalled.message}`);
-      if (!r.ok) throw new Error(`restic dump of ${path} failed: ${r.message}`);
+      const failed = results.find((r) => !r.ok);
+      if (failed && !failed.ok) throw new Error(`${name} of ${path} failed: ${failed.message}`);
       fsyncSync(fd);
       whole = true;
     } finally {
@@ -288,5 +399,19 @@ export class Archive {
       if (!whole) removeQuietly(tmp);
     }
     renameSync(tmp, dst);
+  }
+}
+
+/** Feeds of named pipes that a dead afsbot left (their directory names carry its pid). */
+function removeDeadFeeds(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const pid = Number(/^borg-feed-(\d+)-/.exec(n)?.[1]);
+    if (pid && !processAlive(pid)) rmSync(join(dir, n), { recursive: true, force: true });
   }
 }

@@ -49,13 +49,13 @@ async function forget(s: Services, job: RunningJob): Promise<{ ok: boolean; summ
         ok: true,
         summary: `${policy}: nothing to forget (${keptSnapshots.size} snapshots, all kept)`,
       };
-    const p = await s.archive.restic.prune(job.signal);
+    const p = await s.archive.engine.prune(job.signal);
     return p.ok
       ? { ok: true, summary: `${policy}: nothing to forget; finished the prune an earlier forget left` }
       : { ok: false, summary: `${policy}: the prune an earlier forget left failed again: ${p.message}` };
   }
   s.catalog.markForgetting(goneRows);
-  const r = await s.archive.restic.forget(gone, job.signal);
+  const r = await s.archive.engine.forget(gone, job.signal);
   if (!r.ok) {
     s.catalog.clearForgetting();
     return { ok: false, summary: `${policy}: ${r.message}` };
@@ -64,7 +64,7 @@ async function forget(s: Services, job: RunningJob): Promise<{ ok: boolean; summ
   s.catalog.forgotten(goneRows);
   s.maintenanceRuns.record('forget', new Date(), false, `${gone.length} snapshots forgotten; ${PRUNE_OWED}`);
   faultPoint('maintenance:after-forget');
-  const p = await s.archive.restic.prune(job.signal);
+  const p = await s.archive.engine.prune(job.signal);
   if (!p.ok)
     return {
       ok: false,
@@ -80,7 +80,7 @@ async function check(s: Services, job: RunningJob): Promise<{ ok: boolean; summa
   const of = s.config.archive.checkSubsets;
   const done = s.maintenanceRuns.okChecks();
   const n = (done % of) + 1;
-  const r = await s.archive.restic.check(n, of, job.signal);
+  const r = await s.archive.engine.check(n, of, job.signal);
   if (!r.ok) return { ok: false, summary: `subset ${n}/${of}: ${r.message}` };
   return { ok: true, summary: `read data subset ${n}/${of}, no errors` };
 }

@@ -16,18 +16,23 @@ export interface Reconciled {
 }
 
 /**
- * The archive's own list of afsbot's snapshots, each by its full id and by its short one (restic
- * 0.14's backup summary gives the short id, which is what the catalog holds for a dump it archived).
- * Throws when restic cannot list them.
+ * The archive's own list of afsbot's snapshots, each by its id and by its short form (restic 0.14's
+ * backup summary gives the short id, which is what the catalog holds for a dump it archived; a borg
+ * archive's name is both). Throws when the engine cannot list them.
  */
 export async function archiveListing(s: Services, signal?: AbortSignal): Promise<Set<string>> {
-  const r = await s.archive.restic.snapshots(['afsbot'], signal);
+  return new Set((await snapshotsOf(s, signal)).flatMap((x) => [x.id, x.short]));
+}
+
+async function snapshotsOf(s: Services, signal?: AbortSignal): Promise<{ id: string; short: string }[]> {
+  const r = await s.archive.engine.snapshots(signal);
   if (!r.ok) throw new Error(`listing the archive's snapshots failed: ${r.message}`);
-  return new Set(r.snapshots.flatMap((x) => [x.id, x.short_id]));
+  return r.snapshots;
 }
 
 export async function reconcile(s: Services, signal?: AbortSignal): Promise<Reconciled> {
-  const listed = await archiveListing(s, signal);
+  const snapshots = await snapshotsOf(s, signal);
+  const listed = new Set(snapshots.flatMap((x) => [x.id, x.short]));
   const notes: string[] = [];
   const known = new Set<string>();
   for (const row of s.catalog.archivedRows()) {
@@ -51,9 +56,9 @@ export async function reconcile(s: Services, signal?: AbortSignal): Promise<Reco
       );
     }
   }
-  for (const id of listed) {
-    if (id.length < 64 || known.has(id) || known.has(id.slice(0, 8))) continue; // full ids only, each once
-    notes.push(await adopt(s, id, signal));
+  for (const x of snapshots) {
+    if (known.has(x.id) || known.has(x.short)) continue;
+    notes.push(await adopt(s, x.id, signal));
   }
   s.catalog.clearForgetting(); // what is still listed was not forgotten: the next forget decides again
   return { listed, notes };
@@ -70,15 +75,16 @@ function parseSidecar(text: string) {
 
 /** Catalogues the dumps of a snapshot that afsbot made but never recorded. */
 async function adopt(s: Services, snapshot: string, signal?: AbortSignal): Promise<string> {
-  const ls = await s.archive.restic.ls(snapshot, signal);
+  const ls = await s.archive.engine.ls(snapshot, signal);
   if (!ls.ok)
     return `snapshot ${snapshot.slice(0, 8)} is in no catalogued dump, and listing it failed: ${ls.message}`;
   const adopted: string[] = [];
   for (const f of ls.files) {
-    const name = parseDumpFileName(basename(f.path));
-    const date = basename(dirname(f.path));
+    const location = s.archive.localLocation(f.path);
+    const name = parseDumpFileName(basename(location));
+    const date = basename(dirname(location));
     if (!name || !DATE_DIR.test(date)) continue;
-    const side = await s.archive.restic.cat(snapshot, `${f.path}.json`, signal);
+    const side = await s.archive.engine.cat(snapshot, `${f.path}.json`, signal);
     const sc = side.ok ? parseSidecar(side.text) : undefined;
     s.catalog.add({
       volume: sc?.volume ?? name.volume,
@@ -90,16 +96,16 @@ async function adopt(s: Services, snapshot: string, signal?: AbortSignal): Promi
       clone_time: sc?.cloneTime ?? name.cloneTime,
       base_clone_time: sc?.baseCloneTime ?? null,
       raw_bytes: sc?.rawBytes ?? null,
-      stored_bytes: f.size,
+      stored_bytes: sc?.storedBytes ?? f.size, // borg's listing gives the raw dump's size
       sha256: sc?.sha256 ?? null,
-      location: f.path,
+      location,
       job_id: null,
       files: sc?.files ?? null,
       disk_kb: sc?.diskKb ?? null,
     });
-    const row = s.catalog.byLocation(f.path)!;
-    s.catalog.markArchived([row], snapshot, new Date().toISOString());
-    if (!existsSync(f.path) || statSync(f.path).size !== f.size) s.catalog.markRemoved(row.id);
+    const row = s.catalog.byLocation(location)!;
+    s.catalog.markArchived([row], snapshot, new Date().toISOString(), [f.path]);
+    if (!existsSync(location) || statSync(location).size !== row.stored_bytes) s.catalog.markRemoved(row.id);
     adopted.push(`${row.volume} of ${date}`);
   }
   return adopted.length

@@ -95,7 +95,8 @@ export interface NightlyLive {
 
 /** A dump of tonight's came onto local disk (bytes > 0) or left it (bytes < 0). */
 export function localSpace(stats: NightlyStats, bytes: number): void {
-  const l = (stats.local ??= { dumped: 0, peak: 0, now: 0 });
+  stats.local ??= { dumped: 0, peak: 0, now: 0 };
+  const l = stats.local;
   l.now += bytes;
   if (bytes > 0) l.dumped += bytes;
   l.peak = Math.max(l.peak, l.now);
