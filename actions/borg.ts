@@ -63,7 +63,10 @@ export interface BorgOptions {
   lockWaitSeconds: number;
   /** The zstd binary that decodes a stored dump into borg's named pipe. */
   zstd: string;
-  /** Where the named pipes of a backup are made (a directory of its own per backup, removed after). */
+  /**
+   * Where the named pipes of a backup are made (a directory of its own per backup, removed after). It
+   * must be root's: the archive user only reads it (its group).
+   */
   feedDir: string;
   /** The group of the user borg runs as: it must read the pipes and sidecars. */
   feedGid?: number;
@@ -241,6 +244,10 @@ export class Borg implements ArchiveEngine {
   ): Promise<EngineBackup | ToolFailure> {
     if (items.length === 0) return toolFailure('borg', 'nothing to archive');
     mkdirSync(this.opts.feedDir, { recursive: true, mode: 0o700 });
+    if (this.opts.feedGid !== undefined) {
+      chownSync(this.opts.feedDir, 0, this.opts.feedGid);
+      chmodSync(this.opts.feedDir, 0o750);
+    }
     const feed = mkdtempSync(join(this.opts.feedDir, `borg-feed-${process.pid}-`));
     try {
       return await this.backupFrom(feed, items, tags, opts);

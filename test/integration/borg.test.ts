@@ -5,7 +5,18 @@
 // key checked (`borg serve` on the test's own sshd).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -157,6 +168,46 @@ describe('the borg engine', () => {
     expect(dead.ok && dead.locks).toEqual([]); // a dead holder of this host is not a lock to wait for
     const r = await borg.backup([{ file: zst, name: '2026.01.05/user.x.full.1.dump' }], ['afsbot']);
     expect(r.ok, !r.ok ? r.message : '').toBe(true);
+  });
+});
+
+describe("borg run as another user (the wiki's hcoopbackup split)", () => {
+  it('reads the pipes root made for its group, in a directory of root\u2019s that it cannot change', async () => {
+    const NOBODY = 65534;
+    const top = mkdtempSync(join(tmpdir(), 'afsbot-borg-nobody-'));
+    chmodSync(top, 0o755);
+    const pw = join(top, 'password');
+    writeFileSync(pw, 'the backup user password\n', { mode: 0o600 });
+    chownSync(pw, NOBODY, NOBODY);
+    for (const d of ['repo', 'base']) {
+      mkdirSync(join(top, d));
+      chownSync(join(top, d), NOBODY, NOBODY);
+    }
+    mkdirSync(join(top, 'dumps', '2026.01.08'), { recursive: true, mode: 0o755 });
+    const file = join(top, 'dumps', '2026.01.08', 'n.full.1.dump.zst');
+    const data = randomBytes(500_000);
+    await execa('zstd', ['-q', '-3', '-o', file], { input: data });
+    chownSync(file, 0, NOBODY);
+    chmodSync(file, 0o640);
+    const b = borgAt(join(top, 'repo'), {
+      runAs: 'nobody',
+      passwordFile: pw,
+      baseDir: join(top, 'base'),
+      feedDir: join(top, 'dumps', '.borg-feed'),
+      feedGid: NOBODY,
+    });
+    try {
+      expect(await b.init()).toEqual({ ok: true, created: true });
+      const r = await b.backup([{ file, name: '2026.01.08/n.full.1.dump' }], ['afsbot']);
+      if (!r.ok) throw new Error(r.message);
+      expect(sha(await extract(b, r.snapshot, '2026.01.08/n.full.1.dump'))).toBe(sha(data));
+      const feed = statSync(join(top, 'dumps', '.borg-feed'));
+      expect([feed.uid, feed.gid, (feed.mode & 0o777).toString(8)]).toEqual([0, NOBODY, '750']);
+      // the repository is the backup user's own
+      expect(statSync(join(top, 'repo', 'config')).uid).toBe(NOBODY);
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
   });
 });
 

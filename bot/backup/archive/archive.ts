@@ -53,9 +53,13 @@ export function borgBaseDir(config: Config): string {
   return config.archive.cacheDir ?? join(dirname(config.databasePath), 'borg');
 }
 
-/** Where borg's named pipes are made: a directory of the staging area, one per backup. */
+/**
+ * Where borg's named pipes are made, one directory per backup: beside the dumps, which the user borg
+ * runs as can already reach. Root's, and only readable by that user's group: were the directory the
+ * archive user's, it could swap a pipe for a link and have root's zstd write a dump over any file.
+ */
 function borgFeedDir(config: Config): string {
-  return join(config.dumps.stagingDir, '.borg-feed');
+  return join(config.dumps.dir, '.borg-feed');
 }
 
 export function borgOf(config: Config, feedGid?: number): Borg {
