@@ -1,15 +1,19 @@
 // Benchmark: `!restore` of a ~200 MB volume by the real bot (bin/afsbot --console), against the raw
-// pipeline `zstd -d < file | vos restore` on the same dump file, in the same run, plus the bot's RSS.
+// pipeline `zstd -d < file | vos restore` on the same dump file, in the same run, plus the bot's RSS;
+// then the same from the archive alone (the local file moved away), against the shell pipeline
+// `restic dump | zstd -d | vos restore` (or `borg extract --stdout | vos restore`).
 // It prints figures and asserts nothing; it only stops when a step it depends on fails.
 //
 //   sudo npx tsx bench/restore.ts          (from the repo root; AFSBOT_KEEP_PEERS=1 keeps the cell up)
+//   AFSBOT_BENCH_ENGINE=borg               the archive rounds from borg instead of restic
+//   AFSBOT_BENCH_FILE_MIB=200              files of 200 MiB: a 2 GB volume, to show memory stays flat
 //
-// Targets: the bot's restore job takes under 10% more than the raw pipeline; its RSS stays under 120 MiB
-// (the built program: the bench runs `npm run build` first).
+// Targets: the bot's restore job takes under 10% more than the raw pipeline, 20% from the archive; its
+// RSS stays under 120 MiB (the built program: the bench runs `npm run build` first).
 // See bench/README.md for what each column means.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -24,7 +28,9 @@ const RAW_TARGET = 'bench.raw';
 const BOT_TARGET = 'bench.bot';
 const ROUNDS = Number(process.env.AFSBOT_BENCH_ROUNDS ?? 3); // more rounds steady a noisy host
 const FILES_EACH = 5; // this many random files and this many text-like files
-const FILE_BYTES = 20 * 1024 * 1024;
+const FILE_BYTES = Number(process.env.AFSBOT_BENCH_FILE_MIB ?? 20) * 1024 * 1024;
+const ENGINE = process.env.AFSBOT_BENCH_ENGINE === 'borg' ? 'borg' : 'restic';
+const TARGET_ARCHIVE_RATIO = 1.2;
 const SAMPLE_MS = 50;
 const TARGET_RATIO = 1.1;
 const TARGET_RSS_MIB = 120;
@@ -120,7 +126,13 @@ function botEnv(cell: CellInfo, dir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   // Only what is set here configures the bot: no AFSBOT_* from the caller's shell (e.g. AFSBOT_IRC=1).
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AFSBOT_')) env[k] = v;
-  return { ...env, ...sandboxEnv(cell, dir) };
+  return {
+    ...env,
+    ...sandboxEnv(cell, dir),
+    // the dump is made by a nightly run, which archives it too
+    AFSBOT_NIGHTLY_PREFIXES: VOLUME,
+    AFSBOT_ARCHIVE_ENGINE: ENGINE,
+  };
 }
 
 async function botSession(env: NodeJS.ProcessEnv, input: string, onSpawn?: (pid: number) => void) {
@@ -133,6 +145,8 @@ interface DumpRow {
   location: string;
   raw_bytes: number;
   stored_bytes: number;
+  archive_snapshot: string | null;
+  archive_path: string | null;
 }
 
 interface JobRow {
@@ -198,9 +212,41 @@ function vosRestoreArgv(cell: CellInfo, target: string): string[] {
 /** zstd -d -c < FILE | vos restore ..., in bash with pipefail; the seconds it took. */
 async function rawRestore(cell: CellInfo, file: string): Promise<number> {
   const script = 'file=$1; shift; zstd -d -c < "$file" | vos "$@"';
+  return timedShell(script, [file, ...vosRestoreArgv(cell, RAW_TARGET)]);
+}
+
+/** The archive's own extract into vos restore, in shell: what the bot's archive restore is measured against. */
+async function rawArchiveRestore(cell: CellInfo, env: NodeJS.ProcessEnv, dump: DumpRow): Promise<number> {
+  const vos = vosRestoreArgv(cell, RAW_TARGET);
+  if (ENGINE === 'borg') {
+    const script = 'repo=$1 path=$2; shift 2; borg extract --stdout "$repo" "$path" | vos "$@"';
+    return timedShell(
+      script,
+      [`${env.AFSBOT_ARCHIVE_REPOSITORY}::${dump.archive_snapshot}`, dump.archive_path!, ...vos],
+      {
+        BORG_PASSCOMMAND: `cat ${env.AFSBOT_ARCHIVE_PASSWORD_FILE}`,
+        BORG_BASE_DIR: env.AFSBOT_ARCHIVE_CACHE_DIR!,
+      },
+    );
+  }
+  const script =
+    'repo=$1 snap=$2 path=$3; shift 3; restic -r "$repo" dump "$snap" "$path" | zstd -d -c | vos "$@"';
+  return timedShell(
+    script,
+    [env.AFSBOT_ARCHIVE_REPOSITORY!, dump.archive_snapshot!, dump.archive_path!, ...vos],
+    {
+      RESTIC_PASSWORD_FILE: env.AFSBOT_ARCHIVE_PASSWORD_FILE!,
+      RESTIC_CACHE_DIR: env.AFSBOT_ARCHIVE_CACHE_DIR!,
+    },
+  );
+}
+
+async function timedShell(script: string, args: string[], env: Record<string, string> = {}): Promise<number> {
   const started = performance.now();
-  const args = ['-o', 'pipefail', '-c', script, 'bench', file, ...vosRestoreArgv(cell, RAW_TARGET)];
-  const r = await run('bash', args, { ownGroup: true });
+  const r = await run('bash', ['-o', 'pipefail', '-c', script, 'bench', ...args], {
+    ownGroup: true,
+    env: { ...process.env, ...env },
+  });
   const seconds = (performance.now() - started) / 1000;
   if (r.code !== 0) throw new Error(`the raw pipeline exited ${r.code}: ${r.stderr}`);
   return seconds;
@@ -259,6 +305,7 @@ function printReport(
   dump: DumpRow,
   volumeBytes: number,
   loadBefore: number,
+  from: { what: string; target: number },
 ): void {
   const cols = ['round', 'order', 'raw s', 'bot job s', 'bot wall s', 'RSS job MiB', 'HWM MiB', 'bot CPU s'];
   const widths = [5, 8, 8, 10, 11, 12, 8, 10];
@@ -268,7 +315,7 @@ function printReport(
   const out: string[] = [];
   out.push(
     `restore of ${VOLUME}: ${f(volumeBytes / MB, 1)} MB of files; dump ${f(dump.raw_bytes / MB, 1)} MB, ` +
-      `stored ${f(dump.stored_bytes / MB, 1)} MB (zstd); ${ROUNDS} rounds each, alternating`,
+      `stored ${f(dump.stored_bytes / MB, 1)} MB (zstd); ${ROUNDS} rounds each, alternating; ${from.what}`,
   );
   out.push(
     `host: ${availableParallelism()} CPUs, 1-min load average ${f(loadBefore)} before the rounds, ` +
@@ -313,7 +360,7 @@ function printReport(
   );
   out.push(
     `bot job / raw (medians): ${f(ratio, 3)} (${ratio >= 1 ? '+' : ''}${f((ratio - 1) * 100, 1)}%), ` +
-      `target < ${f(TARGET_RATIO)}: ${verdict(ratio < TARGET_RATIO)}`,
+      `target < ${f(from.target)}: ${verdict(ratio < from.target)}`,
   );
   out.push(
     `for information: bot job / raw (minimums) ${f(minJob / minRaw, 3)}; ` +
@@ -359,36 +406,58 @@ async function main(): Promise<number> {
 
     const env = botEnv(cell, dir);
     const storePath = env.AFSBOT_DATABASE!;
-    say(`dumping ${VOLUME} with the bot`);
-    await botSession(env, `!dump ${VOLUME} full\n`);
+    say(`dumping ${VOLUME} with the bot, and archiving it with ${ENGINE}`);
+    await botSession(env, '!nightly run\n');
     const dump = readStore<DumpRow>(
       storePath,
-      `SELECT location, raw_bytes, stored_bytes FROM dumps WHERE volume = '${VOLUME}' ORDER BY id DESC LIMIT 1`,
+      `SELECT location, raw_bytes, stored_bytes, archive_snapshot, archive_path FROM dumps WHERE volume = '${VOLUME}' ORDER BY id DESC LIMIT 1`,
     );
-    if (!dump) throw new Error(`the bot made no dump of ${VOLUME}`);
+    if (!dump?.archive_snapshot) throw new Error(`the bot's nightly run made no archived dump of ${VOLUME}`);
     say(`dump: ${dump.location} (${(statSync(dump.location).size / MB).toFixed(1)} MB)`);
 
-    const rows: { order: string; raw: number; bot: BotRound }[] = [];
-    const loadBefore = loadavg()[0]!;
     const clean = async () => {
       for (const v of [RAW_TARGET, BOT_TARGET]) await removeIfThere(cell!, v);
       execFileSync('sync'); // let neither side pay for the other's write-back
     };
-    for (let i = 0; i < ROUNDS; i++) {
-      const rawFirst = i % 2 === 0;
-      let raw = 0;
-      let bot: BotRound | undefined;
-      for (const side of rawFirst ? ['raw', 'bot'] : ['bot', 'raw']) {
-        await clean();
-        if (side === 'raw') raw = await rawRestore(cell, dump.location);
-        else bot = await botRestore(env, storePath, clkTck);
-        say(
-          `round ${i + 1} ${side}: ${side === 'raw' ? `${raw.toFixed(2)} s` : `job ${bot!.jobSeconds.toFixed(2)} s`}`,
-        );
+    const rounds = async (raw: () => Promise<number>, label: string) => {
+      const rows: { order: string; raw: number; bot: BotRound }[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const rawFirst = i % 2 === 0;
+        let rawSeconds = 0;
+        let bot: BotRound | undefined;
+        for (const side of rawFirst ? ['raw', 'bot'] : ['bot', 'raw']) {
+          await clean();
+          if (side === 'raw') rawSeconds = await raw();
+          else bot = await botRestore(env, storePath, clkTck);
+          say(
+            `${label} round ${i + 1} ${side}: ${side === 'raw' ? `${rawSeconds.toFixed(2)} s` : `job ${bot!.jobSeconds.toFixed(2)} s`}`,
+          );
+        }
+        rows.push({ order: rawFirst ? 'raw,bot' : 'bot,raw', raw: rawSeconds, bot: bot! });
       }
-      rows.push({ order: rawFirst ? 'raw,bot' : 'bot,raw', raw, bot: bot! });
+      return rows;
+    };
+    const loadBefore = loadavg()[0]!;
+    const local = await rounds(() => rawRestore(cell!, dump.location), 'local');
+    // from the archive alone: the local file moved away, so the bot reads the archive as after retention
+    const away = `${dump.location}.away`;
+    renameSync(dump.location, away);
+    let archived: Awaited<ReturnType<typeof rounds>>;
+    try {
+      archived = await rounds(() => rawArchiveRestore(cell!, env, dump), 'archive');
+    } finally {
+      renameSync(away, dump.location);
     }
-    printReport(rows, dump, volumeBytes, loadBefore);
+    printReport(local, dump, volumeBytes, loadBefore, { what: 'from the local file', target: TARGET_RATIO });
+    process.stdout.write('\n');
+    printReport(archived, dump, volumeBytes, loadBefore, {
+      what: `from the archive alone (${ENGINE}; raw side: ${ENGINE === 'borg' ? 'borg extract --stdout | vos restore' : 'restic dump | zstd -d | vos restore'})`,
+      target: TARGET_ARCHIVE_RATIO,
+    });
+    const rssAll = Math.max(...[...local, ...archived].map((r) => r.bot.rssJobMiB));
+    process.stdout.write(
+      `summary: engine=${ENGINE} volume_mb=${(volumeBytes / MB).toFixed(0)} local/raw=${(median(local.map((r) => r.bot.jobSeconds)) / median(local.map((r) => r.raw))).toFixed(3)} archive/raw=${(median(archived.map((r) => r.bot.jobSeconds)) / median(archived.map((r) => r.raw))).toFixed(3)} rss_max_mib=${rssAll.toFixed(1)}\n`,
+    );
     return 0;
   } finally {
     stopChildren();
