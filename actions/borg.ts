@@ -137,8 +137,8 @@ export class Borg implements ArchiveEngine {
     return {
       BORG_PASSCOMMAND: `cat -- ${quote(this.opts.passwordFile)}`,
       BORG_BASE_DIR: this.opts.baseDir,
-      // a lock left by a dead borg of this host is removed by the next borg that wants the repository
-      BORG_HOSTNAME_IS_UNIQUE: 'yes',
+      // (borg 1.2 removes a lock whose holder on this host is dead by itself: its host id is the
+      // host name and the machine's MAC-derived id; BORG_HOSTNAME_IS_UNIQUE is gone)
       BORG_DISPLAY_PASSPHRASE: 'no',
       BORG_RELOCATED_REPO_ACCESS_IS_OK: 'no',
       BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'no',
@@ -373,6 +373,9 @@ export class Borg implements ArchiveEngine {
     }
     const r = await borgDone;
     unwatch();
+    // borg archives whatever a pipe gave it: when the last decoder failed as borg finished reading, the
+    // archive holds a short dump. It must not stay, or reconciliation would adopt it.
+    if ((stalled || feedFailure) && r.ok) await this.forget([name]);
     if (stalled) return toolFailure(stalled.stage, stalled.message);
     if (feedFailure) return feedFailure;
     if (!r.ok && timeout.aborted && !opts.signal?.aborted)

@@ -312,6 +312,32 @@ describe('the nightly run with archive.engine borg, archive-only, on the cell', 
     expect(readVolumeFile(cell, 'bgr.t', 'f.txt').toString()).toBe('bg.a night 2\n');
   });
 
+  it('an archive holding a dump shorter than its sidecar says (a decoder cut off) is never adopted', async () => {
+    const a = h.bot.services.archive;
+    const row = h.bot.services.catalog.archivedRows().find((x) => x.volume === 'bg.b')!;
+    const side = await a.engine.cat(row.archive_snapshot!, `${row.archive_path}.json`);
+    if (!side.ok) throw new Error(side.message);
+    const sidecar = JSON.parse(side.text) as { volume: string; rawBytes: number };
+    const cut = join(dir, 'cut', '2026.05.04');
+    mkdirSync(cut, { recursive: true });
+    const name = `bg.cut.full.${1_800_000_000}.dump.zst`;
+    await execa('zstd', ['-q', '-o', join(cut, name)], { input: randomBytes(10_000) });
+    writeFileSync(
+      join(cut, `${name}.json`),
+      JSON.stringify({ ...sidecar, volume: 'bg.cut', rawBytes: 20_000 }),
+    );
+    const r = await a.engine.backup(
+      [
+        { file: join(cut, name), name: `2026.05.04/${name.replace('.zst', '')}` },
+        { file: join(cut, `${name}.json`), name: `2026.05.04/${name.replace('.zst', '')}.json` },
+      ],
+      ['afsbot'],
+    );
+    if (!r.ok) throw new Error(r.message);
+    await h.chat.job('!nightly maintenance forget', 180_000);
+    expect(h.bot.services.catalog.archivedRows().filter((x) => x.volume === 'bg.cut')).toEqual([]);
+  });
+
   it('keys: borg has one key, and says so', async () => {
     expect(await h.chat.type('!keys')).toMatch(/borg, which has one key per repository/);
   });

@@ -79,6 +79,7 @@ async function adopt(s: Services, snapshot: string, signal?: AbortSignal): Promi
   if (!ls.ok)
     return `snapshot ${snapshot.slice(0, 8)} is in no catalogued dump, and listing it failed: ${ls.message}`;
   const adopted: string[] = [];
+  const refused: string[] = [];
   for (const f of ls.files) {
     const location = s.archive.localLocation(f.path);
     const name = parseDumpFileName(basename(location));
@@ -86,6 +87,13 @@ async function adopt(s: Services, snapshot: string, signal?: AbortSignal): Promi
     if (!name || !DATE_DIR.test(date)) continue;
     const side = await s.archive.engine.cat(snapshot, `${f.path}.json`, signal);
     const sc = side.ok ? parseSidecar(side.text) : undefined;
+    // borg keeps the dump itself: one shorter than its sidecar says was cut off on its way in
+    if (s.archive.engine.storesRaw && (!sc || f.size !== sc.rawBytes)) {
+      refused.push(
+        `${basename(location)} (${f.size} bytes in the archive, ${sc ? `${sc.rawBytes} in its sidecar: cut off on its way in` : 'and no sidecar to check them against'})`,
+      );
+      continue;
+    }
     s.catalog.add({
       volume: sc?.volume ?? name.volume,
       volume_id: sc?.volumeId ?? null,
@@ -108,7 +116,8 @@ async function adopt(s: Services, snapshot: string, signal?: AbortSignal): Promi
     if (!existsSync(location) || statSync(location).size !== row.stored_bytes) s.catalog.markRemoved(row.id);
     adopted.push(`${row.volume} of ${date}`);
   }
+  const left = refused.length ? `; not adopted: ${refused.join(', ')}` : '';
   return adopted.length
-    ? `adopted snapshot ${snapshot.slice(0, 8)}, which afsbot made but never recorded: ${adopted.join(', ')}`
-    : `snapshot ${snapshot.slice(0, 8)} is tagged afsbot but holds no dump; left alone`;
+    ? `adopted snapshot ${snapshot.slice(0, 8)}, which afsbot made but never recorded: ${adopted.join(', ')}${left}`
+    : `snapshot ${snapshot.slice(0, 8)} is tagged afsbot but holds no whole dump; left alone${left}`;
 }
