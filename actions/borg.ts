@@ -174,13 +174,7 @@ export class Borg implements ArchiveEngine {
     ]);
     if (probe.ok) return { ok: true, created: false };
     if (!this.isMissing(probe)) return probe;
-    const r = await this.run([
-      'init',
-      '--encryption',
-      'repokey-blake2',
-      '--make-parent-dirs',
-      this.opts.repository,
-    ]);
+    const r = await this.run(['init', '--encryption', 'repokey', '--make-parent-dirs', this.opts.repository]);
     return r.ok ? { ok: true, created: true } : r;
   }
 
