@@ -288,7 +288,6 @@ export class JobManager {
   }
 
   private async execute(id: number, job: Live): Promise<void> {
-    const { table } = this.deps;
     job.started = Date.now();
     this.record(id, { status: 'running', started_at: new Date().toISOString() });
     const handle = this.handle(id, job);

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { formatBytes } from '../../bot/platform/format.ts';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
-import { freshVolume, readVolumeFile, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import {
+  freshVolume,
+  nextSecond,
+  readVolumeFile,
+  removeIfThere,
+  writeVolumeFile,
+} from '../support/cell-tools.ts';
 
 const cell = inject('cell');
 const VOLS = ['ao.a', 'ao.b', 'ao.c'];
@@ -21,6 +27,7 @@ beforeAll(async () => {
     writeVolumeFile(cell, v, 'f.txt', `${v} night 1\n`);
   }
   writeVolumeFile(cell, 'ao.a', 'big.bin', big);
+  await nextSecond(); // so ao.b and ao.c are unchanged after the first night's clone
   h = await startMemoryBot({
     cell,
     clock: () => now,

@@ -377,7 +377,7 @@ describe('borg over SSH (borg serve on the test sshd, host key checked)', () => 
     const wrong = join(dir, 'wrong_known_hosts');
     writeFileSync(
       wrong,
-      readFileSync(env.AFSBOT_SFTP_KNOWN_HOSTS!, 'utf8').replace(/AAAA\S{20}/, 'AAAA' + 'B'.repeat(20)),
+      readFileSync(env.AFSBOT_SFTP_KNOWN_HOSTS!, 'utf8').replace(/AAAA\S{20}/, `AAAA${'B'.repeat(20)}`),
     );
     const b = borgAt(url(), {
       rsh: rsh().replace(env.AFSBOT_SFTP_KNOWN_HOSTS!, wrong),
