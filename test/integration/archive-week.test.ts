@@ -24,6 +24,7 @@ import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
 import {
   cellVos,
   freshVolume,
+  isGone,
   nextSecond,
   readVolumeFile,
   removeIfThere,
@@ -227,7 +228,7 @@ describe('a week of nightly runs into the archive', () => {
       /test-restore: ok: wk\.b of 2026\.03\.07 \(full \+ incremental\) from the archive: (\d+) files \(catalog \1\), .*, matches/,
     );
     // the scratch volume is gone again
-    expect((await cellVos(cell).examine(`afsbot.test.${t.id}`)).ok).toBe(false);
+    expect(await isGone(cellVos(cell), `afsbot.test.${t.id}`)).toBe(true);
   }, 300_000);
 
   it('a volume that goes off line fails alone, and the report names it and why', async () => {

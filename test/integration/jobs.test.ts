@@ -45,7 +45,8 @@ describe('jobs', () => {
     const u = dumping.at(-1)!;
     // the expected size is what vos examine says the clone uses
     const clone = await vos.examine(`${BIG}.backup`);
-    expect(clone.ok && u.total).toBe(clone.ok && Number(clone.fields.diskused) * 1024);
+    if (!clone.ok) throw new Error(clone.message);
+    expect(u.total).toBe(Number(clone.fields.diskused) * 1024);
     expect(u.bytes).toBeGreaterThan(0);
     expect(u.rate).toBeGreaterThan(0);
     expect(u.etaSeconds).toBeGreaterThanOrEqual(0);
@@ -79,8 +80,9 @@ describe('jobs', () => {
     expect(h.bot.services.jobs.get(id)?.status).toBe('cancelled');
     // and the killed vos dump left no transaction holding the clone busy on the volserver
     const clone = await vos.examine(`${BIG}.backup`);
+    if (!clone.ok) throw new Error(clone.message);
     const open = parseStatus(await vosOk(vos, ['status', '-server', cell.server]));
-    expect(open.filter((t) => clone.ok && t.volumeId === Number(clone.fields.id))).toEqual([]);
+    expect(open.filter((t) => t.volumeId === Number(clone.fields.id))).toEqual([]);
   });
 
   it('serializes two jobs on one volume, and runs jobs on different volumes side by side', {

@@ -10,6 +10,7 @@ import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
 import {
   cellVos,
   freshVolume,
+  isGone,
   readVolumeFile,
   removeIfThere,
   vosOk,
@@ -112,7 +113,7 @@ describe('legacy archives', () => {
       expect(r.result).toMatch(
         /failed: refused: .* is not a readable volume dump: ccrypt .*legacyKeyFile.*Nothing was restored\./,
       );
-      expect((await vos.examine('t3.wrongkey')).ok).toBe(false);
+      expect(await isGone(vos, 't3.wrongkey')).toBe(true);
     } finally {
       h.bot.services.config.dumps.legacyKeyFile = keyFile;
     }
@@ -152,7 +153,7 @@ describe('mount, unmount, discard', () => {
       `rmmount|-dir|${scratchDir}/t3.legacy|`,
     );
     expect((await h.chat.job('!discard t3.legacy')).result).toMatch(/t3\.legacy is removed/);
-    expect((await vos.examine('t3.legacy')).ok).toBe(false);
+    expect(await isGone(vos, 't3.legacy')).toBe(true);
   });
 
   it('will only mount volumes it restored', async () => {

@@ -151,3 +151,14 @@ export async function busyTransactions(cell: CellInfo, volume: string): Promise<
     ids.includes(t.volumeId),
   ).length;
 }
+
+/**
+ * Whether vos says the volume does not exist. Any other failure (a cell that does not answer, a busy
+ * volume) is not "gone" and throws: a test that asserts a volume was removed must not pass on it.
+ */
+export async function isGone(vos: Vos, volume: string): Promise<boolean> {
+  const r = await vos.examine(volume);
+  if (r.ok) return false;
+  if (!r.missing) throw new Error(`vos examine ${volume} failed, not for a missing volume: ${r.message}`);
+  return true;
+}
