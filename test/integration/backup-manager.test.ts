@@ -6,10 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { isStopped } from '../../actions/exec.ts';
 import { AuditLog } from '../../bot/chat/audit.ts';
 import { Database } from '../../bot/platform/database.ts';
 import { sandboxEnv } from '../support/bot-env.ts';
-import { freshVolume, readVolumeFile, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import {
+  cellVos,
+  freshVolume,
+  isGone,
+  readVolumeFile,
+  removeIfThere,
+  writeVolumeFile,
+} from '../support/cell-tools.ts';
 import { repoRoot } from '../support/peers.ts';
 
 const cell = inject('cell');
@@ -144,41 +152,53 @@ describe('backup-manager', () => {
   }, 120_000);
 
   it('waits for a volume another afsbot process holds, and refuses a nightly run another is doing', async () => {
-    // another afsbot process (here: a stand-in that lives 60 s) holds bm.a and runs a nightly job
-    const holder = spawn('sleep', ['60']);
+    // another afsbot process: a real nightly run, stopped (SIGSTOP, by its own fault point) with a dump
+    // of bm.a written and not yet named, so it holds bm.a's lock and the archive's
+    writeVolumeFile(cell, 'bm.a', 'g.txt', 'a change, so the next night dumps bm.a\n');
+    const holder = spawn(join(repoRoot, 'bin/backup-manager'), ['nightly'], {
+      env: { ...process.env, ...env, AFSBOT_FAULT: 'dump:before-rename:stop' },
+      stdio: 'ignore',
+    });
     const store = new Database(env.AFSBOT_DATABASE!);
-    const job = Number(
-      store.db
-        .prepare(
-          `INSERT INTO jobs (kind, title, volumes, backend, identity, conversation, status, created_at, leftovers, pid)
-           VALUES ('nightly', 'nightly run', '["@archive"]', 'console', 'root', '{}', 'running', ?, '[]', ?)`,
-        )
-        .run(new Date().toISOString(), holder.pid).lastInsertRowid,
-    );
-    store.db
-      .prepare('INSERT INTO locks (name, job_id, pid, since) VALUES (?, ?, ?, ?)')
-      .run('bm.a', job, holder.pid, new Date().toISOString());
     try {
+      const deadline = Date.now() + 60_000;
+      while (!isStopped(holder.pid)) {
+        if (holder.exitCode !== null)
+          throw new Error(`the holder exited ${holder.exitCode} before its fault point`);
+        if (Date.now() > deadline) throw new Error('the holder never reached its fault point');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const held = store.db
+        .prepare('SELECT name, job_id FROM locks WHERE pid = ? ORDER BY name')
+        .all(holder.pid) as {
+        name: string;
+        job_id: number;
+      }[];
+      expect(held.map((l) => l.name)).toEqual(['@archive', 'bm.a']);
+      const job = held[0]!.job_id;
       const second = await bm(['nightly']);
       expect([second.exitCode, second.stdout.trim()]).toEqual([
         1,
         `error: the nightly run is already going as job ${job}; !job ${job} shows where it is`,
       ]);
       // a restore of bm.a waits for the other process's lock, and runs once that process is gone
-      const started = Date.now();
+      let exited = false;
       const restore = bm(['restore', today, 'bm.a', 'bmr.b']);
+      void restore.then(() => {
+        exited = true;
+      });
       await new Promise((r) => setTimeout(r, 4000));
+      expect(exited).toBe(false); // still waiting, and it has made nothing yet
+      expect(await isGone(cellVos(cell), 'bmr.b')).toBe(true);
       holder.kill('SIGKILL');
       const r = await restore;
-      expect(r.exitCode).toBe(0);
-      expect(Date.now() - started).toBeGreaterThan(4000);
+      expect([r.exitCode, r.stdout]).toEqual([0, expect.stringMatching(/is restored into bmr\.b/)]);
       expect(readVolumeFile(cell, 'bmr.b', 'f.txt').toString()).toBe('backup-manager was here\n');
       // the dead process's nightly row is still 'running' (no bot started since to mark it): not a run
       const dry = await bm(['nightly', '--dry-run']);
       expect([dry.exitCode, dry.stdout]).toEqual([0, expect.stringMatching(/\(dry run\): OK\. 1 volume: /)]);
     } finally {
       holder.kill('SIGKILL');
-      store.db.prepare(`UPDATE jobs SET status = 'interrupted' WHERE id = ?`).run(job);
       store.close();
       await removeIfThere(cell, 'bmr.b');
     }
