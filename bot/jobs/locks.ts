@@ -2,6 +2,7 @@
 // held name (a volume, or @archive for the archive's own jobs) with the job and the process holding
 // it. A lock whose process is dead is taken over. This process also keeps its own holders in memory,
 // so that the queue can tell which of its jobs waits for which.
+import { faultPoint } from '../../actions/faults.ts';
 import type { Sqlite } from '../platform/database.ts';
 import { processAlive } from '../platform/process.ts';
 
@@ -51,6 +52,7 @@ export class VolumeLocks {
       })
       .immediate();
     if (!other) for (const name of names) this.mine.set(name, id);
+    if (!other) for (const name of names) faultPoint(`lock:${name}`); // a test's real holder stops here
     return other;
   }
 

@@ -5,8 +5,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { isStopped } from '../../actions/exec.ts';
+import { sandboxEnv } from '../support/bot-env.ts';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
-import { freshVolume, writeVolumeFile } from '../support/cell-tools.ts';
+import { freshVolume, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import { repoRoot } from '../support/peers.ts';
 
 const cell = inject('cell');
 let now = new Date('2026-05-04T03:00:00Z');
@@ -49,6 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const p of holders) p.kill('SIGKILL');
   await h?.stop();
+  await removeIfThere(cell, 'sch.other');
 });
 
 describe('the schedule', () => {
@@ -66,18 +70,36 @@ describe('the schedule', () => {
   }, 180_000);
 
   it('a run still going when the next is due is reported, not doubled', async () => {
-    // another afsbot process holds sch.a, so tonight's run waits on it
-    const other = spawn('sleep', ['60']);
+    // another afsbot process holds sch.a, so tonight's run waits on it: a real backup-manager restore,
+    // stopped (by its own fault point) right after it took the lock
+    const other = spawn(
+      join(repoRoot, 'bin/backup-manager'),
+      ['restore', '2026.05.04', 'sch.a', 'sch.other'],
+      {
+        env: { ...process.env, ...sandboxEnv(cell, h.dir), AFSBOT_FAULT: 'lock:sch.a:stop' },
+        stdio: 'ignore',
+      },
+    );
     holders.push(other);
-    h.bot.database.db
-      .prepare('INSERT INTO locks (name, job_id, pid, since) VALUES (?, ?, ?, ?)')
-      .run('sch.a', 999_999, other.pid, new Date().toISOString());
+    const deadline = Date.now() + 60_000;
+    while (!isStopped(other.pid)) {
+      if (other.exitCode !== null)
+        throw new Error(`backup-manager exited ${other.exitCode} before holding sch.a`);
+      if (Date.now() > deadline) throw new Error('backup-manager never took the lock on sch.a');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const held = h.bot.database.db
+      .prepare('SELECT job_id AS jobId, pid FROM locks WHERE name = ?')
+      .get('sch.a') as { jobId: number; pid: number } | undefined;
+    expect(held?.pid).toBe(other.pid);
     now = new Date('2026-05-05T03:00:00Z');
     await new Promise((r) => setTimeout(r, 1100));
     writeVolumeFile(cell, 'sch.a', 'f.txt', 'changed\n');
     const [started] = await h.bot.services.schedule.tick();
     const id = /job (\d+)/.exec(started!)![1];
-    await h.chat.waitFor(/sch\.a is busy with job 999999 of process \d+; waiting for it/);
+    await h.chat.waitFor(
+      new RegExp(`sch\\.a is busy with job ${held!.jobId} of process ${other.pid}; waiting for it`),
+    );
     now = new Date('2026-05-06T03:00:00Z');
     const [skipped] = await h.bot.services.schedule.tick();
     expect(skipped).toMatch(
