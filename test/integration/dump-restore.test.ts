@@ -196,9 +196,11 @@ describe('dump and restore on the real cell', () => {
     expect(await h.chat.type(`!restore ${VOL} as t3.day1`)).toMatch(
       /^error: t3\.day1 already exists \(restored by job \d+ from user\.t3 of 2026\.01\.05\); !discard t3\.day1 first/,
     );
-    expect(await h.chat.type('!restore user.alice as user.bob')).toMatch(
-      /^error: (user\.bob already exists and afsbot did not make it|there are no dumps of user\.alice)/,
+    // user.bob is the cell's own: afsbot never overwrites a volume it did not make
+    expect(await h.chat.type(`!restore ${VOL} as user.bob`)).toMatch(
+      /^error: user\.bob already exists and afsbot did not make it/,
     );
+    expect(await h.chat.type('!restore user.alice as ua.r')).toMatch(/^error: there are no dumps of user\.alice/);
     expect(h.bot.services.jobs.list(100).length).toBe(jobsBefore);
   });
 
