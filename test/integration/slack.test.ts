@@ -95,6 +95,7 @@ describe('Slack in Socket Mode', () => {
     const t = lastTs(fake);
     await fake.envelope('events_api', fake.eventBody(fake.message(MALLORY, OPS, '!backup list')));
     await posted(fake, OPS, new RegExp(`^refused: ${MALLORY} is not an afsbot admin on slack`), t);
+    const t2 = lastTs(fake);
     await fake.envelope(
       'events_api',
       fake.eventBody(
@@ -104,6 +105,8 @@ describe('Slack in Socket Mode', () => {
         }),
       ),
     );
+    // the answer to the spoof itself: refused by the user ID, whatever the display name says
+    await posted(fake, OPS, new RegExp(`^refused: ${MALLORY} is not an afsbot admin on slack`), t2);
     const audit = h.bot.services.audit.recent(2);
     expect(audit.map((a) => [a.identity, a.outcome])).toEqual([
       [MALLORY, 'refused'],
