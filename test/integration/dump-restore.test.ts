@@ -200,7 +200,9 @@ describe('dump and restore on the real cell', () => {
     expect(await h.chat.type(`!restore ${VOL} as user.bob`)).toMatch(
       /^error: user\.bob already exists and afsbot did not make it/,
     );
-    expect(await h.chat.type('!restore user.alice as ua.r')).toMatch(/^error: there are no dumps of user\.alice/);
+    expect(await h.chat.type('!restore user.alice as ua.r')).toMatch(
+      /^error: there are no dumps of user\.alice/,
+    );
     expect(h.bot.services.jobs.list(100).length).toBe(jobsBefore);
   });
 

@@ -154,7 +154,9 @@ describe('approvals', () => {
     expect(entry.ok && entry.entry?.sites.map((x) => x.type).sort()).toEqual(['RO', 'RW']);
     // the read-only clone was released with the new content: its file count is the live one's
     const ro = await vos.examine(`${VOL}.readonly`);
-    expect(ro.ok && ro.fields.filecount).toBe(ex.ok && ex.fields.filecount);
+    if (!ro.ok || !ex.ok)
+      throw new Error(`vos examine failed: ${!ro.ok ? ro.message : ''} ${!ex.ok ? ex.message : ''}`);
+    expect(ro.fields.filecount).toBe(ex.fields.filecount);
     const safety = h.bot.services.catalog.forVolume(VOL).find((d) => d.kind === 'pre-promote')!;
     expect(safety.archive_snapshot).toMatch(/^[0-9a-f]{8,64}$/);
     // the copy is left for the admins to discard
