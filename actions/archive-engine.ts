@@ -4,6 +4,7 @@
 // another unix user. They differ in what they keep: restic stores the zstd dump files as they are;
 // borg stores dumps decompressed (fed through named pipes, no second copy on disk), because its finer
 // content-defined chunks find an incremental's unchanged bytes only in the raw dump (bench/README.md).
+import type { z } from 'zod';
 import type { ToolFailure, ToolResult } from './exec.ts';
 
 /** A lock on the repository, with who holds it. */
@@ -91,4 +92,23 @@ export function toolFailure(program: string, message: string): ToolFailure {
     message,
     durationMs: 0,
   };
+}
+
+/** Parses a tool's JSON output with a schema; a mismatch is a failure that quotes what the tool said. */
+export function parseToolJson<T>(
+  tool: string,
+  schema: z.ZodType<T>,
+  text: string,
+  what: string,
+): { ok: true; value: T } | ToolFailure {
+  try {
+    const r = schema.safeParse(JSON.parse(text));
+    if (r.success) return { ok: true, value: r.data };
+    return toolFailure(
+      tool,
+      `unexpected ${what} from ${tool}: ${r.error.issues[0]?.message ?? 'schema mismatch'}`,
+    );
+  } catch {
+    return toolFailure(tool, `${tool} printed no JSON for ${what}: ${text.slice(0, 200)}`);
+  }
 }

@@ -28,6 +28,7 @@ import {
   type EngineBackup,
   type EngineCommand,
   type EngineLock,
+  parseToolJson,
   toolFailure,
 } from './archive-engine.ts';
 import {
@@ -90,22 +91,8 @@ function quote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\"'\"'")}'`;
 }
 
-function parseJson<T>(
-  schema: z.ZodType<T>,
-  text: string,
-  what: string,
-): { ok: true; value: T } | ToolFailure {
-  try {
-    const r = schema.safeParse(JSON.parse(text));
-    if (r.success) return { ok: true, value: r.data };
-    return toolFailure(
-      'borg',
-      `unexpected ${what} from borg: ${r.error.issues[0]?.message ?? 'schema mismatch'}`,
-    );
-  } catch {
-    return toolFailure('borg', `borg printed no JSON for ${what}: ${text.slice(0, 200)}`);
-  }
-}
+const parseJson = <T>(schema: z.ZodType<T>, text: string, what: string) =>
+  parseToolJson('borg', schema, text, what);
 
 /** Whether a process is alive (signal 0); EPERM means it is, under another user. */
 function alive(pid: number): boolean {

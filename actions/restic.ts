@@ -4,7 +4,13 @@
 // is configured, restic runs as that user (runuser), not as root.
 import { closeSync, openSync } from 'node:fs';
 import { z } from 'zod';
-import type { ArchiveEngine, ArchiveItem, EngineBackup } from './archive-engine.ts';
+import {
+  type ArchiveEngine,
+  type ArchiveItem,
+  type EngineBackup,
+  parseToolJson,
+  toolFailure,
+} from './archive-engine.ts';
 import {
   readPosition,
   runTool,
@@ -78,38 +84,8 @@ export const keySchema = z.object({
 });
 export type ResticKey = z.infer<typeof keySchema>;
 
-function failure(program: string, message: string): ToolFailure {
-  return {
-    ok: false,
-    program,
-    args: [],
-    exitCode: null,
-    stdout: '',
-    stderr: '',
-    timedOut: false,
-    cancelled: false,
-    message,
-    durationMs: 0,
-  };
-}
-
-/** Parses restic's JSON output with a schema; a mismatch is a failure that quotes what restic said. */
-function parseJson<T>(
-  schema: z.ZodType<T>,
-  text: string,
-  what: string,
-): { ok: true; value: T } | ToolFailure {
-  try {
-    const r = schema.safeParse(JSON.parse(text));
-    if (r.success) return { ok: true, value: r.data };
-    return failure(
-      'restic',
-      `unexpected ${what} from restic: ${r.error.issues[0]?.message ?? 'schema mismatch'}`,
-    );
-  } catch {
-    return failure('restic', `restic printed no JSON for ${what}: ${text.slice(0, 200)}`);
-  }
-}
+const parseJson = <T>(schema: z.ZodType<T>, text: string, what: string) =>
+  parseToolJson('restic', schema, text, what);
 
 export class Restic implements ArchiveEngine {
   readonly kind = 'restic' as const;
@@ -251,7 +227,7 @@ export class Restic implements ArchiveEngine {
     tags: string[],
     opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
   ): Promise<{ ok: true; summary: BackupSummary } | ToolFailure> {
-    if (paths.length === 0) return failure('restic', 'nothing to archive');
+    if (paths.length === 0) return toolFailure('restic', 'nothing to archive');
     // Paths go on stdin (one per line, as they are), never in a temp file another user could swap.
     const c = this.command([
       'backup',
