@@ -13,7 +13,6 @@
 // (through /usr/bin/time), and the repository's growth. Then its index size, and the time to read one
 // volume's night-2 chain (full + incremental) back out, against cat / zstd -dc of the local files.
 // It prints figures and asserts nothing; it stops only when a step it depends on fails.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import {
   appendFileSync,
@@ -32,6 +31,7 @@ import {
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { prng, textLike } from './data.ts';
+import { run, stopChildrenOnSignal } from './proc.ts';
 
 const VOLUMES = Number(process.env.AFSBOT_BENCH_VOLUMES ?? 20);
 const ROUNDS = Number(process.env.AFSBOT_BENCH_ROUNDS ?? 3); // restore rounds per side
@@ -129,47 +129,7 @@ const ALL_ENGINES: Engine[] = [
 ];
 const ENGINES = ONLY ? ALL_ENGINES.filter((e) => ONLY.includes(e.key)) : ALL_ENGINES;
 
-// ------------------------------------------------------------------------------------------ children
-// Everything this script starts is in here (each in its own process group), so an interrupt stops
-// exactly those and nothing else.
-const running = new Set<ChildProcess>();
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.on(sig, () => {
-    interrupted = true;
-    say(`${sig}: stopping what this benchmark started`);
-    for (const c of running)
-      if (c.pid)
-        try {
-          process.kill(-c.pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-  });
-
-/** Runs a program in its own process group; resolves with its stdout, rejects on failure. */
-function run(program: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  if (interrupted) return Promise.reject(new Error('interrupted'));
-  const child = spawn(program, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr = (stderr + d).slice(-8192);
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      running.delete(child);
-      if (code === 0) resolve(stdout);
-      else
-        reject(new Error(`${program} ${args.join(' ').slice(0, 300)} exited ${code}: ${stderr || stdout}`));
-    });
-  });
-}
+stopChildrenOnSignal(say);
 
 interface Cost {
   wall: number;
@@ -710,9 +670,11 @@ async function inspect(r: Repo): Promise<After> {
     // restic 0.14's stats has no uncompressed total: the index files list each blob's sizes
     let chunks = 0;
     let uniqueRaw = 0;
-    const ids = (await run('restic', ['-r', r.path, 'list', 'index', '--no-lock'], r.env)).split('\n');
+    const ids = (await run('restic', ['-r', r.path, 'list', 'index', '--no-lock'], r.env)).stdout.split('\n');
     for (const id of ids.filter(Boolean)) {
-      const idx = JSON.parse(await run('restic', ['-r', r.path, 'cat', 'index', id, '--no-lock'], r.env)) as {
+      const idx = JSON.parse(
+        (await run('restic', ['-r', r.path, 'cat', 'index', id, '--no-lock'], r.env)).stdout,
+      ) as {
         packs: { blobs: { length: number; uncompressed_length?: number }[] }[];
       };
       for (const b of idx.packs.flatMap((pk) => pk.blobs)) {
@@ -728,7 +690,7 @@ async function inspect(r: Repo): Promise<After> {
       chunksCache: 0,
     };
   }
-  const info = JSON.parse(await run('borg', ['info', '--json', r.path], r.env)) as {
+  const info = JSON.parse((await run('borg', ['info', '--json', r.path], r.env)).stdout) as {
     cache?: { stats?: { total_unique_chunks?: number; unique_size?: number } };
   };
   return {
@@ -748,7 +710,7 @@ async function restoreChain(r: Repo, pattern: PatternKey): Promise<Cost> {
   let cmds: string[];
   if (e.tool === 'restic') {
     const snaps = JSON.parse(
-      await run('restic', ['-r', r.path, 'snapshots', '--json', '--no-lock'], r.env),
+      (await run('restic', ['-r', r.path, 'snapshots', '--json', '--no-lock'], r.env)).stdout,
     ) as { short_id: string; tags?: string[] }[];
     cmds = chain.map((it, k) => {
       const snap = snaps.find((s) => s.tags?.includes(`date:${NIGHTS[k]!.date}`))!;

@@ -20,7 +20,6 @@
 //
 // The last line is one summary a script can read. It prints figures and asserts nothing; it stops only
 // when a step it depends on fails.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -46,6 +45,7 @@ import {
 } from '../test/support/cell-tools.ts';
 import { type CellInfo, cellDown, cellUp, repoRoot } from '../test/support/peers.ts';
 import { prng, textLike } from './data.ts';
+import { run, stopChildrenOnSignal } from './proc.ts';
 
 const CELL_NAME = 'bench'; // never 'test': that one belongs to the test suite
 const VOLUMES = Number(process.env.AFSBOT_BENCH_VOLUMES ?? 20);
@@ -63,42 +63,7 @@ const t0 = performance.now();
 const say = (text: string) =>
   process.stderr.write(`[bench +${((performance.now() - t0) / 1000).toFixed(1)}s] ${text}\n`);
 
-const running = new Set<ChildProcess>();
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.on(sig, () => {
-    interrupted = true;
-    say(`${sig}: stopping what this benchmark started`);
-    for (const c of running) if (c.pid) process.kill(-c.pid, 'SIGTERM');
-  });
-
-/** Runs a program in its own process group; resolves with its output and wall time, rejects on failure. */
-function run(
-  program: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ stdout: string; ms: number }> {
-  if (interrupted) return Promise.reject(new Error('interrupted'));
-  const started = performance.now();
-  const child = spawn(program, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr = (stderr + d).slice(-8192);
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      running.delete(child);
-      if (code === 0) resolve({ stdout, ms: performance.now() - started });
-      else reject(new Error(`${program} ${args.join(' ')} exited ${code}: ${stderr || stdout}`));
-    });
-  });
-}
+stopChildrenOnSignal(say);
 
 function vosArgs(cell: CellInfo, args: string[]): string[] {
   return [...args, '-localauth', '-noresolve', '-config', cell.configDir];

@@ -17,6 +17,7 @@
 
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
+import { registerFromStdin } from './irc-peer-lib.mjs';
 
 const log = (...a) => process.stderr.write(`irc-helper: ${a.join(' ')}\n`);
 
@@ -291,31 +292,8 @@ async function main() {
     process.stdout.write(`${ports.join('\n')}\n`);
     return 0;
   }
-  if (cmd === 'register') {
-    const [host, port] = [args[0], Number(args[1])];
-    let input = '';
-    for await (const chunk of process.stdin) input += chunk;
-    const accounts = input
-      .split('\n')
-      .map((l) => l.trim())
-      .filter(Boolean)
-      .map((l) => {
-        const i = l.indexOf(':');
-        return i < 0 ? [l, ''] : [l.slice(0, i), l.slice(i + 1)];
-      });
-    const results = await Promise.allSettled(accounts.map(([a, p]) => ensureAccount(host, port, a, p)));
-    let failed = 0;
-    results.forEach((r, i) => {
-      if (r.status === 'fulfilled') {
-        process.stdout.write(`${r.value.account} ${r.value.how}\n`);
-        log(`account ${r.value.account}: ${r.value.how}, SASL PLAIN ok (${r.value.ms} ms)`);
-      } else {
-        failed++;
-        log(`account ${accounts[i][0]}: FAILED: ${r.reason.message}`);
-      }
-    });
-    return failed ? 1 : 0;
-  }
+  if (cmd === 'register')
+    return registerFromStdin(args[0], Number(args[1]), ensureAccount, 'SASL PLAIN', log);
   if (cmd === 'probe') {
     const [host, port, cred] = [args[0], Number(args[1]), args[2]];
     let sasl = null;

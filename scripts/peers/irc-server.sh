@@ -107,18 +107,6 @@ require_bins() {
 inspircd_bin() { command -v inspircd 2>/dev/null || echo /usr/sbin/inspircd; }
 
 
-# pid_alive PIDFILE CONF: the recorded PID is a live (non-zombie) process whose command line
-# names our config file -- never trusts a PID that has been reused by something else.
-pid_alive() {
-  local pidfile="$1" conf="$2" pid st
-  [[ -f "$pidfile" ]] || return 1
-  pid="$(tr -dc '0-9' <"$pidfile")"
-  [[ -n "$pid" && -d "/proc/$pid" ]] || return 1
-  st="$(awk '/^State:/{print $2}' "/proc/$pid/status" 2>/dev/null || true)"
-  [[ "$st" != Z && -n "$st" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$conf" || return 1
-  echo "$pid"
-}
 ircd_pid() { pid_alive "$IRCD_PID" "$IRCD_CONF"; }
 atheme_pid() { pid_alive "$ATHEME_PID" "$ATHEME_CONF"; }
 
@@ -144,31 +132,6 @@ services_linked() {
 healthy() {
   ircd_pid >/dev/null && atheme_pid >/dev/null && port_listening "$(meta_get CLIENT_PORT)" && services_linked
 }
-
-# proc_gone PID: the process has exited (gone, or a zombie waiting to be reaped).
-
-# wait_gone PID TIMEOUT_S
-
-STOPPED_PIDS=()
-
-# stop_pid PIDFILE CONF LABEL: SIGTERM, then SIGKILL after 5 s, by recorded PID only
-# (and only if that PID still runs with our config file on its command line).
-stop_pid() {
-  local pidfile="$1" conf="$2" label="$3" pid
-  if pid="$(pid_alive "$pidfile" "$conf")"; then
-    log "stopping $label (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    if ! wait_gone "$pid" 5; then
-      log "$label (pid $pid) ignored SIGTERM for 5 s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      wait_gone "$pid" 5 || die "could not stop $label (pid $pid)"
-    fi
-    STOPPED_PIDS+=("$pid")
-  fi
-  rm -f "$pidfile"
-}
-
-
 
 # ---------------------------------------------------------------- config files
 # A fresh server id (SID) on every InspIRCd start. InspIRCd numbers its users SID+AAAAAA,
@@ -406,50 +369,6 @@ write_env() {
     "AFSBOT_IRC_SERVICES_SERVER=$SERVICES_NAME"
 }
 
-# ---------------------------------------------------------------- accounts
-# Makes sure every account from <state>/accounts and --accounts exists with its password
-# (existing ones are just checked by a SASL PLAIN login, which takes milliseconds; new ones
-# are registered with NickServ and then checked), then rewrites <state>/accounts (0600).
-register_accounts() {
-  local entry acct pass merged="" names
-  declare -A pw=()
-  local order=()
-  if [[ -f "$ACCOUNTS_FILE" ]]; then
-    while IFS= read -r entry; do
-      [[ "$entry" == *:* ]] || continue
-      acct="${entry%%:*}"
-      [[ -v "pw[$acct]" ]] || order+=("$acct")
-      pw[$acct]="${entry#*:}"
-    done <"$ACCOUNTS_FILE"
-  fi
-  if [[ -n "$ACCOUNTS_ARG" ]]; then
-    local entries=()
-    IFS=',' read -r -a entries <<<"$ACCOUNTS_ARG"
-    for entry in "${entries[@]}"; do
-      entry="${entry#"${entry%%[![:space:]]*}"}"; entry="${entry%"${entry##*[![:space:]]}"}"
-      [[ -n "$entry" ]] || continue
-      [[ "$entry" == *:* ]] || die "--accounts entry '$entry' has no ':password' (format: acct:pass,acct2:pass2)"
-      acct="${entry%%:*}"; pass="${entry#*:}"
-      [[ -n "$acct" && -n "$pass" ]] || die "--accounts entries must look like acct:pass"
-      [[ "$acct" =~ $ACCOUNT_RE ]] || die "account name '$acct' is not a valid IRC nick (letters, digits and _-[]{}|^; not starting with a digit or -; at most 30)"
-      [[ ! "$pass" =~ [[:space:]] ]] || die "password for '$acct' must not contain whitespace"
-      [[ -v "pw[$acct]" ]] || order+=("$acct")
-      pw[$acct]="$pass"
-    done
-  fi
-  [[ ${#order[@]} -gt 0 ]] || return 0
-  for acct in "${order[@]}"; do merged+="$acct:${pw[$acct]}"$'\n'; done
-  names="$(printf '%s' "$merged" | cut -d: -f1 | paste -sd, -)"
-  log "ensuring accounts: $names"
-  if ! printf '%s' "$merged" | node "$HELPER" register "$HOST" "$(meta_get CLIENT_PORT)" >/dev/null; then
-    die "account registration failed (see messages above; logs: $ATHEME_LOG, $IRCD_LOG)"
-  fi
-  umask 077
-  printf '%s' "$merged" >"$ACCOUNTS_FILE.tmp"
-  chmod 0600 "$ACCOUNTS_FILE.tmp"
-  mv -f "$ACCOUNTS_FILE.tmp" "$ACCOUNTS_FILE"
-}
-
 # ---------------------------------------------------------------- commands
 
 cmd_up() {
@@ -514,7 +433,7 @@ cmd_up() {
     STARTING=0
     log "services linked after $(($(now_ms) - t0)) ms"
   fi
-  register_accounts
+  register_accounts "$ATHEME_LOG, $IRCD_LOG"
   write_env
   log "ready in $(($(now_ms) - t0)) ms"
   cat "$ENV_FILE"

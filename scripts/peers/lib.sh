@@ -91,7 +91,6 @@ close_extra_fds() { # in a subshell about to exec a daemon: it inherits no lock 
 
 # pid_alive PIDFILE CONF: prints the recorded PID if it is a live (non-zombie) process whose command
 # line names our config file -- never trusts a PID that has been reused by something else.
-# (Same as irc-server.sh's own copy, which shadows this one there.)
 pid_alive() {
   local pidfile="$1" conf="$2" pid st
   [[ -f "$pidfile" ]] || return 1
@@ -105,7 +104,6 @@ pid_alive() {
 
 # stop_pid PIDFILE CONF LABEL: SIGTERM, then SIGKILL after 5 s, by recorded PID only (and only if that
 # PID still runs with our config file on its command line); adds it to STOPPED_PIDS.
-# (Same as irc-server.sh's own copy, which shadows this one there.)
 STOPPED_PIDS=()
 stop_pid() {
   local pidfile="$1" conf="$2" label="$3" pid
@@ -150,4 +148,48 @@ ensure_debs() {
   } >&2 || rc=$?
   if [[ -f "$policy" ]] && grep -qF -- "$tag" "$policy"; then rm -f "$policy"; fi
   [[ $rc -eq 0 ]] || die "apt-get install ${missing[*]} failed (exit $rc)"
+}
+
+# ---------------------------------------------------------------- IRC accounts (irc-server.sh, ngircd.sh)
+# register_accounts LOGS: makes sure every account from $ACCOUNTS_FILE and --accounts ($ACCOUNTS_ARG)
+# exists with its password (`node $HELPER register` checks existing ones and registers new ones with
+# NickServ), then rewrites $ACCOUNTS_FILE (0600). LOGS names the logs to read when it fails.
+register_accounts() {
+  local entry acct pass merged="" names
+  declare -A pw=()
+  local order=()
+  if [[ -f "$ACCOUNTS_FILE" ]]; then
+    while IFS= read -r entry; do
+      [[ "$entry" == *:* ]] || continue
+      acct="${entry%%:*}"
+      [[ -v "pw[$acct]" ]] || order+=("$acct")
+      pw[$acct]="${entry#*:}"
+    done <"$ACCOUNTS_FILE"
+  fi
+  if [[ -n "$ACCOUNTS_ARG" ]]; then
+    local entries=()
+    IFS=',' read -r -a entries <<<"$ACCOUNTS_ARG"
+    for entry in "${entries[@]}"; do
+      entry="${entry#"${entry%%[![:space:]]*}"}"; entry="${entry%"${entry##*[![:space:]]}"}"
+      [[ -n "$entry" ]] || continue
+      [[ "$entry" == *:* ]] || die "--accounts entry '$entry' has no ':password' (format: acct:pass,acct2:pass2)"
+      acct="${entry%%:*}"; pass="${entry#*:}"
+      [[ -n "$acct" && -n "$pass" ]] || die "--accounts entries must look like acct:pass"
+      [[ "$acct" =~ $ACCOUNT_RE ]] || die "account name '$acct' is not a valid IRC nick (letters, digits and _-[]{}|^; not starting with a digit or -; at most 30)"
+      [[ ! "$pass" =~ [[:space:]] ]] || die "password for '$acct' must not contain whitespace"
+      [[ -v "pw[$acct]" ]] || order+=("$acct")
+      pw[$acct]="$pass"
+    done
+  fi
+  [[ ${#order[@]} -gt 0 ]] || return 0
+  for acct in "${order[@]}"; do merged+="$acct:${pw[$acct]}"$'\n'; done
+  names="$(printf '%s' "$merged" | cut -d: -f1 | paste -sd, -)"
+  log "ensuring accounts: $names"
+  if ! printf '%s' "$merged" | node "$HELPER" register "$HOST" "$(meta_get CLIENT_PORT)" >/dev/null; then
+    die "account registration failed (see messages above; logs: $1)"
+  fi
+  umask 077
+  printf '%s' "$merged" >"$ACCOUNTS_FILE.tmp"
+  chmod 0600 "$ACCOUNTS_FILE.tmp"
+  mv -f "$ACCOUNTS_FILE.tmp" "$ACCOUNTS_FILE"
 }

@@ -358,50 +358,6 @@ write_env() {
     "AFSBOT_IRC_SERVICES_SERVER=$SERVICES_NAME"
 }
 
-# ---------------------------------------------------------------- accounts
-# Makes sure every account from <state>/accounts and --accounts exists with its password
-# (existing ones are just checked by NickServ IDENTIFY; new ones are registered with NickServ and
-# then checked), then rewrites <state>/accounts (0600).
-register_accounts() {
-  local entry acct pass merged="" names
-  declare -A pw=()
-  local order=()
-  if [[ -f "$ACCOUNTS_FILE" ]]; then
-    while IFS= read -r entry; do
-      [[ "$entry" == *:* ]] || continue
-      acct="${entry%%:*}"
-      [[ -v "pw[$acct]" ]] || order+=("$acct")
-      pw[$acct]="${entry#*:}"
-    done <"$ACCOUNTS_FILE"
-  fi
-  if [[ -n "$ACCOUNTS_ARG" ]]; then
-    local entries=()
-    IFS=',' read -r -a entries <<<"$ACCOUNTS_ARG"
-    for entry in "${entries[@]}"; do
-      entry="${entry#"${entry%%[![:space:]]*}"}"; entry="${entry%"${entry##*[![:space:]]}"}"
-      [[ -n "$entry" ]] || continue
-      [[ "$entry" == *:* ]] || die "--accounts entry '$entry' has no ':password' (format: acct:pass,acct2:pass2)"
-      acct="${entry%%:*}"; pass="${entry#*:}"
-      [[ -n "$acct" && -n "$pass" ]] || die "--accounts entries must look like acct:pass"
-      [[ "$acct" =~ $ACCOUNT_RE ]] || die "account name '$acct' is not a valid IRC nick (letters, digits and _-[]{}|^; not starting with a digit or -; at most 30)"
-      [[ ! "$pass" =~ [[:space:]] ]] || die "password for '$acct' must not contain whitespace"
-      [[ -v "pw[$acct]" ]] || order+=("$acct")
-      pw[$acct]="$pass"
-    done
-  fi
-  [[ ${#order[@]} -gt 0 ]] || return 0
-  for acct in "${order[@]}"; do merged+="$acct:${pw[$acct]}"$'\n'; done
-  names="$(printf '%s' "$merged" | cut -d: -f1 | paste -sd, -)"
-  log "ensuring accounts: $names"
-  if ! printf '%s' "$merged" | node "$HELPER" register "$HOST" "$(meta_get CLIENT_PORT)" >/dev/null; then
-    die "account registration failed (see messages above; logs: $ATHEME_LOG, $IRCD_OUT)"
-  fi
-  umask 077
-  printf '%s' "$merged" >"$ACCOUNTS_FILE.tmp"
-  chmod 0600 "$ACCOUNTS_FILE.tmp"
-  mv -f "$ACCOUNTS_FILE.tmp" "$ACCOUNTS_FILE"
-}
-
 # ---------------------------------------------------------------- commands
 
 # restart_ircd: a new ngircd with the current meta (same ports); waits for Atheme to relink.
@@ -479,7 +435,7 @@ cmd_up() {
     STARTING=0
     log "services linked after $(($(now_ms) - t0)) ms"
   fi
-  register_accounts
+  register_accounts "$ATHEME_LOG, $IRCD_OUT"
   write_env
   log "ready in $(($(now_ms) - t0)) ms"
   cat "$ENV_FILE"

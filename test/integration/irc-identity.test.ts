@@ -14,14 +14,8 @@ let h: Harness;
 const users: IrcUser[] = [];
 
 async function user(nick: string, account?: 'alice' | 'bob' | 'mallory'): Promise<IrcUser> {
-  const u = await IrcUser.connect({
-    host: irc.host,
-    port: irc.port,
-    nick,
-    ...(account ? { sasl: { account, password: irc.passwords[account]! } } : {}),
-  });
+  const u = await IrcUser.inChannel(irc, chan, nick, account);
   users.push(u);
-  await u.join(chan);
   return u;
 }
 

@@ -1,6 +1,7 @@
 // A person on the test IRC server: a real irc-framework client, optionally logged in with SASL, that
 // records every message it sees so tests can wait for the bot's answers.
 import { Client, type MessageEvent } from 'irc-framework';
+import type { IrcInfo } from './peers.ts';
 
 export interface Seen {
   nick: string;
@@ -34,6 +35,21 @@ export class IrcUser {
       if (e.from_server) this.rawLines.push(e.line);
       if (this.rawLines.length > 50) this.rawLines.shift();
     });
+  }
+
+  /**
+   * A user on the test IRC server, logged in to services as `account` (SASL, with the account's own
+   * password) if given, and in `channel`.
+   */
+  static async inChannel(irc: IrcInfo, channel: string, nick: string, account?: string): Promise<IrcUser> {
+    const u = await IrcUser.connect({
+      host: irc.host,
+      port: irc.port,
+      nick,
+      ...(account ? { sasl: { account, password: irc.passwords[account]! } } : {}),
+    });
+    await u.join(channel);
+    return u;
   }
 
   static async connect(opts: {
