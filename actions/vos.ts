@@ -18,6 +18,8 @@ export interface VosOptions {
    * remove): stopped early, it would leave a transaction open on the volserver. Default 4 hours.
    */
   longTimeoutMs?: number;
+  /** How long an examine waits for a volume another operation holds (status BUSY). Default 2 minutes. */
+  busyWaitMs?: number;
 }
 
 /** Subcommands whose time grows with the cell or the volume. */
@@ -219,12 +221,30 @@ export class Vos {
     return { ok: true, bytes: Number(m[1]) };
   }
 
-  /** `vos examine -format`: the volume's fields, or a failure; `missing` when the VLDB has no such volume. */
+  /**
+   * `vos examine -format`: the volume's fields, or a failure; `missing` when the VLDB has no such volume.
+   * A volume another operation holds (a clone, a dump, a release, another admin's vos) reads as
+   * `status BUSY` with no dates or counts, and vos exits 0: that is waited out (opts.busyWaitMs), never
+   * read as a volume; one the volserver cannot attach is a failure.
+   */
   async examine(
     volume: string,
     signal?: AbortSignal,
   ): Promise<{ ok: true; fields: VolumeFields } | (ToolFailure & { missing: boolean })> {
-    const r = await this.run(['examine', '-id', volume, '-format'], signal);
+    const args = ['examine', '-id', volume, '-format'];
+    const waitMs = this.opts.busyWaitMs ?? 120_000;
+    let last: ToolResult = await this.run(args, signal);
+    const busy = (r: ToolResult) => r.ok && parseFormatBlock(r.stdout).status === 'BUSY';
+    if (busy(last)) {
+      await poll(
+        async () => {
+          last = await this.run(args, signal);
+          return busy(last) ? undefined : true;
+        },
+        { initialMs: 250, maxMs: 5000, deadlineMs: waitMs, ...(signal ? { signal } : {}) },
+      );
+    }
+    const r = last;
     if (!r.ok) {
       // vos ends with "Dump only information from VLDB"; the line that says why is an earlier one
       const why = `${r.stderr}\n${r.stdout}`
@@ -233,7 +253,23 @@ export class Vos {
       const message = why && !isNoSuchVolume(r) ? `vos exited with ${r.exitCode}: ${why.trim()}` : r.message;
       return { ...r, message, missing: isNoSuchVolume(r) };
     }
-    return { ok: true, fields: parseFormatBlock(r.stdout) };
+    const fields = parseFormatBlock(r.stdout);
+    if (fields.status === 'OK') return { ok: true, fields };
+    const where = fields.serv ?? 'its server';
+    return {
+      ...r,
+      ok: false,
+      program: this.opts.binary,
+      args: this.argv(args),
+      exitCode: 0,
+      timedOut: fields.status === 'BUSY',
+      cancelled: false,
+      missing: false,
+      message:
+        fields.status === 'BUSY'
+          ? `${volume} stayed busy for ${Math.round(waitMs / 1000)} s: another volume operation holds it (vos status ${where} shows which)`
+          : `${volume} cannot be read on ${where} (vos examine says status ${fields.status ?? 'nothing'}): it may need a salvage (bos salvage)`,
+    };
   }
 
   /**
