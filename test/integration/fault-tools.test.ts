@@ -35,26 +35,60 @@ const cell = inject('cell');
 const _vos = cellVos(cell);
 const sshd = join(repoRoot, 'scripts/peers/sshd.sh');
 
-describe('the SFTP server of the archive fails in the middle of a run', () => {
+/**
+ * Each engine over its own remote: restic over plain SFTP, borg over SSH to `borg serve`. What differs
+ * between them is only how their processes are named and how a snapshot is named.
+ */
+const remotes = [
+  {
+    engine: 'restic',
+    vol: 'fts.a',
+    backup: /restic .* backup /,
+    fetch: /restic .* dump /,
+    stalled: 'restic backup stalled',
+    snapshot: '[0-9a-f]{8}',
+    env: (r: Record<string, string>) => ({
+      AFSBOT_ARCHIVE_REPOSITORY: `sftp:${r.AFSBOT_SFTP_USER}@${r.AFSBOT_SFTP_HOST}:${r.AFSBOT_SFTP_REPOS}/afsbot`,
+      AFSBOT_ARCHIVE_SFTP_COMMAND: `ssh -p ${r.AFSBOT_SFTP_PORT} -i ${r.AFSBOT_SFTP_KEY} -o UserKnownHostsFile=${r.AFSBOT_SFTP_KNOWN_HOSTS} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ServerAliveInterval=60 ${r.AFSBOT_SFTP_USER}@${r.AFSBOT_SFTP_HOST} -s sftp`,
+    }),
+  },
+  {
+    engine: 'borg',
+    vol: 'ftb.a',
+    backup: /borg .*create /,
+    fetch: /borg .*extract /,
+    stalled: 'borg create stalled',
+    snapshot: '\\S+',
+    env: (r: Record<string, string>) => ({
+      AFSBOT_ARCHIVE_ENGINE: 'borg',
+      AFSBOT_ARCHIVE_REPOSITORY: `ssh://${r.AFSBOT_SFTP_USER}@${r.AFSBOT_SFTP_HOST}:${r.AFSBOT_SFTP_PORT}${r.AFSBOT_SFTP_REPOS}/afsbot`,
+      AFSBOT_BORG_RSH: `ssh -i ${r.AFSBOT_SFTP_KEY} -o UserKnownHostsFile=${r.AFSBOT_SFTP_KNOWN_HOSTS} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ServerAliveInterval=60`,
+    }),
+  },
+] as const;
+
+describe.each(remotes)('the $engine archive server fails in the middle of a run', (remote) => {
+  const { engine, vol } = remote;
+  const v = vol.replace('.', '\\.');
+  const name = `faults-${engine}`;
   let h: MemoryHarness;
   let sftp: Record<string, string>;
   let now = new Date('2026-06-01T03:00:00Z');
   const env = () => ({
-    AFSBOT_NIGHTLY_PREFIXES: 'fts.',
+    AFSBOT_NIGHTLY_PREFIXES: `${vol.split('.')[0]}.`,
     AFSBOT_JOBS_STALL_MS: '3000',
-    AFSBOT_ARCHIVE_REPOSITORY: `sftp:${sftp.AFSBOT_SFTP_USER}@${sftp.AFSBOT_SFTP_HOST}:${sftp.AFSBOT_SFTP_REPOS}/afsbot`,
-    AFSBOT_ARCHIVE_SFTP_COMMAND: `ssh -p ${sftp.AFSBOT_SFTP_PORT} -i ${sftp.AFSBOT_SFTP_KEY} -o UserKnownHostsFile=${sftp.AFSBOT_SFTP_KNOWN_HOSTS} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ServerAliveInterval=60 ${sftp.AFSBOT_SFTP_USER}@${sftp.AFSBOT_SFTP_HOST} -s sftp`,
+    ...remote.env(sftp),
   });
   const up = async () => {
-    sftp = parseEnv((await execa(sshd, ['up', '--name', 'faults'], { stderr: 'inherit' })).stdout);
+    sftp = parseEnv((await execa(sshd, ['up', '--name', name], { stderr: 'inherit' })).stdout);
   };
   const daemonPid = () => Number(readFileSync(join(sftp.AFSBOT_SFTP_STATE!, 'daemon.pid'), 'utf8').trim());
 
   beforeAll(async () => {
     await up();
     await execa('rm', ['-rf', join(sftp.AFSBOT_SFTP_REPOS!, 'afsbot')]);
-    await freshVolume(cell, 'fts.a');
-    writeVolumeFile(cell, 'fts.a', 'big.bin', randomBytes(30_000_000));
+    await freshVolume(cell, vol);
+    writeVolumeFile(cell, vol, 'big.bin', randomBytes(30_000_000));
     h = await startMemoryBot({ cell, clock: () => now, env: env() });
     // the first night makes the repository; the faults come on the nights after
     expect((await h.chat.job('!nightly run', 180_000)).result).toMatch(/: OK\./);
@@ -62,26 +96,28 @@ describe('the SFTP server of the archive fails in the middle of a run', () => {
 
   afterAll(async () => {
     await h?.stop();
-    await execa(sshd, ['down', '--name', 'faults', '--wipe'], { stderr: 'inherit', reject: false });
+    await execa(sshd, ['down', '--name', name, '--wipe'], { stderr: 'inherit', reject: false });
   });
 
-  it('killed while restic uploads: ARCHIVE FAILED, the dump stays local, the next night archives it', async () => {
+  it('killed while it uploads: ARCHIVE FAILED, the dump stays local, the next night archives it', async () => {
     now = new Date('2026-06-02T03:00:00Z');
-    writeVolumeFile(cell, 'fts.a', 'more.bin', randomBytes(20_000_000));
+    writeVolumeFile(cell, vol, 'more.bin', randomBytes(20_000_000));
     const since = h.chat.said.length;
     void h.chat.type('!nightly run');
-    await waitForProcess(process.pid, /restic .* backup /);
+    await waitForProcess(process.pid, remote.backup);
     // freeze the session serving the upload at once, so the upload cannot finish before the server goes
     // down (stopping sshd takes a while on a busy machine); `down` then kills the session, frozen or not
     const session = await waitForProcess(daemonPid(), /sshd/);
     process.kill(session, 'SIGSTOP');
-    await execa(sshd, ['down', '--name', 'faults'], { stderr: 'inherit' });
+    await execa(sshd, ['down', '--name', name], { stderr: 'inherit' });
     const report = await h.chat.waitFor(
       /^job \d+ \(nightly run\) done: nightly 2026\.06\.02: NOT SAFE/,
       180_000,
       since,
     );
-    expect(report).toMatch(/^ARCHIVE FAILED fts\.a \(2026\.06\.02\): restic backup failed: /m);
+    expect(report).toMatch(
+      new RegExp(`^ARCHIVE FAILED ${v} \\(2026\\.06\\.02\\): ${engine} backup failed: `, 'm'),
+    );
     expect(report).toMatch(/^not archived yet: 1 dumps \(they stay on disk and go in next night\)$/m);
     const pending = h.bot.services.catalog.unarchived();
     expect(pending.map((r) => r.date)).toEqual(['2026.06.02']);
@@ -94,14 +130,14 @@ describe('the SFTP server of the archive fails in the middle of a run', () => {
     expect(h.bot.services.catalog.unarchived()).toEqual([]);
   }, 300_000);
 
-  it('stopped with SIGSTOP while restic uploads: the stall is found, restic stopped, the run goes on', async () => {
+  it('stopped with SIGSTOP while it uploads: the stall is found, the archiver stopped, the run goes on', async () => {
     now = new Date('2026-06-04T03:00:00Z');
-    writeVolumeFile(cell, 'fts.a', 'again.bin', randomBytes(20_000_000));
+    writeVolumeFile(cell, vol, 'again.bin', randomBytes(20_000_000));
     const since = h.chat.said.length;
     const started = Date.now();
     void h.chat.type('!nightly run');
-    await waitForProcess(process.pid, /restic .* backup /);
-    // the sshd session serving restic (sshd forks one per connection) hangs: the link stalls
+    await waitForProcess(process.pid, remote.backup);
+    // the sshd session serving the archiver (sshd forks one per connection) hangs: the link stalls
     const session = await waitForProcess(daemonPid(), /sshd/);
     process.kill(session, 'SIGSTOP');
     try {
@@ -111,13 +147,16 @@ describe('the SFTP server of the archive fails in the middle of a run', () => {
         since,
       );
       expect(report).toMatch(
-        /^ARCHIVE FAILED fts\.a \(2026\.06\.04\): restic backup failed: restic backup stalled: nothing was read or written for 3 s/m,
+        new RegExp(
+          `^ARCHIVE FAILED ${v} \\(2026\\.06\\.04\\): ${engine} backup failed: ${remote.stalled}: nothing was read or written for 3 s`,
+          'm',
+        ),
       );
       expect(Date.now() - started).toBeLessThan(120_000); // not waiting on the link for ever
     } finally {
       process.kill(session, 'SIGCONT');
     }
-    await execa(sshd, ['down', '--name', 'faults'], { stderr: 'inherit' });
+    await execa(sshd, ['down', '--name', name], { stderr: 'inherit' });
     await up();
     now = new Date('2026-06-05T03:00:00Z');
     expect((await h.chat.job('!nightly maintenance check', 120_000)).result).toMatch(/check: ok/);
@@ -128,19 +167,23 @@ describe('the SFTP server of the archive fails in the middle of a run', () => {
 
   it('a fetch from the archive over a stalled link: stopped by the watchdog, the volume let go, and it works once the link does', async () => {
     // the first night's full is only in the archive now (as after retention)
-    const full = h.bot.services.catalog.forVolume('fts.a').find((r) => r.date === '2026.06.01')!;
+    const full = h.bot.services.catalog.forVolume(vol).find((r) => r.date === '2026.06.01')!;
     expect(full.archive_snapshot).toBeTruthy();
     rmSync(full.location);
     rmSync(`${full.location}.json`, { force: true });
     const since = h.chat.said.length;
-    void h.chat.type('!backup get 2026.06.01 fts.a');
-    await waitForProcess(process.pid, /restic .* dump /);
+    void h.chat.type(`!backup get 2026.06.01 ${vol}`);
+    await waitForProcess(process.pid, remote.fetch);
     const session = await waitForProcess(daemonPid(), /sshd/);
     process.kill(session, 'SIGSTOP');
     try {
-      const failed = await h.chat.waitFor(/^job \d+ \(get fts\.a of 2026\.06\.01\) failed/, 120_000, since);
+      const failed = await h.chat.waitFor(
+        new RegExp(`^job \\d+ \\(get ${v} of 2026\\.06\\.01\\) failed`),
+        120_000,
+        since,
+      );
       expect(failed).toMatch(/stalled: nothing was read or written for 3 s/);
-      expect(h.bot.services.jobs.holder('fts.a')).toBeUndefined();
+      expect(h.bot.services.jobs.holder(vol)).toBeUndefined();
       // nothing half-fetched is left to be taken for a dump: the failed job's directory is gone
       const failedId = /^job (\d+)/.exec(failed)![1];
       const staged = readdirSync(join(h.dir, 'staging'), { recursive: true }).map(String);
@@ -148,9 +191,11 @@ describe('the SFTP server of the archive fails in the middle of a run', () => {
     } finally {
       process.kill(session, 'SIGCONT');
     }
-    const again = await h.chat.job('!backup get 2026.06.01 fts.a', 120_000);
+    const again = await h.chat.job(`!backup get 2026.06.01 ${vol}`, 120_000);
     expect(again.result).toMatch(/done: /);
-    expect(again.result).toMatch(/, from archive snapshot [0-9a-f]{8}, checksum verified\)$/m);
+    expect(again.result).toMatch(
+      new RegExp(`, from archive snapshot ${remote.snapshot}, checksum verified\\)$`, 'm'),
+    );
   }, 240_000);
 });
 
