@@ -1,5 +1,5 @@
 // The fault suite, part 1: the bot killed with SIGKILL at each point of a nightly run and of
-// maintenance, on the real cell and a real restic archive. After each kill the next start says what it
+// maintenance, on the real cell and a real archive (restic, and borg). After each kill the next start says what it
 // found and repairs or resumes, the next run is OK, and nothing is lost: every catalogued dump is where
 // the catalog says, every dump file is catalogued, and no local dump that is gone is missing from the
 // archive's own listing.
@@ -43,6 +43,33 @@ async function nothingLost(env: Record<string, string>, before: string[]): Promi
 
 const files = (env: Record<string, string>) => listDumpFiles(env.AFSBOT_DUMP_DIR!).map((f) => f.path);
 
+/**
+ * The same kills on each archive engine: restic, and borg fed through named pipes (where a power cut
+ * also takes the zstd decoders writing into them). Only the tools' names and the snapshots' differ.
+ */
+const engines = [
+  {
+    engine: 'restic',
+    nightly: 'fka',
+    maintenance: 'fkb',
+    env: {},
+    backup: /restic .* backup /,
+    forget: /restic .* forget /,
+    prune: /restic .* prune/,
+    snapshot: '[0-9a-f]{8}',
+  },
+  {
+    engine: 'borg',
+    nightly: 'fkc',
+    maintenance: 'fkd',
+    env: { AFSBOT_ARCHIVE_ENGINE: 'borg' },
+    backup: /borg .*create /,
+    forget: /borg .*delete /,
+    prune: /borg .*compact /,
+    snapshot: '\\S+',
+  },
+] as const;
+
 /** After a kill: the next start (one session) reports, recovers, and runs an OK night; nothing is lost. */
 async function recoverAndRun(env: Record<string, string>, before: string[]): Promise<string> {
   const out = await session(env, '!jobs\n!nightly run\n');
@@ -52,20 +79,22 @@ async function recoverAndRun(env: Record<string, string>, before: string[]): Pro
   return out;
 }
 
-describe('killed during a nightly run', () => {
-  const env = sandbox('fka');
+describe.each(engines)('killed during a nightly run into $engine', (e) => {
+  const env = sandbox(e.nightly, e.env);
+  const big = `${e.nightly}.big`;
+  const small = `${e.nightly}.small`;
   beforeAll(async () => {
-    await freshVolume(cell, 'fka.big');
-    await freshVolume(cell, 'fka.small');
-    // big enough that its dump, and restic's reading of it, take a moment
-    writeVolumeFile(cell, 'fka.big', 'blob.bin', randomBytes(24_000_000));
-    writeVolumeFile(cell, 'fka.small', 'a.txt', 'small\n');
+    await freshVolume(cell, big);
+    await freshVolume(cell, small);
+    // big enough that its dump, and the archiver's reading of it, take a moment
+    writeVolumeFile(cell, big, 'blob.bin', randomBytes(24_000_000));
+    writeVolumeFile(cell, small, 'a.txt', 'small\n');
   }, 120_000);
   let round = 0;
   const change = () => {
     round++;
-    writeVolumeFile(cell, 'fka.big', `more-${round}.bin`, randomBytes(8_000_000));
-    writeVolumeFile(cell, 'fka.small', 'a.txt', `small ${round}\n`);
+    writeVolumeFile(cell, big, `more-${round}.bin`, randomBytes(8_000_000));
+    writeVolumeFile(cell, small, 'a.txt', `small ${round}\n`);
   };
 
   it('during vos backupsys: the next start marks the run interrupted, and the next run is OK', async () => {
@@ -78,7 +107,9 @@ describe('killed during a nightly run', () => {
   it('in the middle of a dump: the partial file is removed, the clone freed, the next run OK', async () => {
     change();
     const before = files(env);
-    await killedSession(env, '!nightly run\n', { tool: /vos dump -id fka\.big\.backup/ });
+    await killedSession(env, '!nightly run\n', {
+      tool: new RegExp(`vos dump -id ${e.nightly}\\.big\\.backup`),
+    });
     const out = await recoverAndRun(env, before);
     expect(out).toMatch(/job \d+ \(nightly run\) was interrupted/);
     expect(listDumpFiles(env.AFSBOT_DUMP_DIR!).length).toBeGreaterThan(before.length);
@@ -91,36 +122,44 @@ describe('killed during a nightly run', () => {
     const orphan = files(env).filter((f) => !before.includes(f));
     expect(orphan).toHaveLength(1); // complete, named, never catalogued
     const out = await recoverAndRun(env, before);
-    expect(out).toMatch(/^at start: catalogued 1 complete dumps the last process had not: fka\./m);
+    expect(out).toMatch(
+      new RegExp(`^at start: catalogued 1 complete dumps the last process had not: ${e.nightly}\\.`, 'm'),
+    );
     expect(catalogRows(env).some((r) => r.location === orphan[0])).toBe(true);
   }, 180_000);
 
-  it('while restic backs up (a power cut: restic dies too): the dumps go in at the next run', async () => {
+  it('while the archiver backs up (a power cut: it dies too): the dumps go in at the next run', async () => {
     change();
     const before = files(env);
-    await killedSession(env, '!nightly run\n', { tool: /restic .* backup /, powerCut: true });
+    await killedSession(env, '!nightly run\n', { tool: e.backup, powerCut: true });
     await recoverAndRun(env, before);
-    // what the killed restic was sending went in at the next run (a lock it left, if any, was removed)
+    // what the killed archiver was sending went in at the next run (a lock it left, if any, was removed)
     expect(catalogRows(env).filter((r) => !r.archive_snapshot)).toEqual([]);
   }, 180_000);
 
-  it('after restic finished, before the catalog recorded it: the snapshot is adopted', async () => {
+  it('after the archiver finished, before the catalog recorded it: the snapshot is adopted', async () => {
     change();
     const before = files(env);
     await killedSession(env, '!nightly run\n', { fault: 'archive:before-record' });
     const out = await recoverAndRun(env, before);
-    expect(out).toMatch(/archive: adopted snapshot [0-9a-f]{8}, which afsbot made but never recorded: fka\./);
+    expect(out).toMatch(
+      new RegExp(
+        `archive: adopted snapshot ${e.snapshot}, which afsbot made but never recorded: ${e.nightly}\\.`,
+      ),
+    );
   }, 180_000);
 });
 
-describe('killed during retention and maintenance', () => {
+describe.each(engines)('killed during retention and maintenance of $engine', (e) => {
+  const vol = `${e.maintenance}.a`;
   // Two dump dates without waiting a day: the first night in the time zone furthest behind, the
   // second in the one furthest ahead (26 hours apart, so their dates always differ).
   const behind = 'Etc/GMT+12';
   const ahead = 'Etc/GMT-14';
   const now = new Date();
   const dateAhead = dumpDate(now, ahead);
-  const base = sandbox('fkb', {
+  const base = sandbox(e.maintenance, {
+    ...e.env,
     AFSBOT_LOCAL_KEEP_DAYS: '0',
     AFSBOT_ARCHIVE_KEEP_DAILY: '1',
     AFSBOT_ARCHIVE_KEEP_WEEKLY: '0',
@@ -133,10 +172,10 @@ describe('killed during retention and maintenance', () => {
     AFSBOT_NIGHTLY_FULL_WEEKDAY: String(wallClock(now, ahead).weekday),
   };
   beforeAll(async () => {
-    await freshVolume(cell, 'fkb.a');
-    writeVolumeFile(cell, 'fkb.a', 'a.bin', randomBytes(2_000_000));
+    await freshVolume(cell, vol);
+    writeVolumeFile(cell, vol, 'a.bin', randomBytes(2_000_000));
     expect(await session({ ...base, AFSBOT_TIME_ZONE: behind }, '!nightly run\n')).toMatch(/: OK\./);
-    writeVolumeFile(cell, 'fkb.a', 'b.bin', randomBytes(2_000_000));
+    writeVolumeFile(cell, vol, 'b.bin', randomBytes(2_000_000));
   }, 180_000);
 
   it('in the middle of retention: a removed file is read from the archive from then on', async () => {
@@ -150,10 +189,10 @@ describe('killed during retention and maintenance', () => {
     expect(first.every((r) => r.local === 0 && r.archive_snapshot)).toBe(true);
   }, 180_000);
 
-  it('in the middle of restic forget: the next maintenance finishes it, and calls nothing lost', async () => {
+  it('in the middle of forget: the next maintenance finishes it, and calls nothing lost', async () => {
     const before = files(night2);
     const snapshots = (await archiveSnapshots(night2)).size;
-    await killedSession(night2, '!nightly maintenance forget\n', { tool: /restic .* forget / });
+    await killedSession(night2, '!nightly maintenance forget\n', { tool: e.forget });
     const out = await session(night2, '!nightly maintenance forget\n');
     expect(out).toMatch(/forget: ok: /);
     expect(out).not.toMatch(/LOST/);
@@ -164,12 +203,12 @@ describe('killed during retention and maintenance', () => {
 
   it('between forget and prune, and in the middle of prune: the catalog already agrees', async () => {
     // another full on the same date: the earlier full of that date is the policy's to forget
-    writeVolumeFile(cell, 'fkb.a', 'c.bin', randomBytes(1_000_000));
+    writeVolumeFile(cell, vol, 'c.bin', randomBytes(1_000_000));
     expect(await session(night2, '!nightly run\n')).toMatch(/: OK\./);
     await killedSession(night2, '!nightly maintenance forget\n', { fault: 'maintenance:after-forget' });
     expect(await agreement(night2)).toEqual([]);
     // the next forget has nothing left to forget, but owes the prune: killed in the middle of it
-    await killedSession(night2, '!nightly maintenance forget\n', { tool: /restic .* prune/, powerCut: true });
+    await killedSession(night2, '!nightly maintenance forget\n', { tool: e.prune, powerCut: true });
     expect(await agreement(night2)).toEqual([]);
     const out = await session(night2, '!nightly maintenance forget\n!nightly run\n');
     expect(out).toMatch(/forget: ok: .*finished the prune an earlier forget left/);

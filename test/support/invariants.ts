@@ -10,8 +10,9 @@ export interface Sandbox {
   env: Record<string, string>;
 }
 
-/** The archive's own listing of afsbot snapshots (full ids). */
+/** The archive's own listing of afsbot snapshots (full ids; borg's are archive names). */
 export async function archiveSnapshots(env: Record<string, string>): Promise<Set<string>> {
+  if (env.AFSBOT_ARCHIVE_ENGINE === 'borg') return borgArchives(env);
   const r = await execa(
     'restic',
     ['-r', env.AFSBOT_ARCHIVE_REPOSITORY!, 'snapshots', '--no-lock', '--json', '--tag', 'afsbot'],
@@ -34,6 +35,23 @@ export async function archiveSnapshots(env: Record<string, string>): Promise<Set
       s.id.slice(0, 8),
     ]),
   );
+}
+
+/** borg's own listing of the repository's archives, read with borg itself (no lock taken). */
+async function borgArchives(env: Record<string, string>): Promise<Set<string>> {
+  const r = await execa('borg', ['list', '--json', '--bypass-lock', env.AFSBOT_ARCHIVE_REPOSITORY!], {
+    env: {
+      BORG_PASSCOMMAND: `cat -- ${env.AFSBOT_ARCHIVE_PASSWORD_FILE}`,
+      BORG_BASE_DIR: env.AFSBOT_ARCHIVE_CACHE_DIR!,
+      BORG_RELOCATED_REPO_ACCESS_IS_OK: 'no',
+    },
+    reject: false,
+  });
+  if (r.exitCode !== 0) {
+    if (/does not exist|is not a valid repository/i.test(r.stderr)) return new Set();
+    throw new Error(`borg list: ${r.stderr}`);
+  }
+  return new Set((JSON.parse(r.stdout) as { archives: { name: string }[] }).archives.map((a) => a.name));
 }
 
 export function catalogRows(env: Record<string, string>): DumpRow[] {
