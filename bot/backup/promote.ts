@@ -21,7 +21,7 @@ import { type ChainLink, restoreChain } from '../../actions/restore.ts';
 import type { VolumeFields } from '../../actions/vos.ts';
 import { UserError } from '../chat/errors.ts';
 import type { RunningJob } from '../jobs/job.ts';
-import { formatBytes, iso } from '../platform/format.ts';
+import { formatBytes, iso, snapshotName } from '../platform/format.ts';
 import type { Services } from '../services.ts';
 import { chainLinks } from './chains.ts';
 import type { PromotionRow } from './promotions.ts';
@@ -165,8 +165,8 @@ export async function runPromotion(s: Services, job: RunningJob, id: number): Pr
               job.progress('sending the safety dump to the archive', 0);
               const note = await s.archive.ready();
               const sent = await s.archive.send([row], { signal: job.signal });
-              where = `in archive snapshot ${sent.snapshot.slice(0, 8)}${note ? ` (${note})` : ''}`;
-            } else where = `in archive snapshot ${row.archive_snapshot.slice(0, 8)}`;
+              where = `in archive snapshot ${snapshotName(sent.snapshot)}${note ? ` (${note})` : ''}`;
+            } else where = `in archive snapshot ${snapshotName(row.archive_snapshot)}`;
           }
           done = d.row.location;
           detail = `safety dump ${d.row.location} (${formatBytes(d.row.stored_bytes)}, sha256 ${d.row.sha256?.slice(0, 16)}…), ${where}`;

@@ -10,7 +10,7 @@ import { bad, parseDate, tokens } from '../chat/args.ts';
 import { UserError } from '../chat/errors.ts';
 import type { CommandContext } from '../chat/registry.ts';
 import type { RunningJob } from '../jobs/job.ts';
-import { formatBytes, iso } from '../platform/format.ts';
+import { formatBytes, iso, snapshotName } from '../platform/format.ts';
 import { defineCommand, type Services } from '../services.ts';
 
 type Args = { sub: 'list'; date?: string } | { sub: 'get'; date: string; what: string } | { sub: 'rescan' };
@@ -128,7 +128,7 @@ async function get(s: Services, job: RunningJob, date: string, what: string): Pr
           `${basename(placed)} from the archive has sha256 ${sum}, but the catalog says ${row.sha256}; it is left in ${dir} for inspection`,
         );
       job.settled(`dir:${dir}`);
-      from = `, from archive snapshot ${row.archive_snapshot.slice(0, 8)}${row.sha256 ? ', checksum verified' : ''}`;
+      from = `, from archive snapshot ${snapshotName(row.archive_snapshot)}${row.sha256 ? ', checksum verified' : ''}`;
     } else {
       throw new UserError(
         `${row.location} is gone from disk and was never archived; !backup rescan updates the catalog`,

@@ -22,10 +22,10 @@ export const archive = z.strictObject({
   enabled: bool(true, 'send dumps to the archive', { env: 'AFSBOT_ARCHIVE' }),
   engine: z
     .enum(['restic', 'borg'])
-    .default('restic')
+    .default('borg')
     .meta(
       doc(
-        'restic (a key per admin, plain SFTP remotes) or borg (finer chunks: an archive that grows by what changed; needs borg serve on a remote)',
+        'borg (64 KiB chunks: the archive grows by about what changed; a remote needs borg serve) or restic (a key per admin, plain SFTP remotes; its ~1 MiB chunks store 10 to 20 times what changed, bench/README.md)',
         { env: 'AFSBOT_ARCHIVE_ENGINE' },
       ),
     ),

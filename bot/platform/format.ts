@@ -29,6 +29,14 @@ export function formatSeconds(v: number): string {
   return v < 60 ? `${v.toFixed(1)}s` : formatDuration(v * 1000);
 }
 
+/**
+ * An archive snapshot as a person reads it: a restic id by its first 8 hex digits (as restic prints
+ * it), a borg archive by its whole name (its first 8 characters are the same for every archive).
+ */
+export function snapshotName(id: string): string {
+  return /^[0-9a-f]{64}$/.test(id) ? id.slice(0, 8) : id;
+}
+
 /** An epoch second as ISO 8601 without milliseconds; `unknown` for null. */
 export function iso(epoch: number | null): string {
   return epoch === null ? 'unknown' : new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');

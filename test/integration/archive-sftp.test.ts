@@ -23,6 +23,7 @@ beforeAll(async () => {
     clock: () => now,
     env: {
       AFSBOT_NIGHTLY_PREFIXES: 'sf.',
+      AFSBOT_ARCHIVE_ENGINE: 'restic', // plain SFTP is restic's (borg needs borg serve)
       AFSBOT_ARCHIVE_REPOSITORY: `sftp:${env.AFSBOT_SFTP_USER}@${env.AFSBOT_SFTP_HOST}:${env.AFSBOT_SFTP_REPOS}/afsbot`,
       AFSBOT_ARCHIVE_SFTP_COMMAND: `ssh -p ${env.AFSBOT_SFTP_PORT} -i ${env.AFSBOT_SFTP_KEY} -o UserKnownHostsFile=${env.AFSBOT_SFTP_KNOWN_HOSTS} -o StrictHostKeyChecking=yes -o BatchMode=yes ${env.AFSBOT_SFTP_USER}@${env.AFSBOT_SFTP_HOST} -s sftp`,
     },

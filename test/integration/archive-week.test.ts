@@ -74,6 +74,7 @@ beforeAll(async () => {
       AFSBOT_NIGHTLY_FULL_WEEKDAY: '0',
       AFSBOT_LOCAL_KEEP_DAYS: '2',
       AFSBOT_ARCHIVE_RUN_AS: 'nobody',
+      AFSBOT_ARCHIVE_ENGINE: 'restic', // its restic keys and snapshots are checked as nobody; borg.test.ts runs borg as nobody
       AFSBOT_ARCHIVE_KEEP_DAILY: '3',
       AFSBOT_ARCHIVE_KEEP_WEEKLY: '1',
       AFSBOT_ARCHIVE_KEEP_MONTHLY: '1',

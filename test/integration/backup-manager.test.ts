@@ -26,6 +26,7 @@ const env: Record<string, string> = {
   ...sandboxEnv(cell, dir),
   AFSBOT_TIME_ZONE: 'UTC',
   AFSBOT_NIGHTLY_PREFIXES: 'bm.',
+  AFSBOT_ARCHIVE_ENGINE: 'restic', // its keys command manages restic's key slots
 };
 let today = '';
 

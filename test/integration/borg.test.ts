@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -340,6 +341,19 @@ describe('the nightly run with archive.engine borg, archive-only, on the cell', 
 
   it('keys: borg has one key, and says so', async () => {
     expect(await h.chat.type('!keys')).toMatch(/borg, which has one key per repository/);
+  });
+
+  it('never makes a new empty repository where the one it archived to has gone (an unmounted disk)', async () => {
+    const repo = h.config.archive.repository;
+    renameSync(repo, `${repo}.away`);
+    try {
+      const r = await h.chat.job('!nightly maintenance check', 120_000);
+      expect(r.result).toMatch(/is not there, but \d+ dumps were archived to it: is its disk mounted/);
+      expect(existsSync(repo)).toBe(false);
+    } finally {
+      renameSync(`${repo}.away`, repo);
+    }
+    expect((await h.chat.job('!nightly maintenance check', 120_000)).result).toMatch(/check: ok/);
   });
 });
 

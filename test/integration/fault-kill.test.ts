@@ -52,7 +52,7 @@ const engines = [
     engine: 'restic',
     nightly: 'fka',
     maintenance: 'fkb',
-    env: {},
+    env: { AFSBOT_ARCHIVE_ENGINE: 'restic' },
     backup: /restic .* backup /,
     forget: /restic .* forget /,
     prune: /restic .* prune/,

@@ -48,6 +48,7 @@ const remotes = [
     stalled: 'restic backup stalled',
     snapshot: '[0-9a-f]{8}',
     env: (r: Record<string, string>) => ({
+      AFSBOT_ARCHIVE_ENGINE: 'restic',
       AFSBOT_ARCHIVE_REPOSITORY: `sftp:${r.AFSBOT_SFTP_USER}@${r.AFSBOT_SFTP_HOST}:${r.AFSBOT_SFTP_REPOS}/afsbot`,
       AFSBOT_ARCHIVE_SFTP_COMMAND: `ssh -p ${r.AFSBOT_SFTP_PORT} -i ${r.AFSBOT_SFTP_KEY} -o UserKnownHostsFile=${r.AFSBOT_SFTP_KNOWN_HOSTS} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ServerAliveInterval=60 ${r.AFSBOT_SFTP_USER}@${r.AFSBOT_SFTP_HOST} -s sftp`,
     }),

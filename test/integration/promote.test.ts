@@ -137,7 +137,7 @@ describe('approvals', () => {
     expect(result).toMatch(/^1\. dump of the restored copy: user\.p4\.restored dumped to /m);
     expect(result).toMatch(/^2\. live volume off line: user\.p4 is off line/m);
     expect(result).toMatch(
-      /^3\. safety dump of the live volume: safety dump .*user\.p4\.full\.\d+\.live\.dump\.zst .*, in archive snapshot [0-9a-f]{8}/m,
+      /^3\. safety dump of the live volume: safety dump .*user\.p4\.full\.\d+\.live\.dump\.zst .*, in archive snapshot (?:[0-9a-f]{8}|afsbot-\d{8}T\S+)/m,
     );
     expect(result).toMatch(
       /^4\. vos restore of the restored content over the live volume: user\.p4 \(id \d+\) holds/m,
@@ -158,7 +158,7 @@ describe('approvals', () => {
       throw new Error(`vos examine failed: ${!ro.ok ? ro.message : ''} ${!ex.ok ? ex.message : ''}`);
     expect(ro.fields.filecount).toBe(ex.fields.filecount);
     const safety = h.bot.services.catalog.forVolume(VOL).find((d) => d.kind === 'pre-promote')!;
-    expect(safety.archive_snapshot).toMatch(/^[0-9a-f]{8,64}$/);
+    expect(safety.archive_snapshot).toMatch(/^([0-9a-f]{64}|afsbot-\d{8}T\d{9}Z-[0-9a-f]{6})$/); // restic id or borg archive
     // the copy is left for the admins to discard
     expect((await vos.examine('user.p4.restored')).ok).toBe(true);
     expect((await h.chat.job('!discard user.p4.restored')).result).toMatch(/user\.p4\.restored is removed/);

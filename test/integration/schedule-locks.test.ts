@@ -44,6 +44,7 @@ beforeAll(async () => {
     env: {
       AFSBOT_NIGHTLY_PREFIXES: 'sch.',
       AFSBOT_NIGHTLY_SCHEDULE: '0 3 * * *',
+      AFSBOT_ARCHIVE_ENGINE: 'restic', // the lock tests below hold restic's own locks
       AFSBOT_ARCHIVE_LOCK_WAIT_MS: '3000',
     },
   });

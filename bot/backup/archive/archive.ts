@@ -25,7 +25,7 @@ import { faultPoint } from '../../../actions/faults.ts';
 import { Restic } from '../../../actions/restic.ts';
 import { UserError } from '../../chat/errors.ts';
 import type { Config } from '../../platform/config.ts';
-import { formatDuration } from '../../platform/format.ts';
+import { formatDuration, snapshotName } from '../../platform/format.ts';
 import type { Logger } from '../../platform/log.ts';
 import { processAlive } from '../../platform/process.ts';
 import type { Catalog, DumpRow } from '../catalog.ts';
@@ -290,7 +290,7 @@ export class Archive {
       throw new UserError(`${row.location} is neither on disk nor in the archive`);
     return {
       kind: 'archive',
-      path: `archive:${row.archive_snapshot.slice(0, 8)}:${row.archive_path}`,
+      path: `archive:${snapshotName(row.archive_snapshot)}:${row.archive_path}`,
       // borg gives the dump itself: progress counts its raw bytes
       size: row.archive_path.endsWith('.zst') ? row.stored_bytes : (row.raw_bytes ?? row.stored_bytes),
       raw: !row.archive_path.endsWith('.zst'),

@@ -6,6 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { DATE_DIR, parseDumpFileName, sidecarSchema } from '../../../actions/dump-store.ts';
+import { snapshotName } from '../../platform/format.ts';
 import type { Services } from '../../services.ts';
 
 export interface Reconciled {
@@ -47,12 +48,12 @@ export async function reconcile(s: Services, signal?: AbortSignal): Promise<Reco
     if (row.local && existsSync(row.location)) {
       s.catalog.unarchive(row.id);
       notes.push(
-        `${row.volume} of ${row.date}: the catalog placed it in snapshot ${row.archive_snapshot!.slice(0, 8)}, which the archive does not have; its local file goes in again next night`,
+        `${row.volume} of ${row.date}: the catalog placed it in snapshot ${snapshotName(row.archive_snapshot!)}, which the archive does not have; its local file goes in again next night`,
       );
     } else {
       s.catalog.remove(row.id);
       notes.push(
-        `LOST ${row.volume} of ${row.date}: the catalog placed it in snapshot ${row.archive_snapshot!.slice(0, 8)}, which the archive does not have, and its local file is gone; dropped from the catalog`,
+        `LOST ${row.volume} of ${row.date}: the catalog placed it in snapshot ${snapshotName(row.archive_snapshot!)}, which the archive does not have, and its local file is gone; dropped from the catalog`,
       );
     }
   }
@@ -77,7 +78,7 @@ function parseSidecar(text: string) {
 async function adopt(s: Services, snapshot: string, signal?: AbortSignal): Promise<string> {
   const ls = await s.archive.engine.ls(snapshot, signal);
   if (!ls.ok)
-    return `snapshot ${snapshot.slice(0, 8)} is in no catalogued dump, and listing it failed: ${ls.message}`;
+    return `snapshot ${snapshotName(snapshot)} is in no catalogued dump, and listing it failed: ${ls.message}`;
   const adopted: string[] = [];
   const refused: string[] = [];
   for (const f of ls.files) {
@@ -118,6 +119,6 @@ async function adopt(s: Services, snapshot: string, signal?: AbortSignal): Promi
   }
   const left = refused.length ? `; not adopted: ${refused.join(', ')}` : '';
   return adopted.length
-    ? `adopted snapshot ${snapshot.slice(0, 8)}, which afsbot made but never recorded: ${adopted.join(', ')}${left}`
-    : `snapshot ${snapshot.slice(0, 8)} is tagged afsbot but holds no whole dump; left alone${left}`;
+    ? `adopted snapshot ${snapshotName(snapshot)}, which afsbot made but never recorded: ${adopted.join(', ')}${left}`
+    : `snapshot ${snapshotName(snapshot)} is tagged afsbot but holds no whole dump; left alone${left}`;
 }

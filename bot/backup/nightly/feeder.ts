@@ -1,6 +1,7 @@
 // The archive feeder of a nightly run (phase 5, overlapping phase 4).
 import { existsSync } from 'node:fs';
 import type { RunningJob } from '../../jobs/job.ts';
+import { snapshotName } from '../../platform/format.ts';
 import type { Services } from '../../services.ts';
 import { archiveListing } from '../archive/reconcile.ts';
 import type { DumpRow } from '../catalog.ts';
@@ -98,7 +99,7 @@ export class ArchiveFeeder {
     const listed = await archiveListing(this.s, this.job.signal);
     if (!listed.has(snapshot)) {
       this.stats.archive.errors.push(
-        `snapshot ${snapshot.slice(0, 8)} is not in the archive's own listing right after restic made it: its dumps stay on disk`,
+        `snapshot ${snapshotName(snapshot)} is not in the archive's own listing right after restic made it: its dumps stay on disk`,
       );
       return;
     }

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { faultPoint } from '../../../actions/faults.ts';
 import type { VolumeFields } from '../../../actions/vos.ts';
 import type { RunningJob } from '../../jobs/job.ts';
+import { snapshotName } from '../../platform/format.ts';
 import { dumpDateBefore } from '../../platform/time.ts';
 import type { Services } from '../../services.ts';
 import { archiveListing } from '../archive/reconcile.ts';
@@ -47,7 +48,7 @@ export async function applyRetention(
     if (!listed.has(row.archive_snapshot)) {
       s.catalog.unarchive(row.id);
       notes.push(
-        `${row.volume} of ${row.date} was kept: the catalog placed it in snapshot ${row.archive_snapshot.slice(0, 8)}, which the archive does not list; it goes in again next night`,
+        `${row.volume} of ${row.date} was kept: the catalog placed it in snapshot ${snapshotName(row.archive_snapshot)}, which the archive does not list; it goes in again next night`,
       );
       keptUnarchived++;
       continue;
