@@ -30,8 +30,13 @@ async function lockHolder(): Promise<ChildProcess> {
     },
   );
   holders.push(p);
-  for (let i = 0; i < 100 && readdirSync(locks).every((l) => before.has(l)); i++)
+  // restic derives its key before it locks: seconds on a loaded machine
+  const deadline = Date.now() + 60_000;
+  while (readdirSync(locks).every((l) => before.has(l))) {
+    if (Date.now() > deadline || p.exitCode !== null)
+      throw new Error(`restic (pid ${p.pid}) took no lock in the repository within 60 s`);
     await new Promise((r) => setTimeout(r, 100));
+  }
   return p;
 }
 
