@@ -69,19 +69,20 @@ export interface DecodeSuccess {
 
 export type DecodeOutcome = DecodeSuccess | ToolFailure;
 
-interface Stage extends Consumer {
+export interface Stage extends Consumer {
   env?: Record<string, string>;
 }
 
 /** A stage as a person names it: `restic dump`, `zstd`, `vos restore` (runuser in front is not it). */
-function stageName(program: string, args: readonly string[]): string {
+export function stageName(program: string, args: readonly string[]): string {
   const argv = program === 'runuser' ? args.slice(args.indexOf('--') + 1) : [program, ...args];
   const tool = (argv[0] ?? program).split('/').at(-1)!;
   const sub = argv.slice(1).find((a) => /^[a-z]+$/.test(a) && !a.startsWith('-'));
   return (tool === 'vos' || tool === 'restic') && sub ? `${tool} ${sub}` : tool;
 }
 
-function stagesFor(source: DumpSource, tools: Tools): Stage[] {
+/** The decoder processes that turn a stored dump (or the archive's copy of one) into the raw dump. */
+export function stagesFor(source: DumpSource, tools: Tools): Stage[] {
   if (source.kind === 'zstd') return [{ program: tools.zstd, args: ['-d', '-c', '-q'] }];
   if (source.kind === 'archive')
     return source.raw

@@ -3,7 +3,7 @@
 // attributes; they are taken from the state of the dump it is relative to (`base`), so an
 // incremental's tree is the whole volume as of its clone, not only what changed. Hard links give one
 // vnode several paths; a vnode no directory names (an orphan) is not in the tree.
-import type { DumpVnode, MountPoint, VnodeKind } from './dump-parser.ts';
+import type { AclEntry, DumpVnode, MountPoint, VnodeKind } from './dump-parser.ts';
 
 /** One vnode with its attributes, as the tree needs them. */
 export interface VnodeState {
@@ -16,6 +16,8 @@ export interface VnodeState {
   owner: number;
   group: number;
   mode: number;
+  /** Directories: the access list. */
+  acl?: { positive: AclEntry[]; negative: AclEntry[] };
   /** Directories: name -> child. */
   entries?: Map<string, { vnode: number; unique: number }>;
   target?: string;
@@ -45,6 +47,7 @@ export function stateOf(v: DumpVnode): VnodeState | undefined {
     owner: v.owner ?? 0,
     group: v.group ?? 0,
     mode: v.mode ?? 0,
+    ...(v.acl ? { acl: v.acl } : {}),
     ...(v.entries
       ? { entries: new Map(v.entries.map((e) => [e.name, { vnode: e.vnode, unique: e.unique }])) }
       : {}),

@@ -10,6 +10,7 @@ import { ApprovalsTable } from './approvals/table.ts';
 import { Archive } from './backup/archive/archive.ts';
 import { MaintenanceRuns } from './backup/archive/maintenance-runs.ts';
 import { Catalog } from './backup/catalog.ts';
+import { FileIndex } from './backup/file-index.ts';
 import { startHealthServer } from './backup/health.ts';
 import { NightlyRuns } from './backup/nightly/history.ts';
 import { catchUpMissed, checkDeadMan, registerSchedules } from './backup/nightly/schedule.ts';
@@ -114,6 +115,7 @@ export function buildServices(opts: {
       ...(config.timeZone ? { timeZone: config.timeZone } : {}),
     }),
     catalog,
+    files: new FileIndex(db),
     restored: new RestoredVolumes(db),
     promotions: new Promotions(db),
     archive: new Archive({ config, catalog, log }),

@@ -7,6 +7,7 @@ import type { Approvals } from './approvals/approvals.ts';
 import type { Archive } from './backup/archive/archive.ts';
 import type { MaintenanceRuns } from './backup/archive/maintenance-runs.ts';
 import type { Catalog } from './backup/catalog.ts';
+import type { FileIndex } from './backup/file-index.ts';
 import type { NightlyRuns } from './backup/nightly/history.ts';
 import type { Promotions } from './backup/promotions.ts';
 import type { RestoredVolumes } from './backup/restored.ts';
@@ -33,6 +34,8 @@ export interface Services {
   jobs: JobManager;
   schedule: Scheduler;
   catalog: Catalog;
+  /** Every path of every indexed dump (bot/backup/file-index.ts). */
+  files: FileIndex;
   restored: RestoredVolumes;
   promotions: Promotions;
   /** The restic archive. */

@@ -92,6 +92,13 @@ export class Catalog {
       .all(date) as DumpRow[];
   }
 
+  /** Every volume the catalog has a dump of. */
+  volumes(): string[] {
+    return (
+      this.db.prepare('SELECT DISTINCT volume FROM dumps ORDER BY volume').all() as { volume: string }[]
+    ).map((r) => r.volume);
+  }
+
   forVolume(volume: string): DumpRow[] {
     return this.db
       .prepare('SELECT * FROM dumps WHERE volume = ? ORDER BY date, clone_time')

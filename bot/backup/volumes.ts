@@ -20,6 +20,7 @@ import { formatBytes, iso } from '../platform/format.ts';
 import { dumpDate } from '../platform/time.ts';
 import type { Services } from '../services.ts';
 import type { DumpRow } from './catalog.ts';
+import { indexDump } from './file-index.ts';
 
 /** A volume name typed by an admin: valid, and not a clone. */
 export function checkVolumeArg(name: string): string {
@@ -55,6 +56,8 @@ export interface DumpDone {
   row: DumpRow;
   fresh: boolean;
   text: string;
+  /** Why the file index did not take the dump (the dump itself is fine). */
+  indexNote?: string;
 }
 
 /** vos backup, then the clone dumped to the store, checksummed, catalogued. */
@@ -232,9 +235,15 @@ async function dumpCloneOnce(
   });
   const row = s.catalog.byLocation(path)!;
   const base = level === 'incremental' ? `, since the full of ${iso(since)}` : '';
+  // from the stored file right after: before the archive feeder can take it off the disk
+  const indexed = await indexDump(s.files, row, { kind: 'zstd', path }, s.tools, {
+    signal: job.signal,
+    stallMs: s.config.jobs.stallMs,
+  });
   return {
     row,
     fresh: true,
+    ...(indexed.ok ? {} : { indexNote: `${volume} of ${date}: ${indexed.message}` }),
     text: `${level} dump of ${volume} (clone of ${iso(cloneTime)}${base}) for ${date}: ${formatBytes(r.rawBytes)} raw, ${formatBytes(r.storedBytes)} stored, sha256 ${r.sha256.slice(0, 16)}…, ${path}`,
   };
 }

@@ -5,6 +5,7 @@ import { sha256File } from '../../actions/dump-store.ts';
 import type { DumpRow } from '../backup/catalog.ts';
 import { rescanCatalog } from '../backup/catalog-rescan.ts';
 import { chainFor, sourceOf } from '../backup/chains.ts';
+import { find, reindex, versions } from '../backup/file-search.ts';
 import { checkVolumeArg } from '../backup/volumes.ts';
 import { bad, parseDate, tokens } from '../chat/args.ts';
 import { UserError } from '../chat/errors.ts';
@@ -13,9 +14,21 @@ import type { RunningJob } from '../jobs/job.ts';
 import { formatBytes, iso, snapshotName } from '../platform/format.ts';
 import { defineCommand, type Services } from '../services.ts';
 
-type Args = { sub: 'list'; date?: string } | { sub: 'get'; date: string; what: string } | { sub: 'rescan' };
+type Args =
+  | { sub: 'list'; date?: string }
+  | { sub: 'get'; date: string; what: string }
+  | { sub: 'rescan' }
+  | { sub: 'find'; target: string; glob: string }
+  | { sub: 'versions'; target: string; path: string }
+  | { sub: 'reindex'; date?: string };
 
-const usage = 'backup list [<date>] | backup get <date> <volume|databases> | backup rescan';
+const usage =
+  'backup list [<date>] | backup get <date> <volume|databases> | backup find <volume|/afs/path> <pattern> | backup versions <volume|/afs/path> <path> | backup reindex [<date>] | backup rescan';
+
+/** A volume name (checked) or an /afs/ path. */
+function fileTarget(t: string): string {
+  return t.startsWith('/afs/') ? t : checkVolumeArg(t);
+}
 
 function describe(d: DumpRow): string {
   if (d.kind === 'databases')
@@ -148,7 +161,7 @@ async function get(s: Services, job: RunningJob, date: string, what: string): Pr
 export default defineCommand({
   name: 'backup',
   summary:
-    'list the dumps by date, fetch a dump chain into the staging directory, or rebuild the catalog from the files',
+    'list the dumps by date, fetch a dump chain into the staging directory, find files in every dump and their versions, or rebuild the catalog or the file index',
   usage,
   example: 'backup list 2013.01.28',
   permission: 'admin',
@@ -158,11 +171,16 @@ export default defineCommand({
     if (sub === 'get' && a !== undefined && b !== undefined && rest.length === 0)
       return { sub, date: a, what: b };
     if (sub === 'rescan' && a === undefined) return { sub };
+    if (sub === 'find' && a !== undefined && b !== undefined && rest.length === 0)
+      return { sub, target: a, glob: b };
+    if (sub === 'versions' && a !== undefined && b !== undefined && rest.length === 0)
+      return { sub, target: a, path: b };
+    if (sub === 'reindex' && b === undefined) return a === undefined ? { sub } : { sub, date: a };
     return bad(
       ctx,
       sub
         ? `"backup ${t.join(' ').slice(0, 60)}" is not one of the backup commands`
-        : 'say what to do: list, get or rescan',
+        : 'say what to do: list, get, find, versions, reindex or rescan',
     );
   }),
   async run(ctx, args) {
@@ -171,6 +189,28 @@ export default defineCommand({
       await list(
         ctx,
         args.date === undefined ? undefined : parseDate(args.date, s.clock(), s.config.timeZone),
+      );
+      return;
+    }
+    if (args.sub === 'find') {
+      await ctx.reply(find(s, fileTarget(args.target), args.glob));
+      return;
+    }
+    if (args.sub === 'versions') {
+      await ctx.reply(versions(s, fileTarget(args.target), args.path));
+      return;
+    }
+    if (args.sub === 'reindex') {
+      const date = args.date === undefined ? undefined : parseDate(args.date, s.clock(), s.config.timeZone);
+      await s.jobs.start(
+        ctx,
+        {
+          kind: 'reindex',
+          title: `file index of ${date ?? 'every dump'}`,
+          volumes: [],
+          run: (job) => reindex(s, job, date),
+        },
+        `indexing the files of ${date ? `the dumps of ${date}` : 'every catalogued dump'}`,
       );
       return;
     }

@@ -166,4 +166,41 @@ export const migrations: string[] = [
   // is never both the requester and an approver, whatever identities they use.
   `ALTER TABLE audit ADD COLUMN person TEXT;
    ALTER TABLE approvals ADD COLUMN requester_person TEXT;`,
+  // 10: the file index: every path of every indexed dump, one row per version of a path (a file
+  // unchanged for 30 nights is one row whose range covers them), and which dumps were indexed.
+  `CREATE TABLE index_dumps (
+     dump_id    INTEGER PRIMARY KEY,          -- dumps.id
+     volume     TEXT    NOT NULL,
+     date       TEXT    NOT NULL,
+     clone_time INTEGER NOT NULL,
+     paths      INTEGER NOT NULL,
+     indexed_at TEXT    NOT NULL
+   );
+   CREATE INDEX index_dumps_volume ON index_dumps(volume, clone_time);
+   CREATE TABLE file_versions (
+     id           INTEGER PRIMARY KEY,
+     volume       TEXT    NOT NULL,
+     path         TEXT    NOT NULL,           -- from the volume's root, '' for the root itself
+     name         TEXT    NOT NULL,           -- the last component
+     parent_vnode INTEGER NOT NULL,           -- the directory it is named in (0 for the root)
+     vnode        INTEGER NOT NULL,
+     uniq         INTEGER NOT NULL,
+     kind         TEXT    NOT NULL CHECK (kind IN ('file','dir','symlink')),
+     size         INTEGER NOT NULL,
+     data_version INTEGER NOT NULL,
+     mtime        INTEGER NOT NULL,
+     owner        INTEGER NOT NULL,
+     grp          INTEGER NOT NULL,
+     mode         INTEGER NOT NULL,
+     target       TEXT,                       -- symlinks and mount points
+     mount        TEXT,                       -- JSON MountPoint
+     acl          TEXT,                       -- JSON, directories
+     first_clone  INTEGER NOT NULL,           -- the first indexed dump that holds it
+     first_date   TEXT    NOT NULL,
+     last_clone   INTEGER,                    -- the last one that held it; null while it is current
+     last_date    TEXT
+   );
+   CREATE INDEX file_versions_current ON file_versions(volume, last_clone);
+   CREATE INDEX file_versions_path ON file_versions(volume, path);
+   CREATE INDEX file_versions_name ON file_versions(name);`,
 ];

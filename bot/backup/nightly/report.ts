@@ -114,6 +114,10 @@ export function renderReport(st: NightlyStats): string {
   if (st.archive.pending)
     lines.push(`not archived yet: ${st.archive.pending} dumps (they stay on disk and go in next night)`);
   for (const n of st.archive.notes) lines.push(`archive: ${n}`);
+  if (st.index && (st.index.indexed || st.index.failures.length))
+    lines.push(
+      `file index: ${st.index.indexed} dumps indexed${st.index.failures.length ? `; not indexed: ${st.index.failures.join('; ')}` : ''}`,
+    );
   if (st.dryRun) {
     for (const v of st.volumes)
       lines.push(

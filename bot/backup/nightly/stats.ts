@@ -49,6 +49,8 @@ export interface NightlyStats {
    * before this was kept have none.
    */
   local?: { dumped: number; peak: number; now: number };
+  /** The file index: tonight's dumps it took, and why it did not take the others (reports before it have none). */
+  index?: { indexed: number; failures: string[] };
   /** Covered volumes whose content has no good dump for staleDays or more. */
   stale: { volume: string; last: string | null }[];
   /** Read-write volumes in the VLDB that no prefix covers, and those an xprefix leaves out. */
