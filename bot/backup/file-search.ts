@@ -87,11 +87,51 @@ export function versions(s: Services, target: string, path: string): string {
   return `${volume}:/${full}, ${rows.length} version${rows.length === 1 ? '' : 's'}:\n${lines.join('\n')}`;
 }
 
-/** Paths whose name is like the last part of `path`: the whole name, else its stem (before the first dot). */
+/**
+ * For `!restore-file` without a date: the newest indexed date whose dump holds every one of `paths`
+ * (a file removed since is restored from its last night). Undefined when the index does not hold the
+ * volume; a path it has never seen, or paths no one date holds together, are refused saying so.
+ */
+export function newestDateHolding(s: Services, volume: string, paths: string[]): string | undefined {
+  const dumps = s.files.dumps(volume);
+  if (dumps.length === 0) return undefined;
+  let common = new Set(dumps.map((d) => d.date));
+  for (const path of paths) {
+    const rows = s.files.versions(volume, path);
+    if (rows.length === 0) {
+      const near = nearest(s, volume, path);
+      throw new UserError(
+        `no dump of ${volume} in the file index holds ${path}${near.length ? `; nearest: ${near.join(', ')}` : ''}`,
+      );
+    }
+    const holding = new Set(
+      dumps
+        .filter((d) =>
+          rows.some(
+            (r) => d.clone_time >= r.first_clone && (r.last_clone === null || d.clone_time <= r.last_clone),
+          ),
+        )
+        .map((d) => d.date),
+    );
+    common = new Set([...common].filter((d) => holding.has(d)));
+  }
+  const newest = [...common].sort().at(-1);
+  if (!newest)
+    throw new UserError(
+      `no one date holds all of ${paths.join(', ')}: restore them one at a time, or give a date`,
+    );
+  return newest;
+}
+
+/** Paths whose name is like the last part of `path` (for the error that it was never seen). */
 function nearest(s: Services, volume: string, path: string): string[] {
   const name = path.slice(path.lastIndexOf('/') + 1).replace(/[*?[\]]/g, '');
-  for (const like of [name, name.split('.')[0]!].filter((x) => x.length >= 2)) {
-    const paths = [...new Set(s.files.find([volume], `*${like}*`, 10).rows.map((r) => r.path))];
+  const stem = name.split('.')[0]!;
+  const ext = name.includes('.') ? name.slice(name.lastIndexOf('.')) : '';
+  // the whole name, its stem, the stem's first letters, its extension: the first that finds anything
+  const likes = [`*${name}*`, `*${stem}*`, `${stem.slice(0, 4)}*`, ext.length > 1 ? `*${ext}` : ''];
+  for (const like of likes.filter((x) => x.replaceAll('*', '').length >= 2)) {
+    const paths = [...new Set(s.files.find([volume], like, 10).rows.map((r) => r.path))];
     if (paths.length) return paths.slice(0, 3);
   }
   return [];

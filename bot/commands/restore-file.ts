@@ -3,6 +3,7 @@ import { dirname, join, normalize } from 'node:path';
 import { Cancelled } from '../../actions/backoff.ts';
 import { ChainError, extractChain } from '../../actions/restore.ts';
 import { chainFor, chainLinks, chainRefusal } from '../backup/chains.ts';
+import { newestDateHolding } from '../backup/file-search.ts';
 import { checkVolumeArg } from '../backup/volumes.ts';
 import { looksLikeDate, parseDate, tokens } from '../chat/args.ts';
 import { UserError } from '../chat/errors.ts';
@@ -58,7 +59,7 @@ export default defineCommand({
   name: 'restore-file',
   summary:
     'recover single files or directories from a dump without mounting anything (restorevol into the staging directory)',
-  usage: 'restore-file [<date>] <volume> <path>...',
+  usage: 'restore-file [<date>] <volume> <path>... (no date: the newest night that holds the paths)',
   example: 'restore-file 2013.01.28 user.alice projects/plan.md',
   permission: 'admin',
   args: tokens
@@ -74,7 +75,11 @@ export default defineCommand({
     const volume = checkVolumeArg(args.volume);
     if (args.paths.length === 0) throw new UserError('name at least one path inside the volume');
     const paths = args.paths.map(checkVolumePath);
-    const date = args.date === undefined ? undefined : parseDate(args.date, s.clock(), s.config.timeZone);
+    // no date: the newest night that holds the paths, when the file index knows the volume
+    const date =
+      args.date === undefined
+        ? newestDateHolding(s, volume, paths)
+        : parseDate(args.date, s.clock(), s.config.timeZone);
     const rows = chainFor(s, volume, date);
     const links = chainLinks(s, rows);
     const asOf = rows.at(-1)!.date;

@@ -2,6 +2,8 @@
 // stored file is gone minutes later), `!backup find` and `!backup versions` answer from it, a file
 // unchanged for several nights is one version, and `!backup reindex` rebuilds it from the archive
 // alone with the same answers.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
 import { freshVolume, nextSecond, removeVolumeFile, writeVolumeFile } from '../support/cell-tools.ts';
@@ -68,6 +70,21 @@ describe('the file index', () => {
       `fi.a:/thesis/thesis.tex  ${thesis2.length} B  2026.05.04 to now (1 dump, still there)`,
       `fi.a:/thesis/thesis.tex  ${thesis1.length} B  2026.05.03 (1 dump)`,
     ]);
+  });
+
+  it('restore-file without a date takes the newest night that holds the path (a removed file: its last)', async () => {
+    const r = await h.chat.job('!restore-file fi.a thesis/notes.txt', 180_000);
+    expect(r.result).toMatch(/restore-file fi\.a of 2026\.05\.03\)/);
+    const out = /in (\S+):/.exec(r.result)![1]!;
+    expect(readFileSync(join(out, 'thesis/notes.txt'), 'utf8')).toBe('notes\n');
+    const cur = await h.chat.job('!restore-file fi.a thesis/thesis.tex', 180_000);
+    expect(readFileSync(join(/in (\S+):/.exec(cur.result)![1]!, 'thesis/thesis.tex'), 'utf8')).toBe(thesis2);
+    expect(await h.chat.type('!restore-file fi.a thesis/notes.txt thesis/thesis.tex')).toMatch(
+      /job \d+ started/, // both are in 2026.05.03
+    );
+    expect(await h.chat.type('!restore-file fi.a thesis/thesys.tex')).toMatch(
+      /^error: no dump of fi\.a in the file index holds thesis\/thesys\.tex; nearest: thesis\/thesis\.tex/,
+    );
   });
 
   it('says what is wrong with a question it cannot answer, and the nearest names', async () => {
