@@ -298,7 +298,7 @@ try {
   await fill();
   await run('vos', vosArgs(cell, ['backupsys', '-prefix', 'bn.', '-prefix', 'bh.']));
   await run('restic', ['-r', shellRepo, 'init', '--repository-version', '2', '--quiet'], shellEnv);
-  const c = botSide('(c) afsbot, restic', join(work, 'restic'), {});
+  const c = botSide('(c) afsbot, restic', join(work, 'restic'), { AFSBOT_ARCHIVE_ENGINE: 'restic' });
   const d = botSide('(d) afsbot, borg, archive-only', join(work, 'borg'), {
     AFSBOT_ARCHIVE_ENGINE: 'borg',
     AFSBOT_LOCAL_KEEP_DAYS: '0',
@@ -311,6 +311,18 @@ try {
     ...d.env,
     BORG_PASSCOMMAND: `cat ${d.env.AFSBOT_ARCHIVE_PASSWORD_FILE}`,
     BORG_BASE_DIR: d.env.AFSBOT_ARCHIVE_CACHE_DIR,
+  });
+  // (d) without the file index, night 1 only: what indexing every dump costs
+  const d0 = botSide('(d0) as (d), without the file index', join(work, 'borg-noindex'), {
+    AFSBOT_ARCHIVE_ENGINE: 'borg',
+    AFSBOT_LOCAL_KEEP_DAYS: '0',
+    AFSBOT_ARCHIVE_BATCH_BYTES: String(64 * 1024 * 1024),
+    AFSBOT_FILE_INDEX: '0',
+  });
+  await run('borg', ['init', '--encryption', 'repokey', d0.repo], {
+    ...d0.env,
+    BORG_PASSCOMMAND: `cat ${d0.env.AFSBOT_ARCHIVE_PASSWORD_FILE}`,
+    BORG_BASE_DIR: d0.env.AFSBOT_ARCHIVE_CACHE_DIR,
   });
   const emptyC = bytesUnder(c.repo);
   const emptyD = bytesUnder(d.repo);
@@ -336,6 +348,7 @@ try {
   say(`(b) shell loop + restic: ${(b / 1000).toFixed(2)} s, repository ${(bRepo1 / MB).toFixed(0)} MB`);
   await night(c);
   await night(d);
+  await night(d0);
 
   // night 2, first part: 1% of bn.* rewritten
   const changedA = changeOnePercent();
@@ -366,6 +379,7 @@ try {
     ['(b) shell: vos dump | gzip, one by one; restic backup', b, bCpu],
     [c.label, c.ms[0]!, c.cpu[0]!],
     [d.label, d.ms[0]!, d.cpu[0]!],
+    [d0.label, d0.ms[0]!, d0.cpu[0]!],
   ] as const;
   const cores = availableParallelism();
   const summary = {
@@ -380,6 +394,7 @@ try {
     'restic_home2/changed': ratio(grew(c, 2), changedB),
     'restic_full3/size': ratio(grew(c, 3), rawBytes),
     'peak/total': (peakOf(d.reports[0]!) ?? Number.NaN).toFixed(2),
+    'index_cpu/d_cpu': ratio(d.cpu[0]! - d0.cpu[0]!, d.cpu[0]!),
   };
   process.stdout.write(
     [
@@ -391,6 +406,7 @@ try {
           `  ${k.padEnd(58)} ${(v / 1000).toFixed(2).padStart(7)} ${cpu.toFixed(1).padStart(7)}`,
       ),
       `  CPU floor: (c) kept the machine busy ${c.cpu[0]!.toFixed(1)} CPU s, so on ${cores} cores it needs at least ${(c.cpu[0]! / cores).toFixed(1)} s ((c)/(a2) >= ${(c.cpu[0]! / cores / (a2 / 1000)).toFixed(2)}); (d): ${d.cpu[0]!.toFixed(1)} CPU s, >= ${(d.cpu[0]! / cores / (a2 / 1000)).toFixed(2)}`,
+      `  the file index: (d) ${d.cpu[0]!.toFixed(1)} CPU s, (d0) ${d0.cpu[0]!.toFixed(1)}: indexing is ${ratio(d.cpu[0]! - d0.cpu[0]!, d.cpu[0]!)} of (d)'s CPU`,
       `  (b)/(c) = ${ratio(b, c.ms[0]!)}   (c)/(a) = ${ratio(c.ms[0]!, a)}   (c)/(a2) = ${ratio(c.ms[0]!, a2)}   (d)/(a2) = ${ratio(d.ms[0]!, a2)}`,
       `  archive after night 1: (b) ${mb(bRepo1)}, (c) ${mb(grew(c, 0))}, (d) ${mb(grew(d, 0))}`,
       `  local space, (c): ${localLine(c.reports[0]!)}`,

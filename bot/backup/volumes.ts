@@ -236,10 +236,12 @@ async function dumpCloneOnce(
   const row = s.catalog.byLocation(path)!;
   const base = level === 'incremental' ? `, since the full of ${iso(since)}` : '';
   // from the stored file right after: before the archive feeder can take it off the disk
-  const indexed = await indexDump(s.files, row, { kind: 'zstd', path }, s.tools, {
-    signal: job.signal,
-    stallMs: s.config.jobs.stallMs,
-  });
+  const indexed = s.config.dumps.index
+    ? await indexDump(s.files, row, { kind: 'zstd', path }, s.tools, {
+        signal: job.signal,
+        stallMs: s.config.jobs.stallMs,
+      })
+    : ({ ok: false, skipped: true, message: 'dumps.index is off' } as const);
   return {
     row,
     fresh: true,

@@ -212,6 +212,9 @@ const dumps = z.strictObject({
     7,
     'what !backup get and !restore-file left in the staging directory is removed after this',
   ),
+  index: bool(true, 'index the files of every dump as it is made (!backup find, !backup versions)', {
+    env: 'AFSBOT_FILE_INDEX',
+  }),
   rsyncable: bool(true, 'zstd --rsyncable, so the archive deduplicates an incremental against its full', {
     env: 'AFSBOT_ZSTD_RSYNCABLE',
   }),

@@ -361,8 +361,8 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
             },
           });
           stats.index ??= { indexed: 0, failures: [] };
-          if (d.indexNote) stats.index.failures.push(d.indexNote);
-          else stats.index.indexed++;
+          if (d.indexNote && s.config.dumps.index) stats.index.failures.push(d.indexNote);
+          else if (!d.indexNote) stats.index.indexed++;
           v.rawBytes = d.row.raw_bytes ?? 0;
           v.storedBytes = d.row.stored_bytes;
           localSpace(stats, d.row.stored_bytes);
