@@ -95,6 +95,15 @@ export class FileIndex {
       .all(volume, path) as VersionRow[];
   }
 
+  /** The version of a path that the volume's indexed dump of `clone` held. */
+  at(volume: string, path: string, clone: number): VersionRow | undefined {
+    return this.db
+      .prepare(
+        'SELECT * FROM file_versions WHERE volume = ? AND path = ? AND first_clone <= ? AND (last_clone IS NULL OR last_clone >= ?)',
+      )
+      .get(volume, path, clone, clone) as VersionRow | undefined;
+  }
+
   /** Versions whose path (or, without a `/` in the pattern, whose name) matches a glob, newest first. */
   find(volumes: string[], glob: string, limit: number, under = ''): { rows: VersionRow[]; more: number } {
     if (volumes.length === 0) return { rows: [], more: 0 };

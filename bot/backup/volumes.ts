@@ -125,6 +125,8 @@ type DumpOptions = {
   onBytes?: (n: number, expected: number) => void;
   /** The dump's expected size, for the free-space check (default: the clone's disk use). */
   estimate?: number;
+  /** False: the caller indexes the dump itself (the nightly run, off the dump's own time). */
+  index?: boolean;
 };
 
 /** The clone a dump came from is not the one examined before it: it was re-made meanwhile. */
@@ -236,16 +238,22 @@ async function dumpCloneOnce(
   const row = s.catalog.byLocation(path)!;
   const base = level === 'incremental' ? `, since the full of ${iso(since)}` : '';
   // from the stored file right after: before the archive feeder can take it off the disk
-  const indexed = s.config.dumps.index
-    ? await indexDump(s.files, row, { kind: 'zstd', path }, s.tools, {
+  let indexed: Awaited<ReturnType<typeof indexDump>> | undefined;
+  if (s.config.dumps.index && opts.index !== false) {
+    try {
+      indexed = await indexDump(s.files, row, { kind: 'zstd', path }, s.tools, {
         signal: job.signal,
         stallMs: s.config.jobs.stallMs,
-      })
-    : ({ ok: false, skipped: true, message: 'dumps.index is off' } as const);
+      });
+    } catch (err) {
+      // the database could not be written (a full disk): the dump is no less good
+      indexed = { ok: false, message: (err as Error).message };
+    }
+  }
   return {
     row,
     fresh: true,
-    ...(indexed.ok ? {} : { indexNote: `${volume} of ${date}: ${indexed.message}` }),
+    ...(indexed && !indexed.ok ? { indexNote: `${volume} of ${date}: ${indexed.message}` } : {}),
     text: `${level} dump of ${volume} (clone of ${iso(cloneTime)}${base}) for ${date}: ${formatBytes(r.rawBytes)} raw, ${formatBytes(r.storedBytes)} stored, sha256 ${r.sha256.slice(0, 16)}…, ${path}`,
   };
 }

@@ -9,6 +9,8 @@ import { formatSeconds } from '../../platform/format.ts';
 import { dumpDate, wallClock } from '../../platform/time.ts';
 import type { Services } from '../../services.ts';
 import { reconcile } from '../archive/reconcile.ts';
+import type { DumpRow } from '../catalog.ts';
+import { indexDump } from '../file-index.ts';
 import { chooseLevel, type LevelChoice } from '../levels.ts';
 import { cloneVolume, dumpClone, requireFreeSpace } from '../volumes.ts';
 import { ArchiveFeeder } from './feeder.ts';
@@ -336,6 +338,7 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
   }
   const running = new Map<string, number>();
   let doneBytes = 0;
+  let indexing = Promise.resolve();
   const byServer = new Map<string, VolumeResult[]>();
   for (const v of todo) byServer.set(v.server, [...(byServer.get(v.server) ?? []), v]);
   await Promise.all(
@@ -350,6 +353,7 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
           const d = await dumpClone(s, job, v.volume, choice.level, 'scheduled', {
             ...(choice.level === 'incremental' ? { since: choice.since } : {}),
             ...(v.estimate !== undefined ? { estimate: v.estimate } : {}),
+            index: false,
             onBytes: (n) => {
               running.set(v.volume, n);
               state.bytes = doneBytes + [...running.values()].reduce((a, b) => a + b, 0);
@@ -360,13 +364,15 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
               );
             },
           });
-          stats.index ??= { indexed: 0, failures: [] };
-          if (d.indexNote && s.config.dumps.index) stats.index.failures.push(d.indexNote);
-          else if (!d.indexNote) stats.index.indexed++;
           v.rawBytes = d.row.raw_bytes ?? 0;
           v.storedBytes = d.row.stored_bytes;
           localSpace(stats, d.row.stored_bytes);
-          feeder?.push([d.row]);
+          // indexed one at a time beside the dumps, each before the archive may take its file off the disk
+          const row = d.row;
+          indexing = indexing.then(async () => {
+            if (s.config.dumps.index) await indexTonight(run, row);
+            feeder?.push([row]);
+          });
         } catch (err) {
           v.error = (err as Error).message;
         } finally {
@@ -379,6 +385,24 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
       }),
     ),
   );
+  await indexing;
+}
+
+/** One of tonight's dumps into the file index; a failure is the report's, never the dump's. */
+async function indexTonight(run: Run, row: DumpRow): Promise<void> {
+  const { s, job, stats } = run;
+  const st = (stats.index ??= { indexed: 0, failures: [] });
+  try {
+    const r = await indexDump(s.files, row, { kind: 'zstd', path: row.location }, s.tools, {
+      signal: job.signal,
+      stallMs: s.config.jobs.stallMs,
+    });
+    if (r.ok) st.indexed++;
+    else st.failures.push(`${row.volume} of ${row.date}: ${r.message}`);
+  } catch (err) {
+    // the database could not be written (a full disk): the dump is no less good
+    st.failures.push(`${row.volume} of ${row.date}: ${(err as Error).message}`);
+  }
 }
 
 function byServerCount(todo: VolumeResult[]): number {
