@@ -391,7 +391,8 @@ async function dumpAll(run: Run, feeder: ArchiveFeeder | undefined): Promise<voi
 /** One of tonight's dumps into the file index; a failure is the report's, never the dump's. */
 async function indexTonight(run: Run, row: DumpRow): Promise<void> {
   const { s, job, stats } = run;
-  const st = (stats.index ??= { indexed: 0, failures: [] });
+  stats.index ??= { indexed: 0, failures: [] };
+  const st = stats.index;
   try {
     const r = await indexDump(s.files, row, { kind: 'zstd', path: row.location }, s.tools, {
       signal: job.signal,
