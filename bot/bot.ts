@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { FsDriver } from '../actions/fs.ts';
+import { Pts } from '../actions/pts.ts';
 import { Vos } from '../actions/vos.ts';
 import { Approvals } from './approvals/approvals.ts';
 import { ApprovalsTable } from './approvals/table.ts';
@@ -16,6 +17,8 @@ import { NightlyRuns } from './backup/nightly/history.ts';
 import { catchUpMissed, checkDeadMan, registerSchedules } from './backup/nightly/schedule.ts';
 import { Promotions } from './backup/promotions.ts';
 import { recoverInterrupted } from './backup/recovery.ts';
+import { expireRequests } from './backup/restore-requests.ts';
+import { RestoreRequests } from './backup/restore-requests-table.ts';
 import { RestoredVolumes } from './backup/restored.ts';
 import type { AdapterStatus, ApprovalDecision, ChatAdapter } from './chat/adapter.ts';
 import { AuditLog } from './chat/audit.ts';
@@ -30,6 +33,7 @@ import { VolumeLocks } from './jobs/locks.ts';
 import { type JobDeps, JobManager } from './jobs/manager.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import type { Config } from './platform/config.ts';
+import { parseCron } from './platform/cron.ts';
 import { Database } from './platform/database.ts';
 import type { Logger } from './platform/log.ts';
 import type { Services } from './services.ts';
@@ -116,6 +120,14 @@ export function buildServices(opts: {
     }),
     catalog,
     files: new FileIndex(db),
+    requests: new RestoreRequests(db),
+    pts: new Pts({
+      binary: config.afs.pts,
+      localauth: config.afs.localauth,
+      timeoutMs: config.afs.timeoutMs,
+      ...(config.afs.configDir ? { configDir: config.afs.configDir } : {}),
+      ...(config.afs.cell ? { cell: config.afs.cell } : {}),
+    }),
     restored: new RestoredVolumes(db),
     promotions: new Promotions(db),
     archive: new Archive({ config, catalog, log }),
@@ -142,10 +154,13 @@ export function buildServices(opts: {
     startedAt: new Date(),
     adapters: () => chat.adapters(),
     announce: (t) => chat.announce(t),
+    tell: (origin, t) => chat.post(origin, t),
     report: (t, o) => chat.report(t, o),
     decided: (d) => chat.decided(d),
   };
   registerSchedules(s);
+  // restores users asked for leave once their days are over
+  s.schedule.add({ name: 'restore-requests', cron: parseCron('*/5 * * * *'), fire: () => expireRequests(s) });
   return s;
 }
 

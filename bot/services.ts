@@ -2,6 +2,7 @@
 // composition root (bot.ts) and passed in each command's context. Types only; nothing here runs.
 import type { Tools } from '../actions/decode.ts';
 import type { FsDriver } from '../actions/fs.ts';
+import type { Pts } from '../actions/pts.ts';
 import type { Vos } from '../actions/vos.ts';
 import type { Approvals } from './approvals/approvals.ts';
 import type { Archive } from './backup/archive/archive.ts';
@@ -10,11 +11,12 @@ import type { Catalog } from './backup/catalog.ts';
 import type { FileIndex } from './backup/file-index.ts';
 import type { NightlyRuns } from './backup/nightly/history.ts';
 import type { Promotions } from './backup/promotions.ts';
+import type { RestoreRequests } from './backup/restore-requests-table.ts';
 import type { RestoredVolumes } from './backup/restored.ts';
 import type { AdapterStatus, ApprovalDecision } from './chat/adapter.ts';
 import type { AuditLog } from './chat/audit.ts';
 import type { CommandSpec, Registry } from './chat/registry.ts';
-import type { ReportOptions } from './chat/router.ts';
+import type { Origin, ReportOptions } from './chat/router.ts';
 import type { JobManager } from './jobs/manager.ts';
 import type { Scheduler } from './jobs/scheduler.ts';
 import type { Config } from './platform/config.ts';
@@ -36,6 +38,10 @@ export interface Services {
   catalog: Catalog;
   /** Every path of every indexed dump (bot/backup/file-index.ts). */
   files: FileIndex;
+  /** Restores users asked for (bot/backup/restore-requests.ts). */
+  requests: RestoreRequests;
+  /** The protection server: users' ids and groups. */
+  pts: Pts;
   restored: RestoredVolumes;
   promotions: Promotions;
   /** The restic archive. */
@@ -51,6 +57,8 @@ export interface Services {
   adapters(): AdapterStatus[];
   /** Says something in every ops channel of every adapter (break-glass, a stopped promotion). Never waits. */
   announce(text: string): void;
+  /** Says something to one person where they asked (a restore they asked for has expired). Never waits. */
+  tell(origin: Origin, text: string): void;
   /**
    * Says something in the report channels of every adapter (nightly runs, maintenance), except in the
    * conversation of `opts.except`, which gets the job's own result anyway. Never waits for a chat.

@@ -33,21 +33,26 @@ trap 'exit 143' TERM
 # Throwaway credentials for this sandbox only, made fresh on every run.
 admin_pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
 admin2_pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+alice_pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
 bot_pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
 
 say "starting the OpenAFS cell and the IRC server"
 scripts/peers/afs-cell.sh up --name demo --seed >"$state/cell.env" 2>"$state/cell.log" &
 cell_job=$!
-scripts/peers/irc-server.sh up --name demo --accounts "admin:$admin_pw,admin2:$admin2_pw,afsbot:$bot_pw" >"$state/irc.env" 2>"$state/irc.log" &
+scripts/peers/irc-server.sh up --name demo --accounts "admin:$admin_pw,admin2:$admin2_pw,alice:$alice_pw,afsbot:$bot_pw" >"$state/irc.env" 2>"$state/irc.log" &
 irc_job=$!
 wait $cell_job || { say "the AFS cell did not start:"; tail -20 "$state/cell.log" >&2; exit 1; }
 wait $irc_job || { say "the IRC server did not start:"; tail -20 "$state/irc.log" >&2; exit 1; }
 # shellcheck disable=SC1091
 set -a; . "$state/cell.env"; . "$state/irc.env"; set +a
+# alice, the owner of user.alice and no admin, is an AFS user too: she may ask for her own files back
+pts examine alice -localauth -config "$AFSBOT_AFS_CONFIG_DIR" -cell "$AFSBOT_AFS_CELL" >/dev/null 2>&1 ||
+  pts createuser -name alice -localauth -config "$AFSBOT_AFS_CONFIG_DIR" -cell "$AFSBOT_AFS_CELL" >>"$state/cell.log" 2>&1 ||
+  say "could not make the AFS user alice; !request-restore will say so"
 
 umask 077
 printf '%s\n' "$bot_pw" >"$state/irc-password"
-head -c 24 /dev/urandom | base64 >"$state/archive.password" # the restic archive's password, this sandbox only
+head -c 24 /dev/urandom | base64 >"$state/archive.password" # the archive's password, this sandbox only
 me=$(id -un)
 metrics_port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 cat >"$state/config.json" <<JSON
@@ -69,7 +74,7 @@ cat >"$state/config.json" <<JSON
   },
   "afs": { "cell": "$AFSBOT_AFS_CELL", "configDir": "$AFSBOT_AFS_CONFIG_DIR" },
   "archive": {
-    "repository": "$state/archive", "passwordFile": "$state/archive.password", "cacheDir": "$state/restic-cache"
+    "repository": "$state/archive", "passwordFile": "$state/archive.password", "cacheDir": "$state/archive-cache"
   }
 }
 JSON
@@ -88,9 +93,13 @@ cat >&2 <<TXT
                 /connect afsbot-demo
                 /join #afsbot
               a second admin, to approve what you ask for (!promote): account "admin2", password "$admin2_pw"
+              a user who is no admin, alice (the owner of user.alice): account "alice", password
+              "$alice_pw"; after a !nightly run she can ask for her file back with
+                !request-restore user.alice notes.txt
+              and you approve it with !approve <n>; she is told where it is, for 7 days
   Bot log:    $state/afsbot.log
   Metrics:    http://127.0.0.1:$metrics_port/metrics and /healthz (Prometheus)
-  Archive:    a restic repository in $state/archive
+  Archive:    a borg repository in $state/archive
   This terminal is a console chat as unix user $me (admin "you"): try !help, !nightly run (the nightly
   job: clones, dumps, the archive, the report), !nightly status, !nightly report, !backup list,
   !restore user.alice, !restore-file user.alice notes.txt, !dump user.alice, !jobs, !keys.

@@ -79,6 +79,7 @@ export class Approvals<S> implements ApprovalGate<S> {
     const { prefix, settings } = this.d;
     const asked = `${prefix}${spec.name} ${tokens.join(' ')}`;
     if (breakGlass !== undefined) {
+      if (!ctx.isAdmin) throw new Refusal('break-glass is for admins: an admin approves what you asked for');
       if (!settings.breakGlass) {
         throw new Refusal(
           'break-glass is not allowed here (approvals.breakGlass is off); ask another admin to !approve a normal request',
@@ -96,7 +97,7 @@ export class Approvals<S> implements ApprovalGate<S> {
       args: tokens,
       backend: ctx.actor.backend,
       requester: ctx.actor.id!,
-      requesterPerson: ctx.person!,
+      requesterPerson: ctx.person, // null: a user who is no admin (a restore they ask for)
       conversation: ctx.conversation,
       plan: plan.lines.join('\n'),
       facts: plan.facts,
@@ -114,8 +115,8 @@ export class Approvals<S> implements ApprovalGate<S> {
     const until = row.expires_at.slice(11, 16);
     const who =
       settings.required === 1
-        ? `an admin other than ${ctx.person} approves`
-        : `${settings.required} admins other than ${ctx.person} approve`;
+        ? `an admin other than ${ctx.person ?? ctx.actor.id} approves`
+        : `${settings.required} admins other than ${ctx.person ?? ctx.actor.id} approve`;
     const request = [
       ...plan.lines,
       `Request ${row.id}: nothing happens until ${who} with ${prefix}approve ${row.id} (or ${prefix}deny ${row.id} [reason]); it expires at ${until} UTC.`,
@@ -211,7 +212,8 @@ export class Approvals<S> implements ApprovalGate<S> {
     };
     let changes: string[] = [];
     try {
-      const plan = await spec.destructive.plan(ctx, parsed.data);
+      // approvalId tells the plan it is checked again for a request (whose requester is not ctx.actor)
+      const plan = await spec.destructive.plan({ ...ctx, approvalId: row.id }, parsed.data);
       changes = factChanges(JSON.parse(row.facts), plan.facts);
     } catch (err) {
       stale(

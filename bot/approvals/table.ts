@@ -47,7 +47,7 @@ export class ApprovalsTable {
     args: string[];
     backend: Backend;
     requester: string;
-    requesterPerson: string;
+    requesterPerson: string | null;
     conversation: Conversation;
     plan: string;
     facts: unknown;

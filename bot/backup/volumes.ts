@@ -2,7 +2,7 @@
 // dumping one volume (vos backup, then the clone through zstd into the dump store, checksummed and
 // catalogued). The AFS work itself is in actions/.
 import { existsSync, statfsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { Cancelled, poll } from '../../actions/backoff.ts';
 import { dumpToFile } from '../../actions/dump.ts';
 import {
@@ -291,4 +291,21 @@ export function requireFreeSpace(s: Services, need: number, what: string): void 
     throw new Error(
       `not started: ${what} needs about ${formatBytes(need)}, and the dump store ${s.config.dumps.dir} has ${formatBytes(free)} free (a dump starts only with 10% more than its size and ${formatBytes(s.config.dumps.reserveBytes)} besides, dumps.reserveBytes); free some space, or lower the local retention (archive.localKeepDays)`,
     );
+}
+
+/** A path inside a volume as anyone may ask for it: relative, no "..", nothing odd. */
+export function checkVolumePath(p: string): string {
+  if (p.startsWith('/'))
+    throw new UserError(
+      `"${p.slice(0, 60)}" is absolute; give the path inside the volume, e.g. projects/plan.md`,
+    );
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (/[\u0000-\u001f]/.test(p)) throw new UserError('a path may not contain control characters');
+  const parts = p.split('/');
+  if (parts.includes('..'))
+    throw new UserError(`"${p.slice(0, 60)}" contains "..": give a path inside the volume`);
+  const n = normalize(p).replace(/\/+$/, '');
+  if (!n || n === '.')
+    throw new UserError('give a file or directory inside the volume, not the whole volume');
+  return n;
 }

@@ -24,6 +24,14 @@ export function isAdmin(actor: Actor, admins: Admins): boolean {
 export function authorize(actor: Actor, permission: Permission, admins: Admins): Authorization {
   const person = personOf(actor, admins);
   if (permission === 'public') return { allowed: true, isAdmin: person !== null, person };
+  if (permission === 'user') {
+    if (actor.id === null)
+      return {
+        allowed: false,
+        reason: `I cannot verify who you are: ${actor.unverifiedReason ?? 'no verified identity'}; log in (on IRC: identify to services) and ask again`,
+      };
+    return { allowed: true, isAdmin: person !== null, person };
+  }
   if (!admins.some((p) => p[actor.backend].length > 0)) {
     return {
       allowed: false,

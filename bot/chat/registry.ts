@@ -4,7 +4,8 @@
 import type { z } from 'zod';
 import type { Actor, Conversation, MessageMeta } from './adapter.ts';
 
-export type Permission = 'public' | 'admin';
+/** public: anyone; user: anyone whose identity the platform vouches for; admin: an admin person. */
+export type Permission = 'public' | 'user' | 'admin';
 
 export interface CommandContext<S> {
   actor: Actor;

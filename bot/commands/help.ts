@@ -18,7 +18,7 @@ export default defineCommand({
       if (!spec) throw new UserError(`there is no command "${name}"; ${p}help lists them`);
       await ctx.reply(
         [
-          `${p}${spec.name}: ${spec.summary}${spec.permission === 'admin' ? ' (admins only)' : ''}`,
+          `${p}${spec.name}: ${spec.summary}${spec.permission === 'admin' ? ' (admins only)' : spec.permission === 'user' ? ' (logged-in users)' : ''}`,
           usageLine(p, spec),
         ].join('\n'),
       );
@@ -26,7 +26,10 @@ export default defineCommand({
     }
     const lines = registry
       .all()
-      .map((s) => `${p}${s.usage}: ${s.summary}${s.permission === 'admin' ? ' (admins only)' : ''}`);
+      .map(
+        (s) =>
+          `${p}${s.usage}: ${s.summary}${s.permission === 'admin' ? ' (admins only)' : s.permission === 'user' ? ' (logged-in users)' : ''}`,
+      );
     await ctx.reply([...lines, `${p}help <command> shows an example.`].join('\n'));
   },
 });

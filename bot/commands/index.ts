@@ -15,6 +15,7 @@ import mount from './mount.ts';
 import nightly from './nightly.ts';
 import ping from './ping.ts';
 import promote from './promote.ts';
+import requestRestore from './request-restore.ts';
 import restore from './restore.ts';
 import restoreFile from './restore-file.ts';
 import status from './status.ts';
@@ -31,6 +32,7 @@ export const commands = [
   dump,
   restore,
   restoreFile,
+  requestRestore,
   mount,
   unmount,
   discard,

@@ -1,31 +1,14 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Cancelled } from '../../actions/backoff.ts';
 import { ChainError, extractChain } from '../../actions/restore.ts';
 import { chainFor, chainLinks, chainRefusal } from '../backup/chains.ts';
 import { newestDateHolding } from '../backup/file-search.ts';
-import { checkVolumeArg } from '../backup/volumes.ts';
+import { checkVolumeArg, checkVolumePath } from '../backup/volumes.ts';
 import { looksLikeDate, parseDate, tokens } from '../chat/args.ts';
 import { UserError } from '../chat/errors.ts';
 import { formatBytes } from '../platform/format.ts';
 import { defineCommand } from '../services.ts';
-
-/** A path inside a volume as an admin may ask for it: relative, no "..", nothing odd. */
-export function checkVolumePath(p: string): string {
-  if (p.startsWith('/'))
-    throw new UserError(
-      `"${p.slice(0, 60)}" is absolute; give the path inside the volume, e.g. projects/plan.md`,
-    );
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (/[\u0000-\u001f]/.test(p)) throw new UserError('a path may not contain control characters');
-  const parts = p.split('/');
-  if (parts.includes('..'))
-    throw new UserError(`"${p.slice(0, 60)}" contains "..": give a path inside the volume`);
-  const n = normalize(p).replace(/\/+$/, '');
-  if (!n || n === '.')
-    throw new UserError('give a file or directory inside the volume, not the whole volume');
-  return n;
-}
 
 /** The first part of `p` under `root` that is a symbolic link, if any. */
 export function symlinkOnPath(root: string, p: string): string | undefined {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { archive } from './config-archive.ts';
 import { bool, DAY, doc, int, type KeyMeta, list, type More, optText, text } from './config-kit.ts';
+import { selfService } from './config-self-service.ts';
 import { parseCron } from './cron.ts';
 
 export type { KeyMeta };
@@ -160,6 +161,7 @@ const slack = z.strictObject({
 
 const afs = z.strictObject({
   vos: text('vos', 'the vos binary', { env: 'AFSBOT_VOS' }),
+  pts: text('pts', 'the pts binary (who a user is, and their groups, for !request-restore)'),
   configDir: optText('server config dir for -localauth (vos -config); default the system one'),
   cell: optText('AFS cell name', { example: 'example.org' }),
   localauth: bool(true, 'run vos with -localauth (the bot runs on a file server)'),
@@ -352,5 +354,6 @@ export const configSchema = z.strictObject({
   approvals: approvals.prefault({}),
   nightly: nightly.prefault({}),
   archive: archive.prefault({}),
+  selfService: selfService.prefault({}),
   timeZone: optText('time zone for dump dates and schedules; default the system one'),
 });

@@ -203,4 +203,24 @@ export const migrations: string[] = [
    CREATE INDEX file_versions_current ON file_versions(volume, last_clone);
    CREATE INDEX file_versions_path ON file_versions(volume, path);
    CREATE INDEX file_versions_name ON file_versions(name);`,
+  // 11: restores users asked for (!request-restore): who, what, where it was put, until when.
+  `CREATE TABLE restore_requests (
+     id           INTEGER PRIMARY KEY,
+     approval_id  INTEGER,
+     backend      TEXT    NOT NULL,
+     identity     TEXT    NOT NULL,
+     afs_user     TEXT    NOT NULL,
+     origin       TEXT    NOT NULL,           -- JSON Origin: where the user is told
+     volume       TEXT    NOT NULL,
+     path         TEXT    NOT NULL,
+     date         TEXT    NOT NULL,
+     staging      TEXT    NOT NULL,           -- the staging volume's name
+     mount_path   TEXT,
+     state        TEXT    NOT NULL CHECK (state IN ('restoring','ready','failed','expired')),
+     job_id       INTEGER,
+     created_at   TEXT    NOT NULL,
+     expires_at   TEXT,
+     ended_at     TEXT
+   );
+   CREATE INDEX restore_requests_user ON restore_requests(backend, identity, state);`,
 ];

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkVolumePath, symlinkOnPath } from '../../bot/commands/restore-file.ts';
+import { checkVolumePath } from '../../bot/backup/volumes.ts';
+import { symlinkOnPath } from '../../bot/commands/restore-file.ts';
 
 describe('paths asked of !restore-file', () => {
   it('must stay inside the volume', () => {
