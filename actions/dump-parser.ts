@@ -61,6 +61,8 @@ export interface DumpVnode {
   mode?: number;
   parent?: number;
   size?: number;
+  /** Where its data begins in the dump (a byte offset): a filter copies it from there. */
+  dataOffset?: number;
   /** Directories: the access list, positive and negative entries. */
   acl?: { positive: AclEntry[]; negative: AclEntry[] };
   /** Directories: every name in it but `.` and `..`. */
@@ -171,7 +173,7 @@ export interface ParseSink {
  * The grammar, as a generator that asks for bytes: `yield { read: n }` gets n bytes, `yield { read: n,
  * skip: true }` passes n bytes over. `where` says what it is reading, for an error about a dump cut short.
  */
-function* grammar(sink: ParseSink, at: { where: string }): Grammar {
+function* grammar(sink: ParseSink, at: { where: string; consumed: number }): Grammar {
   const byte = function* (): Generator<Need, number, Uint8Array> {
     return (yield { read: 1 })[0]!;
   };
@@ -301,6 +303,7 @@ function* grammar(sink: ParseSink, at: { where: string }): Grammar {
         case 'h': {
           const size = tag === 0x66 ? yield* int32() : (yield* int32()) * 2 ** 32 + (yield* int32());
           v.size = size;
+          v.dataOffset = at.consumed; // every byte before was asked for and given
           at.where = `the data of vnode ${v.vnode} (${size} bytes)`;
           if (v.kind === 'dir') {
             if (size > MAX_DIR_PAGES * PAGE)
@@ -338,7 +341,7 @@ function* grammar(sink: ParseSink, at: { where: string }): Grammar {
  * short fails at the end, naming where it stopped. Bytes after the dump's end are an error too.
  */
 export class DumpParser extends Writable {
-  private readonly at = { where: 'the start' };
+  private readonly at = { where: 'the start', consumed: 0 };
   private readonly g: Grammar;
   private need: Need | undefined;
   private chunks: Uint8Array[] = [];
@@ -354,6 +357,7 @@ export class DumpParser extends Writable {
   }
 
   private step(value: Uint8Array | undefined): void {
+    this.at.consumed = this.offset;
     const r = value === undefined ? this.g.next() : this.g.next(value);
     if (r.done) {
       this.done = true;

@@ -23,7 +23,17 @@ export interface VosOptions {
 }
 
 /** Subcommands whose time grows with the cell or the volume. */
-const LONG_CALLS = new Set(['backupsys', 'backup', 'release', 'remove', 'addsite', 'syncvldb', 'syncserv']);
+const LONG_CALLS = new Set([
+  'backupsys',
+  'backup',
+  'release',
+  'remove',
+  'addsite',
+  'syncvldb',
+  'syncserv',
+  'dump',
+  'restore',
+]);
 
 export interface VldbSite {
   server: string;

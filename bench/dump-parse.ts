@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type WrittenVnode, writeDump } from '../test/support/dump-writer.ts';
+import { type WrittenVnode, writeDump } from '../actions/dump-writer.ts';
 
 const root = join(import.meta.dirname, '..');
 const mib = Number(process.env.AFSBOT_BENCH_DUMP_MIB ?? 1024);

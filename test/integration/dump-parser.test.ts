@@ -26,6 +26,7 @@ import { pipeline } from 'node:stream/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { DumpParser, type DumpVnode, type DumpVolumeInfo } from '../../actions/dump-parser.ts';
 import { joinVnodes, type VnodeState, walkTree } from '../../actions/dump-tree.ts';
+import { writeDump } from '../../actions/dump-writer.ts';
 import {
   cellVos,
   freshVolume,
@@ -36,7 +37,6 @@ import {
   vosOk,
   writeVolumeFile,
 } from '../support/cell-tools.ts';
-import { writeDump } from '../support/dump-writer.ts';
 
 const cell = inject('cell');
 const vos = cellVos(cell);

@@ -6,13 +6,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { writeDump } from '../../actions/dump-writer.ts';
 import { Pts } from '../../actions/pts.ts';
 import type { DumpRow } from '../../bot/backup/catalog.ts';
 import { FileIndex, indexDump } from '../../bot/backup/file-index.ts';
 import { mayRestore, rightsOf } from '../../bot/backup/restore-access.ts';
 import { Database } from '../../bot/platform/database.ts';
 import { cellVos, removeIfThere, vosOk } from '../support/cell-tools.ts';
-import { writeDump } from '../support/dump-writer.ts';
 
 const cell = inject('cell');
 const vos = cellVos(cell);

@@ -5,7 +5,7 @@
 // schedule removes it and tells her. Refused, each with the reason and audited: a file of another
 // user's volume that the access lists did not give her, a user not logged in, a user over the limit.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -21,6 +21,7 @@ import {
   nextSecond,
   readVolumeFile,
   removeIfThere,
+  volumePath,
   vosOk,
   writeVolumeFile,
 } from '../support/cell-tools.ts';
@@ -57,9 +58,10 @@ beforeAll(async () => {
   });
   if (!(await pts.id('mallory')).ok)
     execFileSync('pts', pts.argv(['createuser', '-name', 'mallory', '-id', '7301']));
-  for (const v of ['rq.1', 'rq.2', 'rq.3', 'rq.4']) await removeIfThere(cell, v);
+  for (const v of ['rq.1', 'rq.1.t', 'rq.2', 'rq.3', 'rq.4']) await removeIfThere(cell, v);
   await freshVolume(cell, OWN);
   writeVolumeFile(cell, OWN, 'thesis.tex', 'chapter one\n');
+  writeVolumeFile(cell, OWN, 'other/letters.txt', 'not asked for\n');
   await freshVolume(cell, OTHER);
   writeVolumeFile(cell, OTHER, 'secret.txt', 'not for mallory\n');
   await nextSecond();
@@ -108,7 +110,7 @@ describe('a restore a user asks for', () => {
     bob.say(chan, `!approve ${id}`);
     const lines = await mallory.waitFor(
       IrcUser.bot,
-      (m) => m.some((x) => /is restored for mallory in|request-restore.* failed/.test(x.message)),
+      (m) => m.some((x) => /holds thesis\.tex alone|request-restore.* failed|\) failed:/.test(x.message)),
       180_000,
       since,
     );
@@ -118,8 +120,13 @@ describe('a restore a user asks for', () => {
         `request 1: thesis\\.tex of user\\.mallory as of \\S+ is restored for mallory in ${mountDir.replace(/\./g, '\\.')}/mallory-1, until `,
       ),
     );
-    // the staging volume holds the night's content, and the fs call made the mount point she was told of
+    // the staging volume holds the night's content of the path asked for, and nothing else; the scratch
+    // volume the night went into first is gone
     expect(readVolumeFile(cell, 'rq.1', 'thesis.tex').toString()).toBe('chapter one\n');
+    expect(readdirSync(volumePath(cell, 'rq.1')).sort()).toEqual(['thesis.tex']);
+    expect(text).toMatch(/rq\.1 holds thesis\.tex alone/);
+    expect(await isGone(vos, 'rq.1.t')).toBe(true);
+    expect(readdirSync(h.config.dumps.stagingDir).filter((f) => f.startsWith('request-'))).toEqual([]);
     expect(readFileSync(fsLog, 'utf8').trim().split('\n').at(-1)).toMatch(
       new RegExp(`^mkmount\\|-dir\\|${mountDir.replace(/\./g, '\\.')}/mallory-1\\|-vol\\|rq\\.1\\|`),
     );

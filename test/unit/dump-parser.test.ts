@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { DumpParser, type DumpVnode, parseDirectory } from '../../actions/dump-parser.ts';
 import { joinVnodes, walkTree } from '../../actions/dump-tree.ts';
-import { directoryPages, dirHash, type WrittenDump, writeDump } from '../support/dump-writer.ts';
+import { directoryPages, dirHash, type WrittenDump, writeDump } from '../../actions/dump-writer.ts';
 
 async function parse(d: WrittenDump) {
   const vnodes: DumpVnode[] = [];

@@ -6,12 +6,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type WrittenDump, writeDump } from '../../actions/dump-writer.ts';
 import type { DumpRow } from '../../bot/backup/catalog.ts';
 import { FileIndex, indexDump } from '../../bot/backup/file-index.ts';
 import { find, resolveTarget } from '../../bot/backup/file-search.ts';
 import { Database } from '../../bot/platform/database.ts';
 import type { Services } from '../../bot/services.ts';
-import { type WrittenDump, writeDump } from '../support/dump-writer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'afsbot-paths-'));
 const index = new FileIndex(new Database(join(dir, 'afsbot.db')).db);

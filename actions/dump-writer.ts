@@ -1,8 +1,9 @@
-// The dump parser's counterpart: writes an AFS volume dump from a description, for tests that need
-// what the cell's FUSE client cannot make (mount points, access lists, files over 4 GiB, unknown
-// tags). The format is OpenAFS's (src/volser/dumpstuff.c, src/dir/dir.h): directories are real
-// 2 KiB pages with their hash table, so `vos restore` of a written dump gives a volume the file
-// server can look names up in. A file's data may be a generator, so a 5 GiB file costs no memory.
+// The dump parser's counterpart: writes an AFS volume dump from a description. The self-service restore
+// writes with it a dump of one path out of a night (bot/backup/restore-requests.ts); tests write what
+// the cell's FUSE client cannot make (mount points, access lists, files over 4 GiB, unknown tags). The
+// format is OpenAFS's (src/volser/dumpstuff.c, src/dir/dir.h): directories are real 2 KiB pages with
+// their hash table, so `vos restore` of a written dump gives a volume the file server can look names
+// up in. A file's data may be a generator, so a 5 GiB file costs no memory.
 
 export type DataSource = Uint8Array | { size: number; chunks: () => Iterable<Uint8Array> };
 
@@ -13,6 +14,13 @@ export interface WrittenVnode {
   parent: number;
   mode?: number;
   owner?: number;
+  /** As the parser gives them; written as they were (default: the dump's time, 0, 1). */
+  group?: number;
+  author?: number;
+  mtime?: number;
+  serverMtime?: number;
+  dataVersion?: number;
+  linkCount?: number;
   /** Directories: the names in it (`.` and `..` are added). */
   entries?: { name: string; vnode: number; unique: number }[];
   /** Directories: the access list. */
@@ -144,7 +152,8 @@ export function* writeDump(d: WrittenDump): Generator<Uint8Array> {
     tag('b'),
     Buffer.from([1]),
     tag('u'),
-    be32(100),
+    // the volume's next uniquifier: past every vnode's, or a file made later could take an old one's
+    be32(Math.max(100, ...d.vnodes.map((v) => v.unique + 1))),
     tag('t'),
     Buffer.from([0]),
     tag('p'),
@@ -168,21 +177,22 @@ export function* writeDump(d: WrittenDump): Generator<Uint8Array> {
       tag('t'),
       Buffer.from([type]),
       tag('l'),
-      be16(1),
+      be16(v.linkCount ?? 1),
       tag('v'),
-      be32(1),
+      be32(v.dataVersion ?? 1),
       tag('m'),
-      be32(d.toTime),
+      be32(v.mtime ?? d.toTime),
       tag('a'),
-      be32(v.owner ?? 0),
+      be32(v.author ?? v.owner ?? 0),
       tag('o'),
       be32(v.owner ?? 0),
+      ...(v.group ? [tag('g'), be32(v.group)] : []),
       tag('b'),
       be16(mode),
       tag('p'),
       be32(v.parent),
       tag('s'),
-      be32(d.toTime),
+      be32(v.serverMtime ?? d.toTime),
       ...(v.kind === 'dir' ? [tag('A'), acl(v.acl ?? { positive: [[-101, 127]] })] : []),
     ]);
     let data: DataSource;
