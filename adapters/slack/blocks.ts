@@ -1,8 +1,18 @@
 // Block Kit for the bot's messages, within Slack's limits: at most 50 blocks a message, 3000
-// characters in a section's text, 150 in a header, 10 fields of 2000 in a section.
+// characters in a section's text, 150 in a header, 10 fields of 2000 in a section, and about 12,000
+// characters of text in all the blocks together (past that Slack refuses the message whole with
+// msg_blocks_too_long: bolt-js issues 2509 and 2867).
 import { formatProgress, type ProgressUpdate, type ReportSummary } from '../../bot/chat/adapter.ts';
 
-export const LIMITS = { blocks: 50, sectionText: 3000, header: 150, fields: 10, fieldText: 2000 } as const;
+export const LIMITS = {
+  blocks: 50,
+  sectionText: 3000,
+  header: 150,
+  fields: 10,
+  fieldText: 2000,
+  /** Text in all blocks together: Slack's ~12,000, less room for the buttons and the context line. */
+  totalText: 11_000,
+} as const;
 
 // biome-ignore lint/suspicious/noExplicitAny: Block Kit is open-ended JSON
 export type Block = Record<string, any>;
@@ -25,12 +35,21 @@ export function chunks(text: string, max: number = LIMITS.sectionText): string[]
   return out;
 }
 
+/** Whether `text` fits in one message's sections; if not, the blocks show its start and the thread the whole. */
+export function fitsInBlocks(text: string, maxBlocks: number = LIMITS.blocks - 2): boolean {
+  return text.length <= LIMITS.totalText && chunks(text).length <= maxBlocks;
+}
+
 /** Plain text in sections (no mrkdwn: what the bot says is shown as it is). */
 function textSections(text: string, maxBlocks: number): Block[] {
-  const parts = chunks(text);
-  const shown = parts.slice(0, maxBlocks);
-  if (parts.length > maxBlocks)
-    shown[maxBlocks - 1] = clip(`${shown[maxBlocks - 1]}\n(continued in the thread)`, LIMITS.sectionText);
+  if (fitsInBlocks(text, maxBlocks))
+    return chunks(text).map((t) => ({
+      type: 'section',
+      text: { type: 'plain_text', text: t, emoji: false },
+    }));
+  const more = '\n(continued in the thread)';
+  const shown = chunks(text.slice(0, LIMITS.totalText - more.length)).slice(0, maxBlocks);
+  shown[shown.length - 1] = clip(`${shown.at(-1)}${more}`, LIMITS.sectionText);
   return shown.map((t) => ({ type: 'section', text: { type: 'plain_text', text: t, emoji: false } }));
 }
 
@@ -75,9 +94,17 @@ export function reportBlocks(r: ReportSummary): Block[] {
     },
     {
       type: 'section',
-      fields: r.fields
-        .slice(0, LIMITS.fields)
-        .map((f) => ({ type: 'mrkdwn', text: clip(`*${f.label}*\n${f.value}`, LIMITS.fieldText) })),
+      // each field within its share of the message's total, after the header and the failures' section
+      fields: r.fields.slice(0, LIMITS.fields).map((f, _, shown) => ({
+        type: 'mrkdwn',
+        text: clip(
+          `*${f.label}*\n${f.value}`,
+          Math.min(
+            LIMITS.fieldText,
+            Math.floor((LIMITS.totalText - LIMITS.header - LIMITS.sectionText - 100) / shown.length),
+          ),
+        ),
+      })),
     },
   ];
   if (r.failures.length) {

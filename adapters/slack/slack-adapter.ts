@@ -17,7 +17,7 @@ import type {
   MessageMeta,
   ProgressUpdate,
 } from '../../bot/chat/adapter.ts';
-import { approvalBlocks, chunks, LIMITS, progressLine, reportBlocks } from './blocks.ts';
+import { approvalBlocks, chunks, fitsInBlocks, progressLine, reportBlocks } from './blocks.ts';
 import { Outbox } from './outbox.ts';
 
 export interface SlackOptions {
@@ -225,9 +225,13 @@ export class SlackAdapter implements ChatAdapter {
         channel_type?: string;
         client_msg_id?: string;
         ts: string;
+        thread_ts?: string;
       };
-      // edits (message_changed), deletions, joins and every bot's messages (this one's too) are not commands
-      if (m.subtype || m.bot_id || !m.user || m.user === this.botUserId) return;
+      // edits (message_changed), deletions, joins and every bot's messages (this one's too) are not
+      // commands; a thread reply also sent to the channel (thread_broadcast) and a message with a file
+      // (file_share) are what a person typed
+      const typed = !m.subtype || m.subtype === 'thread_broadcast' || m.subtype === 'file_share';
+      if (!typed || m.bot_id || !m.user || m.user === this.botUserId) return;
       const direct = m.channel_type === 'im';
       const mention = `<@${this.botUserId}>`;
       // in a channel, a message that mentions the bot is handled as the app_mention Slack also sends
@@ -236,7 +240,7 @@ export class SlackAdapter implements ChatAdapter {
       if (!this.seen.first(m.client_msg_id)) return;
       this.channels.add(m.channel);
       const text = (m.text ?? '').replace(mention, '').trim();
-      await handle(this.event(m.user, m.channel, direct, direct ? text : (m.text ?? '')));
+      await handle(this.event(m.user, m.channel, direct, direct ? text : (m.text ?? ''), m.thread_ts));
     });
 
     this.app.event('app_mention', async ({ event, body }) => {
@@ -246,13 +250,16 @@ export class SlackAdapter implements ChatAdapter {
         channel: string;
         client_msg_id?: string;
         bot_id?: string;
+        thread_ts?: string;
       };
       if (!e.user || e.bot_id || e.user === this.botUserId) return;
       if (!this.seen.first((body as { event_id?: string }).event_id) || !this.seen.first(e.client_msg_id))
         return;
       const rest = e.text.replace(new RegExp(`<@${this.botUserId}>`, 'g'), '').trim();
       this.channels.add(e.channel);
-      await handle(this.event(e.user, e.channel, false, `${this.opts.prefix}${rest.replace(/^!/, '')}`));
+      await handle(
+        this.event(e.user, e.channel, false, `${this.opts.prefix}${rest.replace(/^!/, '')}`, e.thread_ts),
+      );
     });
 
     this.app.command(this.opts.slashCommand, async ({ command, ack }) => {
@@ -297,11 +304,12 @@ export class SlackAdapter implements ChatAdapter {
     this.started = true;
   }
 
-  private event(user: string, channel: string, direct: boolean, text: string): ChatEvent {
+  private event(user: string, channel: string, direct: boolean, text: string, thread?: string): ChatEvent {
     return {
       // the user ID is what Slack vouches for; a display name is never asked for, let alone trusted
       actor: { backend: 'slack', id: user, name: user },
-      conversation: { id: channel, kind: direct ? 'direct' : 'channel' },
+      // asked in a thread: answered in that thread
+      conversation: { id: channel, kind: direct ? 'direct' : 'channel', ...(thread ? { thread } : {}) },
       text: decodeSlackText(text),
     };
   }
@@ -326,7 +334,7 @@ export class SlackAdapter implements ChatAdapter {
       ]);
       const posted = await ts;
       // a plan too long for one message's blocks: the whole text in its thread, as the blocks say
-      if (posted && chunks(text).length > LIMITS.blocks - 2) await this.postLong(to.id, text, posted);
+      if (posted && !fitsInBlocks(text)) await this.postLong(to.id, text, posted);
       return;
     }
     if (meta?.kind === 'report') {

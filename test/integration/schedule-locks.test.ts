@@ -1,7 +1,7 @@
 // The schedule (a cron expression in the time zone, fired once per minute, a run still going reported
 // instead of doubled) and restic's locks: a lock whose holder is provably dead is reported and
 // removed, a live one makes maintenance wait and then give up saying who holds it.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -16,11 +16,31 @@ let now = new Date('2026-05-04T03:00:00Z');
 let h: MemoryHarness;
 const holders: ChildProcess[] = [];
 
-/** A restic backup that holds a shared lock on the repository until its stdin is closed. */
+/** Whether the repository holds a lock whose holder is `pid` (restic's own reading of its locks). */
+function lockedBy(pid: number): boolean {
+  const a = h.config.archive;
+  const env = { ...process.env, RESTIC_PASSWORD_FILE: a.passwordFile, RESTIC_CACHE_DIR: a.cacheDir ?? '' };
+  const restic = (args: string[]) =>
+    spawnSync(a.restic, ['-r', a.repository, '--no-lock', ...args], { env, encoding: 'utf8' }).stdout ?? '';
+  return restic(['list', 'locks'])
+    .split('\n')
+    .filter(Boolean)
+    .some((id) => {
+      try {
+        return (JSON.parse(restic(['cat', 'lock', id])) as { pid?: number }).pid === pid;
+      } catch {
+        return false; // removed meanwhile
+      }
+    });
+}
+
+/**
+ * A restic backup that holds a shared lock on the repository until its stdin is closed. Returns once
+ * restic itself lists a lock of that process: any lock file that appears is not enough (the bot's own
+ * restic may take one meanwhile, and then the holder would be killed before it locked).
+ */
 async function lockHolder(): Promise<ChildProcess> {
   const a = h.config.archive;
-  const locks = join(a.repository, 'locks');
-  const before = new Set(existsSync(locks) ? readdirSync(locks) : []);
   const p = spawn(
     a.restic,
     ['-r', a.repository, 'backup', '--stdin', '--stdin-filename', 'held', '--quiet'],
@@ -32,10 +52,10 @@ async function lockHolder(): Promise<ChildProcess> {
   holders.push(p);
   // restic derives its key before it locks: seconds on a loaded machine
   const deadline = Date.now() + 60_000;
-  while (readdirSync(locks).every((l) => before.has(l))) {
+  while (!lockedBy(p.pid!)) {
     if (Date.now() > deadline || p.exitCode !== null)
       throw new Error(`restic (pid ${p.pid}) took no lock in the repository within 60 s`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 200));
   }
   return p;
 }

@@ -91,6 +91,49 @@ describe('Slack in Socket Mode', () => {
     );
   });
 
+  it('answers in the thread a command was typed in; a thread reply sent to the channel too and a message with a file are commands, an edit is not', async () => {
+    const thread = `${Math.floor(Date.now() / 1000)}.000042`;
+    const t = lastTs(fake);
+    await fake.envelope(
+      'events_api',
+      fake.eventBody(fake.message(ALICE, OPS, '!ping', { thread_ts: thread })),
+    );
+    expect((await posted(fake, OPS, /^pong/, t)).thread_ts).toBe(thread);
+    const t2 = lastTs(fake);
+    await fake.envelope(
+      'events_api',
+      fake.eventBody(fake.message(ALICE, OPS, '!whoami', { subtype: 'thread_broadcast', thread_ts: thread })),
+    );
+    expect((await posted(fake, OPS, new RegExp(`${ALICE}.*admin`), t2)).thread_ts).toBe(thread);
+    const t3 = lastTs(fake);
+    // an edit of an old message that now reads like a command: Slack sends it as message_changed
+    await fake.envelope(
+      'events_api',
+      fake.eventBody({
+        type: 'message',
+        subtype: 'message_changed',
+        channel: OPS,
+        ts: `${Date.now() / 1000}`,
+        message: { type: 'message', user: ALICE, text: '!whoami', ts: '1.000001' },
+      }),
+    );
+    await fake.envelope(
+      'events_api',
+      fake.eventBody(
+        fake.message(ALICE, OPS, '!ping', {
+          subtype: 'file_share',
+          files: [{ id: 'F0FAKE1', name: 'log.txt' }],
+        }),
+      ),
+    );
+    const pong = await posted(fake, OPS, /^pong/, t3);
+    expect(pong.thread_ts).toBeUndefined();
+    // the edit was answered by nothing: the only answer since is the pong
+    expect(
+      [...fake.messages.values()].filter((m) => m.channel === OPS && Number(m.ts) > t3).map((m) => m.text),
+    ).toEqual([pong.text]);
+  });
+
   it('refuses a non-admin, and a non-admin whose display name is an admin\u2019s; both audited', async () => {
     const t = lastTs(fake);
     await fake.envelope('events_api', fake.eventBody(fake.message(MALLORY, OPS, '!backup list')));

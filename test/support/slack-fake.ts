@@ -149,6 +149,8 @@ export class SlackFake {
       case 'apps.connections.open':
         return json({ ok: true, url: `ws://127.0.0.1:${this.port}/link/?ticket=${randomUUID()}` });
       case 'chat.postMessage': {
+        const bad = blocksError(args.blocks);
+        if (bad) return json({ ok: false, error: bad });
         const ts = `${1_800_000_000 + ++this.tsCounter}.000100`;
         const msg: FakeMessage = {
           channel: String(args.channel),
@@ -162,6 +164,8 @@ export class SlackFake {
         return json({ ok: true, channel: msg.channel, ts, message: { text: msg.text, ts } });
       }
       case 'chat.update': {
+        const bad = blocksError(args.blocks);
+        if (bad) return json({ ok: false, error: bad });
         const msg = this.messages.get(String(args.ts));
         if (!msg) return json({ ok: false, error: 'message_not_found' });
         msg.edits.push({
@@ -299,4 +303,34 @@ export class SlackFake {
     await r.text();
     return r.status;
   }
+}
+
+/**
+ * What Slack says of a message's blocks (docs.slack.dev, Block Kit reference; bolt-js issues 2509 and
+ * 2867): `invalid_blocks` past 50 blocks, a section text over 3000, a header over 150, more than 10
+ * fields or one over 2000; `msg_blocks_too_long` when the text of all blocks passes about 12,000
+ * characters, however it is split.
+ */
+export function blocksError(blocks: unknown): string | undefined {
+  if (blocks === undefined) return undefined;
+  if (!Array.isArray(blocks) || blocks.length > 50) return 'invalid_blocks';
+  let total = 0;
+  const count = (t: unknown, max: number): boolean => {
+    const text = (t as { text?: unknown } | undefined)?.text;
+    if (typeof text !== 'string') return true;
+    total += text.length;
+    return text.length <= max;
+  };
+  for (const b of blocks as { type?: string; text?: unknown; fields?: unknown[]; elements?: unknown[] }[]) {
+    if (b.type === 'section') {
+      if (b.text !== undefined && !count(b.text, 3000)) return 'invalid_blocks';
+      if (b.fields && (b.fields.length > 10 || !b.fields.every((f) => count(f, 2000))))
+        return 'invalid_blocks';
+    } else if (b.type === 'header') {
+      if (!count(b.text, 150)) return 'invalid_blocks';
+    } else if (b.type === 'context') {
+      for (const e of b.elements ?? []) if (!count(e, 3000)) return 'invalid_blocks';
+    }
+  }
+  return total > 12_000 ? 'msg_blocks_too_long' : undefined;
 }

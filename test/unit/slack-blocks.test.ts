@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { approvalBlocks, chunks, LIMITS, progressLine, reportBlocks } from '../../adapters/slack/blocks.ts';
+import {
+  approvalBlocks,
+  chunks,
+  fitsInBlocks,
+  LIMITS,
+  progressLine,
+  reportBlocks,
+} from '../../adapters/slack/blocks.ts';
+import { blocksError } from '../support/slack-fake.ts';
 
 function textsOf(blocks: Record<string, unknown>[]): string[] {
   return blocks.flatMap((b) => {
@@ -23,6 +31,8 @@ describe('Slack blocks stay within Slack\u2019s limits', () => {
     expect(blocks[1]!.fields).toHaveLength(LIMITS.fields);
     for (const t of textsOf(blocks)) expect(t.length).toBeLessThanOrEqual(LIMITS.sectionText);
     expect(JSON.stringify(blocks)).toMatch(/and \d+ more in the thread/);
+    // and Slack takes it: no more than about 12,000 characters of text in all
+    expect(blocksError(blocks)).toBeUndefined();
   });
 
   it('an approval request with a very long plan keeps its buttons and its limits', () => {
@@ -37,8 +47,24 @@ describe('Slack blocks stay within Slack\u2019s limits', () => {
       ],
     });
     for (const t of textsOf(blocks)) expect(t.length).toBeLessThanOrEqual(LIMITS.sectionText);
+    expect(blocksError(blocks)).toBeUndefined();
+    expect(JSON.stringify(blocks)).toMatch(/continued in the thread/);
     const decided = approvalBlocks('short plan', 7, 'Approved by <@U1> at 10:00 UTC');
     expect(decided.map((b) => b.type)).toEqual(['section', 'context']);
+  });
+
+  it('a plan of 20 sections, 12,000 characters in all: Slack would refuse it whole; it is cut, the rest in the thread', () => {
+    const plan = Array.from({ length: 200 }, (_, i) => `step ${i}: ${'q'.repeat(55)}`).join('\n');
+    expect(chunks(plan).length).toBeLessThan(LIMITS.blocks - 2); // the old rule saw no need to cut
+    expect(plan.length).toBeGreaterThan(12_000);
+    // as the blocks were made before: one section per chunk
+    const old = chunks(plan).map((t) => ({ type: 'section', text: { type: 'plain_text', text: t } }));
+    expect(blocksError(old)).toBe('msg_blocks_too_long');
+    expect(fitsInBlocks(plan)).toBe(false);
+    const blocks = approvalBlocks(plan, 9);
+    expect(blocksError(blocks)).toBeUndefined();
+    expect(textsOf(blocks).join('\n')).toMatch(/\(continued in the thread\)$/);
+    expect(fitsInBlocks('short plan')).toBe(true);
   });
 
   it('splits text at line ends, never losing a character', () => {
