@@ -10,11 +10,22 @@ import { type FileIndex, indexDump, type VersionRow } from './file-index.ts';
 
 const FIND_LIMIT = 20;
 
+/** Whether the indexed dump of clone time `clone` holds the version `r`. */
+const holds = (r: VersionRow, clone: number) =>
+  clone >= r.first_clone && (r.last_clone === null || clone <= r.last_clone);
+
+/** The dates of the volume's indexed dumps that hold `path` (in any version), oldest first. */
+export function datesHolding(s: Services, volume: string, path: string): string[] {
+  const rows = s.files.versions(volume, path);
+  return s.files
+    .dumps(volume)
+    .filter((d) => rows.some((r) => holds(r, d.clone_time)))
+    .map((d) => d.date);
+}
+
 /** The dumps of the volume's index a version is in: its first and last date, and how many. */
 function span(index: FileIndex, r: VersionRow): string {
-  const dumps = index
-    .dumps(r.volume)
-    .filter((d) => d.clone_time >= r.first_clone && (r.last_clone === null || d.clone_time <= r.last_clone));
+  const dumps = index.dumps(r.volume).filter((d) => holds(r, d.clone_time));
   const n = `${dumps.length} dump${dumps.length === 1 ? '' : 's'}`;
   if (r.last_clone === null) return `${r.first_date} to now (${n}, still there)`;
   return r.first_date === r.last_date ? `${r.first_date} (${n})` : `${r.first_date} to ${r.last_date} (${n})`;
@@ -97,22 +108,13 @@ export function newestDateHolding(s: Services, volume: string, paths: string[]):
   if (dumps.length === 0) return undefined;
   let common = new Set(dumps.map((d) => d.date));
   for (const path of paths) {
-    const rows = s.files.versions(volume, path);
-    if (rows.length === 0) {
+    const holding = new Set(datesHolding(s, volume, path));
+    if (holding.size === 0) {
       const near = nearest(s, volume, path);
       throw new UserError(
         `no dump of ${volume} in the file index holds ${path}${near.length ? `; nearest: ${near.join(', ')}` : ''}`,
       );
     }
-    const holding = new Set(
-      dumps
-        .filter((d) =>
-          rows.some(
-            (r) => d.clone_time >= r.first_clone && (r.last_clone === null || d.clone_time <= r.last_clone),
-          ),
-        )
-        .map((d) => d.date),
-    );
     common = new Set([...common].filter((d) => holding.has(d)));
   }
   const newest = [...common].sort().at(-1);

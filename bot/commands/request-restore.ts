@@ -1,4 +1,4 @@
-import { newestDateHolding, resolveTarget } from '../backup/file-search.ts';
+import { datesHolding, newestDateHolding, resolveTarget } from '../backup/file-search.ts';
 import { mayRestore } from '../backup/restore-access.ts';
 import { afsUserOf, runRequestedRestore } from '../backup/restore-requests.ts';
 import { checkVolumePath } from '../backup/volumes.ts';
@@ -37,18 +37,7 @@ async function check(ctx: CommandContext<Services>, a: Args) {
   if (a.date === undefined) date = newestDateHolding(s, volume, [path])!;
   else {
     const asked = parseDate(a.date, s.clock(), s.config.timeZone);
-    const holding = s.files
-      .versions(volume, path)
-      .flatMap((r) =>
-        s.files
-          .dumps(volume)
-          .filter(
-            (d) => d.clone_time >= r.first_clone && (r.last_clone === null || d.clone_time <= r.last_clone),
-          ),
-      )
-      .map((d) => d.date)
-      .filter((d) => (a.before ? d < asked : d === asked))
-      .sort();
+    const holding = datesHolding(s, volume, path).filter((d) => (a.before ? d < asked : d === asked));
     if (holding.length === 0)
       throw new UserError(
         `no dump of ${volume} ${a.before ? `before ${asked}` : `of ${asked}`} holds ${path} (!request-restore ${a.target} ${a.path} without a date takes the newest that does)`,
