@@ -41,6 +41,20 @@ export interface ToolFailure {
 export type ToolResult = ToolSuccess | ToolFailure;
 
 /**
+ * A tool that exited 0 but whose output says it did not do what was asked (vos examine of a busy
+ * volume, pts examine with no id): a failure with the tool's own output and `message`.
+ */
+export function saidFailure(
+  r: ToolSuccess,
+  program: string,
+  args: readonly string[],
+  message: string,
+  timedOut = false,
+): ToolFailure {
+  return { ...r, ok: false, program, args, exitCode: 0, timedOut, cancelled: false, message };
+}
+
+/**
  * Of the processes of one pipeline (in pipeline order), the failure to report: the first that failed
  * on its own and not of a broken pipe. The others are consequences: a stage upstream of a consumer
  * that stopped dies of a broken pipe, a decoder after a wrong key sees its input end early, and stages

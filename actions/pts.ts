@@ -1,6 +1,6 @@
 // The AFS protection server, read only: a user's PTS id and the groups it is in, for deciding what a
 // user may ask to have restored (the access lists in a dump name users and groups by PTS id).
-import { runTool, type ToolFailure } from './exec.ts';
+import { runTool, saidFailure, type ToolFailure } from './exec.ts';
 
 export interface PtsOptions {
   binary: string;
@@ -43,16 +43,12 @@ export class Pts {
     const m = /\bid: (-?\d+)/.exec(r.stdout);
     if (!m)
       return {
-        ok: false,
-        program: this.opts.binary,
-        args: this.argv(['examine', '-nameorid', name]),
-        exitCode: 0,
-        stdout: r.stdout,
-        stderr: r.stderr,
-        timedOut: false,
-        cancelled: false,
-        message: `pts examine ${name} printed no id`,
-        durationMs: r.durationMs,
+        ...saidFailure(
+          r,
+          this.opts.binary,
+          this.argv(['examine', '-nameorid', name]),
+          `pts examine ${name} printed no id`,
+        ),
         missing: false,
       };
     return { ok: true, id: Number(m[1]) };

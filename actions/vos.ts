@@ -1,7 +1,7 @@
 // vos, the AFS volume tool: one typed client plus parsers for the text it prints. The parsers are pure
 // so they can be tested on captured output; the client only builds argv and calls runTool().
 import { poll } from './backoff.ts';
-import { lastLine, runTool, type ToolFailure, type ToolResult } from './exec.ts';
+import { lastLine, runTool, saidFailure, type ToolFailure, type ToolResult } from './exec.ts';
 
 export interface VosOptions {
   /** Path or name of the vos binary. */
@@ -266,20 +266,11 @@ export class Vos {
     const fields = parseFormatBlock(r.stdout);
     if (fields.status === 'OK') return { ok: true, fields };
     const where = fields.serv ?? 'its server';
-    return {
-      ...r,
-      ok: false,
-      program: this.opts.binary,
-      args: this.argv(args),
-      exitCode: 0,
-      timedOut: fields.status === 'BUSY',
-      cancelled: false,
-      missing: false,
-      message:
-        fields.status === 'BUSY'
-          ? `${volume} stayed busy for ${Math.round(waitMs / 1000)} s: another volume operation holds it (vos status ${where} shows which)`
-          : `${volume} cannot be read on ${where} (vos examine says status ${fields.status ?? 'nothing'}): it may need a salvage (bos salvage)`,
-    };
+    const stillBusy = fields.status === 'BUSY';
+    const message = stillBusy
+      ? `${volume} stayed busy for ${Math.round(waitMs / 1000)} s: another volume operation holds it (vos status ${where} shows which)`
+      : `${volume} cannot be read on ${where} (vos examine says status ${fields.status ?? 'nothing'}): it may need a salvage (bos salvage)`;
+    return { ...saidFailure(r, this.opts.binary, this.argv(args), message, stillBusy), missing: false };
   }
 
   /**

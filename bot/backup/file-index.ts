@@ -241,7 +241,8 @@ export type IndexOutcome =
 
 /**
  * Indexes one catalogued dump from `source` (its local file, or the archive's copy). Refused, saying
- * why, for a dump older than the volume's newest indexed one, or already indexed.
+ * why, for a dump older than the volume's newest indexed one, or already indexed. Never throws: a dump
+ * that cannot be indexed is no less good, and its caller only reports why.
  */
 export async function indexDump(
   index: FileIndex,
@@ -279,6 +280,10 @@ export async function indexDump(
   } catch (err) {
     return { ok: false, message: (err as Error).message };
   }
-  const r = index.record(dump, tree, previous);
-  return { ok: true, paths: tree.size, ...r };
+  try {
+    return { ok: true, paths: tree.size, ...index.record(dump, tree, previous) };
+  } catch (err) {
+    // the database could not be written (a full disk): the dump is no less good
+    return { ok: false, message: `the index could not be written: ${(err as Error).message}` };
+  }
 }

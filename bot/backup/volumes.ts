@@ -238,18 +238,13 @@ async function dumpCloneOnce(
   const row = s.catalog.byLocation(path)!;
   const base = level === 'incremental' ? `, since the full of ${iso(since)}` : '';
   // from the stored file right after: before the archive feeder can take it off the disk
-  let indexed: Awaited<ReturnType<typeof indexDump>> | undefined;
-  if (s.config.dumps.index && opts.index !== false) {
-    try {
-      indexed = await indexDump(s.files, row, { kind: 'zstd', path }, s.tools, {
-        signal: job.signal,
-        stallMs: s.config.jobs.stallMs,
-      });
-    } catch (err) {
-      // the database could not be written (a full disk): the dump is no less good
-      indexed = { ok: false, message: (err as Error).message };
-    }
-  }
+  const indexed =
+    s.config.dumps.index && opts.index !== false
+      ? await indexDump(s.files, row, { kind: 'zstd', path }, s.tools, {
+          signal: job.signal,
+          stallMs: s.config.jobs.stallMs,
+        })
+      : undefined;
   return {
     row,
     fresh: true,

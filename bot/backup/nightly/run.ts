@@ -393,17 +393,12 @@ async function indexTonight(run: Run, row: DumpRow): Promise<void> {
   const { s, job, stats } = run;
   stats.index ??= { indexed: 0, failures: [] };
   const st = stats.index;
-  try {
-    const r = await indexDump(s.files, row, { kind: 'zstd', path: row.location }, s.tools, {
-      signal: job.signal,
-      stallMs: s.config.jobs.stallMs,
-    });
-    if (r.ok) st.indexed++;
-    else st.failures.push(`${row.volume} of ${row.date}: ${r.message}`);
-  } catch (err) {
-    // the database could not be written (a full disk): the dump is no less good
-    st.failures.push(`${row.volume} of ${row.date}: ${(err as Error).message}`);
-  }
+  const r = await indexDump(s.files, row, { kind: 'zstd', path: row.location }, s.tools, {
+    signal: job.signal,
+    stallMs: s.config.jobs.stallMs,
+  });
+  if (r.ok) st.indexed++;
+  else st.failures.push(`${row.volume} of ${row.date}: ${r.message}`);
 }
 
 function byServerCount(todo: VolumeResult[]): number {
