@@ -121,8 +121,9 @@ describe('the borg engine', () => {
     await execa('zstd', ['-q', '-3', '-o', z2], { input: changed });
     const r = await borg.backup([{ file: z2, name: '2026.01.05/user.x.incr.2.dump' }], ['afsbot']);
     if (!r.ok) throw new Error(r.message);
-    // 100 KB changed: the chunks around it (64 KiB on average) and the archive's metadata, not 3 MB
-    expect(r.added).toBeLessThan(600_000);
+    // 100 KB changed: the chunks around it and at the file's ends (64 KiB on average, but
+    // content-defined: 300 KB usual, 600 KB now and then) and the archive's metadata, not 3 MB
+    expect(r.added).toBeLessThan(raw.length / 2);
     expect(r.added).toBeGreaterThan(100_000);
   });
 
