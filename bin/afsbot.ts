@@ -95,6 +95,7 @@ async function buildAdapters(
         slashCommand: sl.slashCommand,
         progressIntervalMs: sl.progressIntervalMs,
         channels: sl.reportChannels,
+        admins: config.admins.flatMap((person) => person.slack),
         log: log.child({ adapter: 'slack' }),
       }),
     );

@@ -16,9 +16,12 @@ import type {
   EventHandler,
   MessageMeta,
   ProgressUpdate,
+  Urgency,
 } from '../../bot/chat/adapter.ts';
 import { approvalBlocks, chunks, fitsInBlocks, progressLine, reportBlocks } from './blocks.ts';
-import { Outbox } from './outbox.ts';
+import { type EditBudget, Outbox, type PostOptions, type PostPriority } from './outbox.ts';
+import { NOT_A_MEMBER, Responders, replyKey, userOfKey } from './responder.ts';
+import { watchFrames } from './socket-frames.ts';
 
 export interface SlackOptions {
   mode: 'socket' | 'http';
@@ -36,6 +39,11 @@ export interface SlackOptions {
   clientPingTimeoutMs?: number;
   /** Channels it is known to be in (the report channels), for announcements before anyone speaks. */
   channels?: string[];
+  /** Admins' Slack user IDs: told in a direct message when a report channel refuses the bot and no
+   * channel it can post in is known. */
+  admins?: string[];
+  /** chat.update calls for the whole workspace (default 45 a minute: Slack's Tier 3 allows about 50). */
+  editBudget?: EditBudget;
 }
 
 interface JobMessage {
@@ -47,6 +55,8 @@ interface JobMessage {
   lastEdit: number;
   timer?: NodeJS.Timeout;
   latest?: ProgressUpdate;
+  /** Asked where the bot cannot post: details kept for the answer that gives the result. */
+  unseen?: string[];
 }
 
 /** Remembers ids for a while: event ids, client message ids, trigger ids. */
@@ -93,6 +103,8 @@ export class SlackAdapter implements ChatAdapter {
   private readonly logger: NonNullable<AppOptions['logger']>;
   private readonly receiver: SocketModeReceiver | HTTPReceiver;
   private botUserId = '';
+  /** The bot's name in Slack, for "/invite @name". */
+  private botName = 'afsbot';
   private connected = false;
   private readonly seen = new Seen();
   private readonly jobs = new Map<number, JobMessage>();
@@ -102,6 +114,14 @@ export class SlackAdapter implements ChatAdapter {
     { channel: string; ts: Promise<string | undefined>; text: string }[]
   >();
   private readonly channels = new Set<string>();
+  /** Channels commands came from, the latest last: where the bot can be heard. */
+  private readonly heard: string[] = [];
+  private readonly responders: Responders;
+  /** Conversations (with their reply key) where Slack refused the bot, and what it said: answered
+   * through the command instead. */
+  private readonly unreachable = new Map<string, string>();
+  /** Report channels that refused the bot, and why (told once each). */
+  private readonly refusing = new Map<string, string>();
   private stopping = false;
   private started = false;
   /** The reconnect loop, and its pending wait (cleared by stop). */
@@ -136,6 +156,12 @@ export class SlackAdapter implements ChatAdapter {
         autoReconnectEnabled: false,
       });
       const client = (this.receiver as SocketModeReceiver).client;
+      watchFrames(client, opts.log, {
+        // Slack recycles connections every few hours: a new one opens at once, beside the old
+        recycled: () => {
+          if (this.started && !this.stopping) this.reconnecting ??= this.reconnect(0);
+        },
+      });
       client.on('connected', () => {
         this.connected = true;
       });
@@ -155,7 +181,8 @@ export class SlackAdapter implements ChatAdapter {
     this.clientOptions = clientOptions;
     this.logger = logger;
     this.client = new webApi.WebClient(opts.botToken, clientOptions);
-    this.outbox = new Outbox(this.client, opts.log);
+    this.outbox = new Outbox(this.client, opts.log, opts.editBudget);
+    this.responders = new Responders(opts.log);
     for (const c of opts.channels ?? []) this.channels.add(c);
   }
 
@@ -201,6 +228,7 @@ export class SlackAdapter implements ChatAdapter {
     }
     const auth = await this.client.auth.test();
     this.botUserId = String(auth.user_id ?? '');
+    this.botName = String(auth.user ?? this.botName);
     // Bolt given the bot's ids does not call auth.test again for every event (where one failed call,
     // a 429 or a blip, would drop the event)
     this.app = new App({
@@ -262,14 +290,20 @@ export class SlackAdapter implements ChatAdapter {
       );
     });
 
-    this.app.command(this.opts.slashCommand, async ({ command, ack }) => {
+    this.app.command(this.opts.slashCommand, async ({ command, ack, respond }) => {
       await ack();
       if (!this.seen.first(command.trigger_id)) return;
       const direct = command.channel_id.startsWith('D');
-      if (!direct) this.channels.add(command.channel_id);
-      await handle(
-        this.event(command.user_id, command.channel_id, direct, `${this.opts.prefix}${command.text.trim()}`),
+      // typed anywhere, the bot's channels or not: answered through the command if Slack refuses a post
+      const reply = replyKey(command.user_id, command.trigger_id);
+      this.responders.add(reply, respond);
+      const event = this.event(
+        command.user_id,
+        command.channel_id,
+        direct,
+        `${this.opts.prefix}${command.text.trim()}`,
       );
+      await handle({ ...event, conversation: { ...event.conversation, reply } });
     });
 
     this.app.action(/^afsbot_(approve|deny)$/, async ({ ack, body, action }) => {
@@ -305,6 +339,11 @@ export class SlackAdapter implements ChatAdapter {
   }
 
   private event(user: string, channel: string, direct: boolean, text: string, thread?: string): ChatEvent {
+    if (!direct) {
+      const at = this.heard.indexOf(channel);
+      if (at >= 0) this.heard.splice(at, 1);
+      this.heard.push(channel);
+    }
     return {
       // the user ID is what Slack vouches for; a display name is never asked for, let alone trusted
       actor: { backend: 'slack', id: user, name: user },
@@ -322,10 +361,14 @@ export class SlackAdapter implements ChatAdapter {
     return addr && typeof addr === 'object' ? addr.port : undefined;
   }
 
-  async send(to: Conversation, text: string, meta?: MessageMeta): Promise<void> {
+  async send(to: Conversation, text: string, meta?: MessageMeta, urgency?: Urgency): Promise<void> {
+    // answers, results and approval requests before progress and reports, in each channel
+    const priority: PostPriority =
+      meta?.kind === 'approval' || !urgency || urgency === 'reply' || urgency === 'result' ? 'first' : 'bulk';
     if (meta?.kind === 'approval') {
-      const ts = this.outbox.post(to.id, text, {
+      const ts = this.say(to, text, {
         blocks: approvalBlocks(text, meta.requestId),
+        priority: 'first',
         ...(to.thread ? { thread: to.thread } : {}),
       });
       this.requests.set(meta.requestId, [
@@ -334,14 +377,12 @@ export class SlackAdapter implements ChatAdapter {
       ]);
       const posted = await ts;
       // a plan too long for one message's blocks: the whole text in its thread, as the blocks say
-      if (posted && !fitsInBlocks(text)) await this.postLong(to.id, text, posted);
+      if (posted && !fitsInBlocks(text)) await this.postLong({ ...to, thread: posted }, text);
       return;
     }
     if (meta?.kind === 'report') {
-      const ts = await this.outbox.post(to.id, text.split('\n')[0] ?? text, {
-        blocks: reportBlocks(meta.summary),
-      });
-      await this.postLong(to.id, text, ts);
+      const ts = await this.say(to, text.split('\n')[0] ?? text, { blocks: reportBlocks(meta.summary) });
+      if (ts) await this.postLong({ ...to, thread: ts }, text, 'bulk');
       return;
     }
     // the answer that started a job is the job's one message, edited as it goes
@@ -351,58 +392,144 @@ export class SlackAdapter implements ChatAdapter {
       if (job) {
         job.header = text;
         this.scheduleEdit(id, job, true);
-      } else
-        this.jobs.set(id, {
-          channel: to.id,
-          ts: this.outbox.post(to.id, text, to.thread ? { thread: to.thread } : {}),
-          header: text,
-          lastEdit: 0,
-          ...(to.thread ? { thread: to.thread } : {}),
-        });
+      } else this.jobs.set(id, this.jobMessage(to, text, text));
       await this.jobs.get(id)!.ts;
       return;
     }
     const job = meta?.kind === 'job' ? this.jobs.get(meta.jobId) : undefined;
     if (meta?.kind === 'job' && job && job.channel === to.id) {
-      // details and the result in the job's thread; the result also marks the header
       const ts = await job.ts;
-      // a job message that is itself in a thread keeps its details in that thread
-      const thread = job.thread ?? ts;
-      await this.postLong(to.id, text, thread);
+      if (!ts && job.unseen) {
+        // asked where the bot cannot post: the details wait for the result, and go with it
+        if (!meta.final) job.unseen.push(text);
+        else {
+          this.jobs.delete(meta.jobId);
+          await this.elsewhere(to, [text, ...job.unseen].join('\n'));
+        }
+        return;
+      }
+      // details and the result in the job's thread; the result also marks the header
+      // (a job message that is itself in a thread keeps its details in that thread)
+      await this.postLong({ ...to, thread: job.thread ?? ts }, text, 'bulk');
       if (meta.final) {
         clearTimeout(job.timer);
         this.jobs.delete(meta.jobId);
         const end = text.split('\n')[0]!.replace(/^job \d+ \([^)]*\) /, '');
-        await this.outbox.update(to.id, job.ts, `${ICON[meta.final]} ${job.header}\n${end.slice(0, 300)}`);
+        await this.outbox.update(to.id, job.ts, `${ICON[meta.final]} ${job.header}\n${end.slice(0, 300)}`, {
+          final: true,
+        });
       }
       return;
     }
-    await this.postLong(to.id, text, to.thread);
+    await this.postLong(to, text, priority);
+  }
+
+  /** A job's one message: posted where it was asked, edited as it goes. */
+  private jobMessage(to: Conversation, header: string, text: string): JobMessage {
+    const job: JobMessage = {
+      channel: to.id,
+      header,
+      lastEdit: Date.now(),
+      ts: Promise.resolve(undefined),
+      ...(to.thread ? { thread: to.thread } : {}),
+    };
+    job.ts = this.say(
+      to,
+      text,
+      { priority: 'first', ...(to.thread ? { thread: to.thread } : {}) },
+      (refusal) => {
+        job.unseen = [];
+        return `\n(I cannot post in this conversation (Slack says ${refusal}), so I cannot show this job as it goes; its result will come here. To follow jobs in a channel, invite me there: /invite @${this.botName}.)`;
+      },
+    );
+    return job;
+  }
+
+  /**
+   * Posts in a conversation. A conversation that came with a slash command (`reply`), where Slack
+   * refuses the bot, is answered through the command instead, now and from then on; `note` says what
+   * the first such answer adds. A report channel that refuses the bot is told to an admin, once.
+   */
+  private async say(
+    to: Conversation,
+    text: string,
+    opts: PostOptions,
+    note: (refusal: string) => string = (refusal) =>
+      `\n(I cannot post in this conversation (Slack says ${refusal}), so only you see my answers here. To talk in a channel, invite me there: /invite @${this.botName}.)`,
+  ): Promise<string | undefined> {
+    const unreachable = to.reply && this.unreachable.get(`${to.id} ${to.reply}`);
+    if (unreachable) {
+      note(unreachable); // what it sets up, without saying it again
+      await this.elsewhere(to, text);
+      return undefined;
+    }
+    let refusal = '';
+    const ts = await this.outbox.post(to.id, text, {
+      ...opts,
+      refused: (error) => {
+        refusal = error;
+      },
+    });
+    if (ts || !NOT_A_MEMBER.has(refusal)) return ts;
+    if (this.channels.has(to.id) && !to.reply) this.tellRefusal(to.id, refusal);
+    if (to.reply) {
+      this.unreachable.set(`${to.id} ${to.reply}`, refusal);
+      await this.elsewhere(to, `${text}${note(refusal)}`);
+    }
+    return undefined;
+  }
+
+  /** An answer for a conversation the bot cannot post in: through the command, else a direct message. */
+  private async elsewhere(to: Conversation, text: string): Promise<void> {
+    if (!to.reply) return;
+    if (await this.responders.answer(to.reply, text)) return;
+    const user = userOfKey(to.reply);
+    try {
+      const im = await this.client.conversations.open({ users: user });
+      const channel = String(im.channel?.id ?? '');
+      const from = to.kind === 'direct' ? 'a direct message' : `<#${to.id}>`;
+      for (const part of chunks(`(your command in ${from}, answered here)\n${text}`, 3500))
+        await this.outbox.post(channel, part, { priority: 'first' });
+    } catch (err) {
+      this.opts.log.error('slack: an answer reached nobody (no response_url left, no direct message)', {
+        user,
+        error: String(err),
+      });
+    }
+  }
+
+  /** A report channel refused the bot: an admin hears of it once, where the bot can be heard. */
+  private tellRefusal(channel: string, error: string): void {
+    if (this.refusing.has(channel)) return;
+    this.refusing.set(channel, error);
+    const text = `⚠️ I cannot post in <#${channel}>, one of my report channels: Slack says ${error}. Nightly reports and approval requests meant for it reach no one there. Invite me (/invite @${this.botName} in that channel), or change slack.reportChannels.`;
+    this.opts.log.error('slack: a report channel refuses the bot', { channel, error });
+    const where = [...this.heard].reverse().find((c) => c !== channel && !this.refusing.has(c));
+    if (where) {
+      void this.outbox.post(where, text, { priority: 'first' });
+      return;
+    }
+    const admin = this.opts.admins?.[0];
+    if (admin)
+      void this.client.conversations
+        .open({ users: admin })
+        .then((im) => this.outbox.post(String(im.channel?.id), text, { priority: 'first' }))
+        .catch((err) => this.opts.log.error('slack: could not tell an admin', { error: String(err) }));
   }
 
   /** Plain text in as many messages as it takes (Slack shortens one past 4000 characters), in order. */
-  private async postLong(channel: string, text: string, thread?: string): Promise<void> {
-    for (const part of chunks(text, 3500)) await this.outbox.post(channel, part, thread ? { thread } : {});
+  private async postLong(to: Conversation, text: string, priority: PostPriority = 'first'): Promise<void> {
+    for (const part of chunks(text, 3500))
+      await this.say(to, part, { priority, ...(to.thread ? { thread: to.thread } : {}) });
   }
 
   progress(to: Conversation, update: ProgressUpdate): void {
     if (update.final) return; // the result (send with final) closes the message
-    let job = this.jobs.get(update.jobId);
+    const job = this.jobs.get(update.jobId);
     if (!job) {
       // the job got going before its "job N started" answer was posted: that answer will edit this
       const header = `job ${update.jobId} started: ${update.title}`;
-      job = {
-        channel: to.id,
-        ts: this.outbox.post(
-          to.id,
-          `${header}\n${progressLine(update)}`,
-          to.thread ? { thread: to.thread } : {},
-        ),
-        header,
-        lastEdit: Date.now(),
-        ...(to.thread ? { thread: to.thread } : {}),
-      };
-      this.jobs.set(update.jobId, job);
+      this.jobs.set(update.jobId, this.jobMessage(to, header, `${header}\n${progressLine(update)}`));
       return;
     }
     job.latest = update;
@@ -411,7 +538,7 @@ export class SlackAdapter implements ChatAdapter {
 
   /** At most one edit per progressIntervalMs; the newest numbers win. */
   private scheduleEdit(id: number, job: JobMessage, now: boolean): void {
-    if (job.timer) return;
+    if (job.timer || job.unseen) return;
     const wait = now ? 0 : Math.max(0, job.lastEdit + this.opts.progressIntervalMs - Date.now());
     job.timer = setTimeout(() => {
       job.timer = undefined;
@@ -425,13 +552,18 @@ export class SlackAdapter implements ChatAdapter {
     }, wait);
   }
 
-  /** Socket Mode: opens a new connection, again and again with backoff (1 s doubling to 30 s), until one holds. */
-  private async reconnect(): Promise<void> {
+  /**
+   * Socket Mode: opens a new connection, again and again with backoff (1 s doubling to 30 s), until
+   * one holds; the first try after `firstWaitMs` (0 when Slack asked for a new one: no gap).
+   */
+  private async reconnect(firstWaitMs = 1000): Promise<void> {
     const client = (this.receiver as SocketModeReceiver).client;
     const delays = backoffDelays({ initialMs: 1000, maxMs: 30_000 });
+    let first = true;
     try {
       while (!this.stopping) {
-        const wait = delays.next().value;
+        const wait = first ? firstWaitMs : delays.next().value;
+        first = false;
         try {
           await sleep(wait, this.stopped.signal);
         } catch {
@@ -463,12 +595,10 @@ export class SlackAdapter implements ChatAdapter {
           ? `❌ Denied by ${who} at ${at}${d.reason ? `: ${escapeMrkdwn(d.reason)}` : ''}`
           : `⚠️ Not run: what it was planned on changed (seen at ${at}); ask again for a new plan`;
     for (const m of this.requests.get(d.requestId) ?? [])
-      void this.outbox.update(
-        m.channel,
-        m.ts,
-        `${m.text}\n${line}`,
-        approvalBlocks(m.text, d.requestId, line),
-      );
+      void this.outbox.update(m.channel, m.ts, `${m.text}\n${line}`, {
+        blocks: approvalBlocks(m.text, d.requestId, line),
+        final: true,
+      });
     this.requests.delete(d.requestId);
   }
 
@@ -476,7 +606,7 @@ export class SlackAdapter implements ChatAdapter {
     return {
       backend: 'slack',
       connected: this.connected,
-      detail: `${this.opts.mode === 'socket' ? 'Socket Mode' : `HTTP on ${this.opts.host}:${this.opts.port}`}, bot user ${this.botUserId || '?'}${this.outbox.retried ? `, ${this.outbox.retried} sends retried since start` : ''}`,
+      detail: `${this.opts.mode === 'socket' ? 'Socket Mode' : `HTTP on ${this.opts.host}:${this.opts.port}`}, bot user ${this.botUserId || '?'}${this.outbox.retried ? `, ${this.outbox.retried} sends retried since start` : ''}${[...this.refusing].map(([c, e]) => `, ${c} refuses me (${e})`).join('')}`,
       channels: [...this.channels],
     };
   }

@@ -24,6 +24,11 @@ export interface Conversation {
   kind: 'channel' | 'direct';
   /** A thread in it (Slack: the ts of the message it hangs off). */
   thread?: string;
+  /**
+   * The adapter's own handle for answering where `id` alone may not reach the asker (Slack: the slash
+   * command, typed in a conversation the bot may not be in). Opaque to the core, which keeps it.
+   */
+  reply?: string;
 }
 
 /** The numbers of a nightly report, for adapters that lay them out (Slack's blocks). */

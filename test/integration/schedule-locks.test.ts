@@ -2,7 +2,7 @@
 // instead of doubled) and restic's locks: a lock whose holder is provably dead is reported and
 // removed, a live one makes maintenance wait and then give up saying who holds it.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isStopped } from '../../actions/exec.ts';

@@ -34,6 +34,7 @@ export function slackAdapter(
     slashCommand: config.slack.slashCommand,
     progressIntervalMs: config.slack.progressIntervalMs,
     channels: config.slack.reportChannels,
+    admins: config.admins.flatMap((person) => person.slack),
     log: log.child({ adapter: 'slack' }),
     clientPingTimeoutMs: 1000,
   });
@@ -54,6 +55,7 @@ export async function startSlackBot(opts: {
   env?: Record<string, string>;
 }): Promise<SlackHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'afsbot-slack-'));
+  opts.fake.join(OPS); // the report channel, where the bot was invited
   const config = loadConfig({
     env: {
       ...sandboxEnv(opts.cell, dir),
