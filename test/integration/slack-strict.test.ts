@@ -1,6 +1,8 @@
 // Slack as strict as Slack (issue 15): the bot where it is not a member, Socket Mode connections
 // Slack recycles, and rate limits per channel and per workspace. The real bot and the real Slack
 // adapter (Bolt) against the local fake, which refuses what Slack refuses.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
 import { freshVolume, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
@@ -158,6 +160,17 @@ describe('Slack: Socket Mode connections Slack recycles', () => {
       await until('pong', () => pongAfter(fake, t));
     },
   );
+
+  it('link_disabled (Socket Mode turned off) is said in the log; once Slack drops the old connection it reconnects with backoff', async () => {
+    const before = fake.connections;
+    fake.disconnect('link_disabled', 300);
+    const logged = () => readFileSync(join(h.dir, 'afsbot.log'), 'utf8');
+    await until('the log line', () =>
+      /Socket Mode is turned off for this app \(link_disabled\)/.test(logged()),
+    );
+    expect(fake.connections).toBe(before); // not at once: a new connection cannot help until it is on again
+    await until('a new connection', () => fake.connections > before, 20_000);
+  });
 
   it('an events envelope with no event (app_rate_limited) is acknowledged, and the bot goes on', async () => {
     await fake.appRateLimited(); // throws unless acknowledged within 3 s
