@@ -19,25 +19,39 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** Sends raw bytes as a PRIVMSG from a bare TCP client (irc-framework would re-encode them). */
-async function rawPrivmsg(nick: string, payload: Buffer): Promise<string> {
+/** Waits until what the server sent matches `re` (events, not time: a busy machine is slow). */
+async function serverSaid(buf: () => string, re: RegExp, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!re.test(buf())) {
+    if (Date.now() > deadline) throw new Error(`the server never said ${what}; it said:\n${buf()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Sends raw bytes as a PRIVMSG from a bare TCP client (irc-framework would re-encode them), once it is
+ * in the channel; waits for `until` in what the server says after (its ERROR), else for the answer to
+ * a PING sent after the line (the server has taken the line by then), and quits.
+ */
+async function rawPrivmsg(nick: string, payload: Buffer, until?: RegExp): Promise<string> {
   const sock = connect(irc.port, irc.host);
   await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
   let buf = '';
-  const registered = new Promise<void>((resolve) => {
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      const ping = /^PING (.*?)\r?$/m.exec(buf);
-      if (ping && !buf.includes('001')) sock.write(`PONG ${ping[1]}\r\n`);
-      if (/ 001 /.test(buf)) resolve();
-    });
+  sock.on('data', (d) => {
+    buf += d.toString('latin1');
+    const ping = /^PING (.*?)\r?$/m.exec(buf);
+    if (ping && !buf.includes(' 001 ')) sock.write(`PONG ${ping[1]}\r\n`);
   });
   sock.write(`NICK ${nick}\r\nUSER ${nick} 0 * :raw\r\n`);
-  await registered;
+  await serverSaid(() => buf, / 001 /, 'welcome (001)');
   sock.write(`JOIN ${chan}\r\n`);
-  await new Promise((r) => setTimeout(r, 300));
+  await serverSaid(() => buf, new RegExp(` 366 ${nick} ${chan} `), `the end of ${chan}'s names (366)`);
   sock.write(Buffer.concat([Buffer.from(`PRIVMSG ${chan} :`), payload, Buffer.from('\r\n')]));
-  await new Promise((r) => setTimeout(r, 500));
+  if (until) await serverSaid(() => buf, until, String(until));
+  else {
+    sock.write('PING :taken\r\n');
+    await serverSaid(() => buf, /PONG .*:?taken/, 'PONG taken');
+  }
   sock.end('QUIT\r\n');
   return buf;
 }
@@ -50,7 +64,7 @@ describe('hostile input on IRC', () => {
   it('a 10 KB line: the server drops its sender, the bot carries on', async () => {
     // InspIRCd kills a client whose line overflows its 8 KB receive queue, so 10 KB never reaches the
     // bot over IRC (the console test sends it straight in). The bot must not notice.
-    const killed = await rawPrivmsg('rawlong', Buffer.from(`!audit ${'9'.repeat(10_240)}`));
+    const killed = await rawPrivmsg('rawlong', Buffer.from(`!audit ${'9'.repeat(10_240)}`), /RecvQ exceeded/);
     expect(killed).toMatch(/RecvQ exceeded/);
     expect(await alice.ask(chan, '!ping', /pong/)).toBe('pong');
   });
