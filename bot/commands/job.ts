@@ -15,7 +15,9 @@ export default defineCommand({
     const j = ctx.services.jobs.get(id);
     if (!j) throw new UserError(`there is no job ${id}; !jobs lists them`);
     const lines = [jobLine(j)];
-    if (j.progress) lines.push(formatProgress(JSON.parse(j.progress) as ProgressUpdate));
+    // where it is, while it runs; once it has ended, its result says it (not a last "1s left")
+    const going = j.status === 'queued' || j.status === 'running';
+    if (j.progress && going) lines.push(formatProgress(JSON.parse(j.progress) as ProgressUpdate));
     if (j.result) lines.push(`result: ${j.result}`);
     if (j.error) lines.push(`error: ${j.error.split('\n')[0]}`);
     const left = JSON.parse(j.leftovers ?? '[]') as string[];

@@ -82,7 +82,7 @@ export class Scheduler {
         const what = await e.fire();
         if (what !== undefined) did.push(what);
       } catch (err) {
-        const text = `the schedule could not start ${e.name}: ${(err as Error).message}`;
+        const text = `the schedule could not start ${e.name}: ${err instanceof Error ? err.message : String(err)}`;
         this.deps.log.error('schedule fire failed', { schedule: e.name, error: err });
         this.deps.report(text);
         did.push(text);

@@ -13,6 +13,7 @@ import {
   busyTransactions,
   cellVos,
   freshVolume,
+  isGone,
   readVolumeFile,
   removeIfThere,
   writeVolumeFile,
@@ -153,6 +154,21 @@ describe('at most jobs.maxHeavy restores at once', () => {
     expect(b.status).toBe('ok');
     expect(b.started_at! >= a.ended_at!).toBe(true);
     expect(readVolumeFile(cell, 'gd.r2', 'a.txt').toString()).toBe('guarded\n');
+  }, 240_000);
+
+  it('one cancelled while it waits its turn never runs, and makes nothing', async () => {
+    for (const v of ['gd.r3', 'gd.r4']) await removeIfThere(cell, v);
+    const first = Number(/^job (\d+)/.exec(await h.chat.type('!restore gd.big as gd.r3'))![1]);
+    const waiting = Number(/^job (\d+)/.exec(await h.chat.type('!restore gd.a as gd.r4'))![1]);
+    expect(await h.chat.type(`!cancel ${waiting}`)).toBe(`job ${waiting} was still waiting; it will not run`);
+    await h.chat.waitFor(new RegExp(`^job ${first} \\(.*\\) done`), 180_000);
+    expect(h.bot.services.jobs.get(waiting)).toMatchObject({
+      status: 'cancelled',
+      started_at: null,
+      result: 'cancelled before it started',
+    });
+    expect(await isGone(cellVos(cell), 'gd.r4')).toBe(true);
+    for (const v of ['gd.r3', 'gd.r4']) await removeIfThere(cell, v);
   }, 240_000);
 });
 

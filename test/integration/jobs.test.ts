@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseStatus } from '../../actions/vos.ts';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
-import { cellVos, freshVolume, vosOk, writeVolumeFile } from '../support/cell-tools.ts';
+import {
+  cellVos,
+  freshVolume,
+  isGone,
+  removeIfThere,
+  vosOk,
+  writeVolumeFile,
+} from '../support/cell-tools.ts';
 
 const cell = inject('cell');
 const vos = cellVos(cell);
@@ -104,5 +111,62 @@ describe('jobs', () => {
     expect(jb!.started_at! >= ja!.ended_at!).toBe(true); // one after the other
     expect(jc!.started_at! < ja!.ended_at!).toBe(true); // alongside
     expect(await h.chat.type('!jobs')).toMatch(new RegExp(`job ${b} ok full dump of ${BIG}`));
+  });
+
+  it("a job cancelled while it waits for another's volume makes nothing; a finished or unknown job cannot be cancelled; !job shows one", {
+    timeout: 180_000,
+  }, async () => {
+    const rowsBefore = h.bot.services.catalog.forVolume(BIG).length;
+    const a = Number(/^job (\d+)/.exec(await h.chat.type(`!dump ${BIG} full`))![1]);
+    const waiting = await h.chat.type(`!dump ${BIG} full`);
+    const b = Number(/^job (\d+)/.exec(waiting)![1]);
+    expect(waiting).toMatch(new RegExp(`it waits for job ${a}, which holds ${BIG}$`));
+    expect(await h.chat.type(`!cancel ${b}`)).toBe(`job ${b} was still waiting; it will not run`);
+    expect(h.bot.services.jobs.get(b)).toMatchObject({ status: 'cancelled', started_at: null });
+    await h.chat.waitFor(new RegExp(`^job ${a} \\(.*\\) done`), 170_000);
+    expect(h.bot.services.catalog.forVolume(BIG).length).toBe(rowsBefore + 1); // a's dump only
+    expect(await h.chat.type(`!cancel ${a}`)).toBe(
+      `error: job ${a} is not running (it is ok). usage: !cancel <id> (e.g. !cancel 12)`,
+    );
+    expect(await h.chat.type(`!cancel ${b}`)).toBe(
+      `error: job ${b} is not running (it is cancelled). usage: !cancel <id> (e.g. !cancel 12)`,
+    );
+    expect(await h.chat.type('!cancel 99999')).toBe(
+      'error: there is no job 99999; !jobs lists them. usage: !cancel <id> (e.g. !cancel 12)',
+    );
+    expect(await h.chat.type('!job 99999')).toBe(
+      'error: there is no job 99999; !jobs lists them. usage: !job <id> (e.g. !job 12)',
+    );
+    const one = (await h.chat.type(`!job ${a}`)).split('\n');
+    expect(one[0]).toMatch(new RegExp(`^job ${a} ok full dump of ${BIG}`));
+    expect(one).toHaveLength(2); // no progress line once it has ended: its result says it
+    expect(one[1]).toMatch(new RegExp(`^result: full dump of ${BIG} .* for \\d{4}\\.\\d{2}\\.\\d{2}: `));
+  });
+
+  it('cancel during a restore removes the half-made volume', { timeout: 180_000 }, async () => {
+    const target = 't3big.cx';
+    await removeIfThere(cell, target);
+    const started = await h.chat.type(`!restore ${BIG} as ${target}`);
+    const id = Number(/^job (\d+)/.exec(started)![1]);
+    const deadline = Date.now() + 60_000;
+    while (!h.chat.progressSeen.some((u) => u.jobId === id && /^restoring/.test(u.phase) && u.bytes > 0)) {
+      if (Date.now() > deadline) throw new Error('the restore never started moving bytes');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // while it runs, !job shows where it is
+    expect(await h.chat.type(`!job ${id}`)).toMatch(
+      new RegExp(`\\njob ${id} restore ${BIG} .*: restoring the full dump \\d+% `),
+    );
+    expect(await h.chat.type(`!cancel ${id}`)).toMatch(
+      new RegExp(`^cancelling job ${id} \\(restore ${BIG} `),
+    );
+    const result = await h.chat.waitFor(new RegExp(`^job ${id} \\(.*\\) (done|failed|cancelled)`), 170_000);
+    expect(result).toMatch(
+      new RegExp(
+        `^job ${id} \\(restore ${BIG} .*\\) cancelled\\. Nothing of ${target.replace('.', '\\.')} is left\\.$`,
+      ),
+    );
+    expect(await isGone(vos, target)).toBe(true);
+    expect(h.bot.services.jobs.get(id)?.status).toBe('cancelled');
   });
 });
