@@ -48,6 +48,18 @@ afterAll(async () => {
 });
 
 describe('approvals', () => {
+  it('none open yet: an empty list, and an unknown id to approve or deny is an error that changes nothing', async () => {
+    expect(await h.chat.type('!approvals')).toBe('no open approval requests');
+    expect(await h.chat.type('!approve 999', 'alice')).toMatch(
+      /^error: there is no approval request 999; !approvals lists the open ones/,
+    );
+    expect(await h.chat.type('!deny 999 no', 'alice')).toMatch(
+      /^error: there is no approval request 999; !approvals lists the open ones/,
+    );
+    expect(h.bot.services.approvals.open()).toEqual([]);
+    expect(h.bot.services.approvals.get(999)).toBeUndefined();
+  });
+
   it('posts the plan with both volumes and the steps, and does nothing yet', async () => {
     const text = await h.chat.type(`!promote ${VOL}`);
     expect(text).toMatch(/^Plan: promote user\.p4\.restored \(restored by job \d+\) to user\.p4\./);
@@ -114,6 +126,25 @@ describe('approvals', () => {
     expect(answer).toMatch(/ask again with !promote user\.p4 for a new plan$/);
     expect(h.bot.services.audit.recent(1)[0]).toMatchObject({ outcome: 'refused' });
     expect(readVolumeFile(cell, VOL, 'notes.txt').toString()).toBe('damaged, and written to again\n');
+  });
+
+  it('a decided request cannot be decided again; a restored copy replaced after the plan is not promoted', async () => {
+    const denied = requestId(await h.chat.type(`!promote ${VOL}`));
+    expect(await h.chat.type(`!deny ${denied} not this one`, 'alice')).toMatch(/denied by alice/);
+    expect(await h.chat.type(`!deny ${denied} again`, 'carol')).toBe(
+      `refused: request ${denied} is denied; ask for a new one`,
+    );
+    const id = requestId(await h.chat.type(`!promote ${VOL}`));
+    const before = await vos.examine(`${VOL}.restored`);
+    if (!before.ok) throw new Error(before.message);
+    expect((await h.chat.job(`!discard ${VOL}.restored`)).result).toMatch(/\) done: /);
+    expect((await h.chat.job(`!restore ${VOL}`)).result).toMatch(/restored into user\.p4\.restored/);
+    const answer = await h.chat.type(`!approve ${id}`, 'alice');
+    expect(answer).toMatch(
+      new RegExp(`^refused: what request ${id} was planned on has changed \\(.*restored`),
+    );
+    expect(h.bot.services.approvals.get(id)).toMatchObject({ status: 'stale' });
+    expect(readVolumeFile(cell, VOL, 'notes.txt').toString()).not.toBe('good\n'); // the live one untouched
   });
 
   it('keeps a request across a restart, and it can be approved afterwards', async () => {
