@@ -2,7 +2,7 @@
 // site. After a restart the journal names the step, and resume (or rollback) ends with nothing lost:
 // the restored content live under the same id and sites, the old content (with every write made
 // before the volume went off line) in the safety dump; or, after a rollback, the old content back live.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -28,8 +28,12 @@ function bot(dir: string, extra: Record<string, string> = {}) {
     execa(join(repoRoot, 'bin/afsbot'), ['--console'], { env, input, reject: false, timeout: 200_000 });
 }
 
-async function scenario(step: number, then: 'resume' | 'rollback') {
-  const vol = `user.pc${step}${then[1]}`;
+/**
+ * Kills the promote after `step` (or, with `during`, after step 2 and then again in the middle of step
+ * 3's safety dump, once it is written and not yet named), restarts, and resumes or rolls back.
+ */
+async function scenario(step: number, then: 'resume' | 'rollback', during = false) {
+  const vol = `user.pc${step}${then[1]}${during ? 'd' : ''}`;
   const copy = `${vol}.restored`;
   await removeIfThere(cell, copy);
   await freshVolume(cell, vol);
@@ -44,7 +48,7 @@ async function scenario(step: number, then: 'resume' | 'rollback') {
   writeVolumeFile(cell, vol, 'notes.txt', `damaged ${step}\n`);
   expect((await run(`!restore ${vol}\n`)).stdout).toMatch(/is restored into/);
 
-  const crashed = await bot(dir, { AFSBOT_FAULT_KILL_AFTER_PROMOTE_STEP: String(step) })(
+  const crashed = await bot(dir, { AFSBOT_FAULT_KILL_AFTER_PROMOTE_STEP: String(during ? step - 1 : step) })(
     `!promote ${vol} --break-glass "crash test after step ${step}"\n`,
   );
   expect(crashed.signal).toBe('SIGKILL');
@@ -55,9 +59,18 @@ async function scenario(step: number, then: 'resume' | 'rollback') {
     ),
   );
 
+  if (during) {
+    // resumed, it dies again in the middle of step `step`: its dump written, not yet named
+    const id = /promotion (\d+) of /.exec((await run('')).stdout)![1];
+    const again = await bot(dir, { AFSBOT_FAULT: 'dump:before-rename' })(`!promote resume ${id}\n`);
+    expect(again.signal).toBe('SIGKILL');
+  }
   const restarted = (await run('')).stdout;
+  const stopped = during
+    ? `during step ${step} \\(${STEPS[step - 1]}\\), which started but did not finish`
+    : `after step ${step} \\(${STEPS[step - 1]}\\)`;
   const m = new RegExp(
-    `promotion (\\d+) of ${copy.replace(/\./g, '\\.')} to ${vol.replace('.', '\\.')} stopped after step ${step} \\(${STEPS[step - 1]}\\)\\. Now: (.*)`,
+    `promotion (\\d+) of ${copy.replace(/\./g, '\\.')} to ${vol.replace('.', '\\.')} stopped ${stopped}\\. Now: (.*)`,
   ).exec(restarted);
   expect(m, restarted).not.toBeNull();
   const leftBehind = m![2]!;
@@ -88,15 +101,25 @@ async function scenario(step: number, then: 'resume' | 'rollback') {
     expect(readVolumeFile(cell, copy, 'notes.txt').toString()).toBe(`good ${step}\n`);
   }
   process.stderr.write(
-    `[promote-crash] killed after step ${step}, then ${then}: the restart found: ${leftBehind}\n`,
+    `[promote-crash] killed ${during ? 'during' : 'after'} step ${step}, then ${then}: the restart found: ${leftBehind}\n`,
   );
+  // and nothing half-written is left in the dump store
+  expect(
+    readdirSync(join(dir, 'dumps'), { recursive: true })
+      .map(String)
+      .filter((f) => /partial|\.tmp/.test(f)),
+  ).toEqual([]);
 }
 
 describe('promote survives a crash after every step', { timeout: 300_000 }, () => {
   for (const step of [1, 2, 3, 4, 5]) {
     it(`killed after step ${step}: resume finishes it`, () => scenario(step, 'resume'));
   }
-  for (const step of [2, 3, 4]) {
+  for (const step of [1, 2, 3, 4]) {
     it(`killed after step ${step}: rollback puts the old volume back`, () => scenario(step, 'rollback'));
   }
+  it('killed during step 3, its safety dump written and not named: resume finishes it', () =>
+    scenario(3, 'resume', true));
+  it('killed during step 3, its safety dump written and not named: rollback puts the old volume back', () =>
+    scenario(3, 'rollback', true));
 });
