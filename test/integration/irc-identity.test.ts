@@ -76,6 +76,22 @@ describe('IRC identity and admin commands', () => {
     );
   });
 
+  it('!help of one command says what it does, who may use it, its usage and an example', async () => {
+    const bob = await user('bob_help', 'bob');
+    const since = bob.seen.length;
+    bob.say(chan, '!help !cancel');
+    const lines = await bob.waitFor(
+      h.nick,
+      (m) => m.some((x) => x.message.startsWith('usage: ')),
+      20_000,
+      since,
+    );
+    expect(lines.map((l) => l.message)).toEqual([
+      '!cancel: stop a job: its whole pipeline stops, partial output is cleaned up, and it reports what was left (admins only)',
+      'usage: !cancel <id> (e.g. !cancel 12)',
+    ]);
+  });
+
   it('refuses the admin nick when it is not logged in, and audits it', async () => {
     const spoof = await user('alice');
     const answer = await spoof.ask(chan, '!audit 5', /^refused/);
