@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Database } from '../../bot/platform/database.ts';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
 import {
   cellVos,
@@ -12,6 +13,7 @@ import {
   readVolumeFile,
   removeIfThere,
   removeVolumeFile,
+  symlinkVolumeFile,
   volumePath,
   writeVolumeFile,
 } from '../support/cell-tools.ts';
@@ -20,6 +22,7 @@ const cell = inject('cell');
 const vos = cellVos(cell);
 const VOL = 'user.t3';
 const OTHER = 'user.t3b';
+const SYM = 't3.sym';
 let now = new Date('2026-01-05T03:00:00Z');
 let h: MemoryHarness;
 const bin = randomBytes(300_000);
@@ -116,6 +119,32 @@ describe('dump and restore on the real cell', () => {
     );
   });
 
+  it('restore-file that finds none of its paths keeps nothing, and says so', async () => {
+    const staged = readdirSync(join(h.dir, 'staging')).sort();
+    const r = await h.chat.job(`!restore-file 2026.01.05 ${VOL} nope1.txt dir/nope2.txt`);
+    expect(r.result).toMatch(
+      /\) failed: none of nope1\.txt, dir\/nope2\.txt is in user\.t3 as of 2026\.01\.05; nothing was kept$/,
+    );
+    expect(readdirSync(join(h.dir, 'staging')).sort()).toEqual(staged);
+  });
+
+  it('restore-file never follows a symbolic link the dump holds', async () => {
+    await freshVolume(cell, SYM);
+    writeVolumeFile(cell, SYM, 'real.txt', 'real\n');
+    symlinkVolumeFile(cell, SYM, 'escape', '/etc');
+    symlinkVolumeFile(cell, SYM, 'passwd', '/etc/passwd');
+    await h.chat.job(`!dump ${SYM} full`);
+    // with no date it looks for a night whose file index holds every path: escape/passwd is in none
+    // (the index does not follow links either), so the date is given
+    const date = h.bot.services.catalog.forVolume(SYM)[0]!.date;
+    const r = await h.chat.job(`!restore-file ${date} ${SYM} real.txt escape/passwd passwd`);
+    expect(r.result).toContain(
+      'not copied: escape/passwd (escape is a symbolic link in the dump; not followed); passwd (passwd is a symbolic link in the dump; not followed)',
+    );
+    const out = /in (\S+):/.exec(r.result)![1]!;
+    expect(readdirSync(out, { recursive: true })).toEqual(['real.txt']);
+  });
+
   it('backup get puts the chain of a date in the staging directory, with checksums', async () => {
     const r = await h.chat.job(`!backup get 2026.01.06 ${VOL}`);
     const where = /is in (\S+):/.exec(r.result)![1]!;
@@ -152,6 +181,26 @@ describe('dump and restore on the real cell', () => {
       expect(f.result).toMatch(/has sha256 .* the file changed since, so nothing is restored from it/);
     } finally {
       writeFileSync(full.location, original);
+    }
+  });
+
+  it('a dump cut short when it was written (its recorded sha256 is of the cut file): the restore fails and nothing of the target is left', async () => {
+    const full = h.bot.services.catalog.forVolume(VOL).find((d) => d.level === 'full')!;
+    const original = readFileSync(full.location);
+    const cut = original.subarray(0, Math.floor(original.length / 2));
+    writeFileSync(full.location, cut);
+    const store = new Database(h.env.AFSBOT_DATABASE!);
+    store.db
+      .prepare('UPDATE dumps SET sha256 = ? WHERE id = ?')
+      .run(createHash('sha256').update(cut).digest('hex'), full.id);
+    try {
+      const r = await h.chat.job(`!restore 2026.01.05 ${VOL} as t3.cut`);
+      expect(r.result).toMatch(/\) failed: vos restore into t3\.cut failed: .*; nothing of t3\.cut is left/);
+      expect(await isGone(vos, 't3.cut')).toBe(true);
+    } finally {
+      writeFileSync(full.location, original);
+      store.db.prepare('UPDATE dumps SET sha256 = ? WHERE id = ?').run(full.sha256, full.id);
+      store.close();
     }
   });
 

@@ -156,6 +156,27 @@ describe('at most jobs.maxHeavy restores at once', () => {
     expect(readVolumeFile(cell, 'gd.r2', 'a.txt').toString()).toBe('guarded\n');
   }, 240_000);
 
+  it('a target made by someone else while the job waited its turn is left alone', async () => {
+    for (const v of ['gd.r5', 'gd.r6']) await removeIfThere(cell, v);
+    const first = Number(/^job (\d+)/.exec(await h.chat.type('!restore gd.big as gd.r5'))![1]);
+    const waiting = Number(/^job (\d+)/.exec(await h.chat.type('!restore gd.a as gd.r6'))![1]);
+    await freshVolume(cell, 'gd.r6'); // an admin's own vos create, in the meantime
+    const made = await cellVos(cell).examine('gd.r6');
+    if (!made.ok) throw new Error(made.message);
+    expect(
+      await h.chat.waitFor(new RegExp(`^job ${waiting} \\(.*\\) (done|failed|cancelled)`), 180_000),
+    ).toMatch(
+      /\) failed: gd\.r6 was made while this job waited; nothing was touched\. Restore as another name$/,
+    );
+    await h.chat.waitFor(new RegExp(`^job ${first} \\(.*\\) done`), 180_000);
+    const after = await cellVos(cell).examine('gd.r6');
+    expect(after.ok && [after.fields.id, after.fields.filecount]).toEqual([
+      made.fields.id,
+      made.fields.filecount,
+    ]);
+    for (const v of ['gd.r5', 'gd.r6']) await removeIfThere(cell, v);
+  }, 240_000);
+
   it('one cancelled while it waits its turn never runs, and makes nothing', async () => {
     for (const v of ['gd.r3', 'gd.r4']) await removeIfThere(cell, v);
     const first = Number(/^job (\d+)/.exec(await h.chat.type('!restore gd.big as gd.r3'))![1]);

@@ -1,7 +1,16 @@
 // Direct access to the test cell for setting up and checking what the bot did: vos as root, and file
 // content through the FUSE client's dynroot path (no mount point needed).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseStatus, Vos } from '../../actions/vos.ts';
 import type { CellInfo } from './peers.ts';
@@ -95,6 +104,14 @@ export function writeVolumeFile(cell: CellInfo, volume: string, path: string, da
       );
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
   }
+}
+
+/** Makes a symbolic link in a volume through FUSE (a directory operation: the server has it at once). */
+export function symlinkVolumeFile(cell: CellInfo, volume: string, path: string, target: string): void {
+  const p = volumePath(cell, volume, path);
+  mkdirSync(dirname(p), { recursive: true });
+  symlinkSync(target, p);
+  if (lstatSync(p).isSymbolicLink() !== true) throw new Error(`${volume}/${path} is not a symbolic link`);
 }
 
 /**
