@@ -35,12 +35,19 @@ export async function startIrcBot(opts: {
   nick?: string;
   /** More adapters beside IRC, in the same bot (Slack, for the both-at-once test). */
   also?: (config: Config, log: Logger) => ChatAdapter[];
+  /** The SASL password it logs in with (default: the account's own). */
+  saslPassword?: string;
+  /** Where it connects (default: the test server): a test's own proxy in front of it. */
+  port?: number;
+  /** Returns once bot.start() has (without waiting to be in the channels). */
+  noWait?: boolean;
 }): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'afsbot-it-'));
   const nick = opts.nick ?? `afsbot-${opts.channels[0]!.replace(/^#(ops-)?/, '')}`.slice(0, 30);
   IrcUser.bot = nick;
   const passwordFile = join(dir, 'irc-password');
-  writeFileSync(passwordFile, `${opts.irc.passwords.afsbot}\n`, { mode: 0o600 });
+  const password = opts.saslPassword ?? opts.irc.passwords.afsbot!;
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
   const config = loadConfig({
     env: {
       // everything under its own directory (with a cell: the whole sandbox, archive included)
@@ -56,7 +63,7 @@ export async function startIrcBot(opts: {
       AFSBOT_ADMINS: (opts.admins ?? ['alice', 'bob']).map((a) => `${a} irc:${a}`).join('; '),
       AFSBOT_IRC: '1',
       AFSBOT_IRC_HOST: opts.irc.host,
-      AFSBOT_IRC_PORT: String(opts.irc.port),
+      AFSBOT_IRC_PORT: String(opts.port ?? opts.irc.port),
       AFSBOT_IRC_TLS: '0',
       AFSBOT_IRC_ACCOUNT: 'afsbot',
       AFSBOT_IRC_SERVICES_SERVER: opts.irc.servicesServer,
@@ -81,14 +88,14 @@ export async function startIrcBot(opts: {
     ...(opts.registerTimeoutMs ? { registerTimeoutMs: opts.registerTimeoutMs } : {}),
     progressIntervalMs: config.jobs.ircProgressIntervalMs,
     prefix: config.prefix,
-    sasl: { account: 'afsbot', password: opts.irc.passwords.afsbot! },
+    sasl: { account: 'afsbot', password },
     log: log.child({ adapter: 'irc' }),
   });
   const bot = new Bot({ config, log, adapters: [adapter, ...(opts.also?.(config, log) ?? [])] });
   await bot.start();
   // Ready means in every channel: tests talk to it there.
   const deadline = Date.now() + 15_000;
-  while (adapter.status().channels.length < opts.channels.length) {
+  while (!opts.noWait && adapter.status().channels.length < opts.channels.length) {
     if (Date.now() > deadline) throw new Error(`the bot did not join ${opts.channels.join(' ')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
