@@ -2,7 +2,7 @@
 // test restore with nothing archived, one that does not match the catalog, a dump fetched from the
 // archive whose checksum is not the catalog's, a dump gone from disk that was never archived, and the
 // report's line for what xprefix left out.
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Database } from '../../bot/platform/database.ts';
@@ -27,6 +27,9 @@ beforeAll(async () => {
       AFSBOT_NIGHTLY_XPREFIXES: 'af.x',
       AFSBOT_NIGHTLY_FULL_WEEKDAY: '0',
       AFSBOT_LOCAL_KEEP_DAYS: '0',
+      // every check reads everything (the default reads a seventh each time, the repository's own
+      // structure every seventh): the damage test below must be found by the check it runs
+      AFSBOT_ARCHIVE_CHECK_SUBSETS: '1',
     },
   });
   store = new Database(h.env.AFSBOT_DATABASE!);
@@ -120,5 +123,53 @@ describe('the archive when things are wrong', () => {
     // not safe: a dump of it is in no archive; the volumes themselves went fine
     expect(night.result).toMatch(/: NOT SAFE \(the archive failed\)\. 2 volumes: .*, 0 failed\./);
     expect(existsSync(row.location)).toBe(false);
+  });
+
+  it('maintenance asked while a nightly run holds the archive waits for it, then runs', async () => {
+    now = new Date('2026-06-09T03:00:00Z');
+    const night = Number(/^job (\d+)/.exec(await h.chat.type('!nightly run'))![1]);
+    const asked = await h.chat.type('!nightly maintenance check');
+    const upkeep = Number(/^job (\d+)/.exec(asked)![1]);
+    expect(asked).toMatch(new RegExp(`it waits for job ${night}, which holds @archive`));
+    await h.chat.waitFor(new RegExp(`^job ${upkeep} \\(.*\\) (done|failed)`), 180_000);
+    const [a, b] = [night, upkeep].map((id) => h.bot.services.jobs.get(id)!);
+    expect(b!.started_at! >= a!.ended_at!).toBe(true);
+  });
+
+  it('maintenance with nothing named: the test restore only on its weekday', async () => {
+    const weekday = h.config.nightly.testRestoreWeekday;
+    const day = (wd: number) => {
+      const d = new Date('2026-06-14T03:00:00Z'); // a Sunday
+      d.setUTCDate(d.getUTCDate() + wd);
+      return d;
+    };
+    now = day((weekday + 1) % 7);
+    const other = await h.chat.job('!nightly maintenance', 180_000);
+    expect(other.result).toMatch(/\) done: forget: ok: .*\ncheck: ok: read data subset 1\/1, no errors$/);
+    now = day(weekday);
+    const its = await h.chat.job('!nightly maintenance', 180_000);
+    expect(its.result).toMatch(
+      /\ncheck: ok: read data subset 1\/1, no errors\ntest-restore: ok: af\.\S+ of \S+ \(full\) from the archive: .*, matches$/,
+    );
+  });
+
+  it('an archive check that finds damage says FAILED, and the report says when the last check failed', async () => {
+    const data = join(h.dir, 'archive', 'data');
+    const segments = readdirSync(data, { recursive: true })
+      .map(String)
+      .filter((f) => /^\d+\/\d+$/.test(f))
+      .map((f) => ({ f: join(data, f), size: statSync(join(data, f)).size }))
+      .sort((x, y) => y.size - x.size);
+    const victim = segments[0]!;
+    const bytes = readFileSync(victim.f);
+    for (let i = Math.floor(bytes.length / 2); i < Math.floor(bytes.length / 2) + 64; i++) bytes[i]! ^= 0xff;
+    writeFileSync(victim.f, bytes);
+    const r = await h.chat.job('!nightly maintenance check', 180_000);
+    expect(r.result).toMatch(/\) done: check: FAILED: subset 1\/1: borg exited with 1: .*errors found/);
+    const since = h.chat.said.length;
+    await h.chat.job('!nightly run --dry-run', 120_000);
+    expect(h.chat.said.slice(since).join('\n')).toMatch(
+      /^last check \d{4}-\d{2}-\d{2} FAILED: subset 1\/1: borg exited with 1: /m,
+    );
   });
 });
