@@ -148,9 +148,42 @@ describe('the archive when things are wrong', () => {
     expect(other.result).toMatch(/\) done: forget: ok: .*\ncheck: ok: read data subset 1\/1, no errors$/);
     now = day(weekday);
     const its = await h.chat.job('!nightly maintenance', 180_000);
-    expect(its.result).toMatch(
-      /\ncheck: ok: read data subset 1\/1, no errors\ntest-restore: ok: af\.\S+ of \S+ \(full\) from the archive: .*, matches$/,
+    expect(its.result, its.result).toMatch(
+      /\ncheck: ok: read data subset 1\/1, no errors\ntest-restore: ok: af\.\S+ of \S+ \(full( \+ incremental)*\) from the archive: .*, matches$/,
     );
+  });
+
+  it('a night the archive refuses: its dumps stay on disk, retention keeps them, and the next night archives them', async () => {
+    const passwordFile = h.env.AFSBOT_ARCHIVE_PASSWORD_FILE!;
+    const password = readFileSync(passwordFile);
+    now = new Date('2026-06-10T03:00:00Z');
+    writeVolumeFile(cell, 'af.a', 'f.txt', 'af.a changed\n');
+    writeFileSync(passwordFile, 'not the password\n', { mode: 0o600 });
+    let row: { location: string; archive_snapshot: string | null } | undefined;
+    try {
+      const since = h.chat.said.length;
+      const r = await h.chat.job('!nightly run', 180_000);
+      expect(r.result).toMatch(
+        /nightly 2026\.06\.10: NOT SAFE \(the archive failed\)\. 2 volumes: 0 full, 1 incremental/,
+      );
+      // kept: tonight's af.a, and the af.b row whose file went earlier (the catalog still has it)
+      expect(h.chat.said.slice(since).join('\n')).toMatch(
+        /^retention: removed 0 local dumps .*; kept 2 not archived yet$/m,
+      );
+      row = h.bot.services.catalog.onDate('2026.06.10')[0];
+      expect(row?.archive_snapshot).toBeNull();
+      expect(existsSync(row!.location)).toBe(true);
+    } finally {
+      writeFileSync(passwordFile, password, { mode: 0o600 });
+    }
+    // the report's advice for the dump that went from disk earlier: the catalog drops it
+    expect((await h.chat.job('!backup rescan', 120_000)).result).toMatch(/\) done: /);
+    now = new Date('2026-06-11T03:00:00Z');
+    const next = await h.chat.job('!nightly run', 180_000);
+    expect(next.result, next.result).toMatch(/nightly 2026\.06\.11: OK\./);
+    const after = h.bot.services.catalog.onDate('2026.06.10')[0]!;
+    expect(after.archive_snapshot).not.toBeNull();
+    expect(existsSync(row!.location)).toBe(false); // archive-only: gone from disk once archived
   });
 
   it('an archive check that finds damage says FAILED, and the report says when the last check failed', async () => {

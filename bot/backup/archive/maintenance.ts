@@ -5,7 +5,7 @@
 // is stored, and the next nightly report shows it.
 import { randomInt } from 'node:crypto';
 import { faultPoint } from '../../../actions/faults.ts';
-import { restoreChain } from '../../../actions/restore.ts';
+import { type ChainLink, restoreChain } from '../../../actions/restore.ts';
 import type { JobSpec, RunningJob } from '../../jobs/job.ts';
 import { formatBytes } from '../../platform/format.ts';
 import { dumpDate, weekdayOf } from '../../platform/time.ts';
@@ -98,9 +98,18 @@ async function testRestore(
   const candidates = s.catalog.testableVolumes();
   if (candidates.length === 0) return { ok: false, summary: 'no archived dump to test yet' };
   const volume = pick ?? candidates[randomInt(candidates.length)]!;
+  // what the archive holds: the chain of the newest night archived (a newer dump may not be, yet)
+  const archived = s.catalog
+    .forVolume(volume)
+    .filter((r) => r.kind === 'scheduled' && r.archive_snapshot && r.files !== null)
+    .map((r) => r.date)
+    .sort()
+    .at(-1);
   let rows: DumpRow[];
+  let links: ChainLink[];
   try {
-    rows = chainFor(s, volume);
+    rows = chainFor(s, volume, archived);
+    links = chainLinks(s, rows, { fromArchive: true });
   } catch (err) {
     return { ok: false, summary: `${volume}: ${(err as Error).message}` };
   }
@@ -112,7 +121,7 @@ async function testRestore(
     stallMs: s.config.jobs.stallMs,
     vos: s.vos,
     tools: s.tools,
-    chain: chainLinks(s, rows, { fromArchive: true }),
+    chain: links,
     server: site.server,
     partition: site.partition,
     target,
