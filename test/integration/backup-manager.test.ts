@@ -152,6 +152,39 @@ describe('backup-manager', () => {
     expect((await bm(['keys', 'list'])).stdout).not.toMatch(/alice@/);
   }, 120_000);
 
+  it('a volume made after vos backupsys ran is cloned on its own and dumped with the rest', async () => {
+    await removeIfThere(cell, 'bm.new');
+    // a real nightly run, stopped by its own fault point right after vos backupsys
+    const run = spawn(join(repoRoot, 'bin/backup-manager'), ['nightly'], {
+      env: { ...process.env, ...env, AFSBOT_FAULT: 'nightly:after-backupsys:stop' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    run.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => run.on('exit', (code) => r(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!isStopped(run.pid)) {
+        if (run.exitCode !== null) throw new Error(`the run exited ${run.exitCode} before its fault point`);
+        if (Date.now() > deadline) throw new Error('the run never reached its fault point');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await freshVolume(cell, 'bm.new'); // an admin's new volume, after the clones were made
+      writeVolumeFile(cell, 'bm.new', 'n.txt', 'new\n');
+      process.kill(run.pid!, 'SIGCONT');
+      expect(await exited, out).toBe(0);
+      expect(out).toMatch(/^archive: bm\.new had no clone after vos backupsys; cloned on its own$/m);
+      expect(out).toMatch(/: OK\. 2 volumes: /);
+      const list = await bm(['list', today]);
+      expect(list.stdout).toMatch(/bm\.new/);
+    } finally {
+      run.kill('SIGKILL');
+      await removeIfThere(cell, 'bm.new');
+    }
+  }, 120_000);
+
   it('waits for a volume another afsbot process holds, and refuses a nightly run another is doing', async () => {
     // another afsbot process: a real nightly run, stopped (SIGSTOP, by its own fault point) with a dump
     // of bm.a written and not yet named, so it holds bm.a's lock and the archive's

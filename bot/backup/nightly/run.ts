@@ -3,6 +3,7 @@
 // sent to the restic archive as soon as it is in the dump store (feeder.ts), so that archiving overlaps
 // the dumping, (6) local retention (retention.ts); the report is job.ts's. A volume that fails does not
 // stop the others: its error, in the tool's own words, goes to the report, and the next night retries it.
+import { faultPoint } from '../../../actions/faults.ts';
 import type { VolumeFields } from '../../../actions/vos.ts';
 import type { RunningJob } from '../../jobs/job.ts';
 import { formatSeconds } from '../../platform/format.ts';
@@ -175,6 +176,7 @@ async function cloneAll(run: Run): Promise<Map<string, string>> {
     s.vos.backupsys({ prefixes: cfg.prefixes, xprefixes: cfg.xprefixes, dryRun: stats.dryRun }, job.signal),
   );
   if (!bs.ok) throw new Error(`vos backupsys failed: ${bs.message}`);
+  faultPoint('nightly:after-backupsys'); // a test makes a volume here
   const notCloned = new Map(bs.failedVolumes.map((f) => [f.volume, f.why]));
   // A volume whose VLDB entry or clone was busy (another vos at work on it: an admin's, or one a
   // killed afsbot left running) gets its own vos backup, waiting a while for it to be free.
@@ -229,10 +231,21 @@ async function listClones(run: Run, notCloned: Map<string, string>): Promise<Vol
       out.push({ volume: e.name, server, rw: {}, error: rw.message });
       continue;
     }
-    const clone = await s.vos.examine(`${e.name}.backup`, job.signal);
+    let clone = await s.vos.examine(`${e.name}.backup`, job.signal);
+    let own = '';
+    if (!clone.ok && !stats.dryRun) {
+      // the server answered for the volume a moment ago: a clone it cannot find was never made (a
+      // volume new since vos backupsys ran, "Could not fetch ..."): cloned on its own, like the rest
+      own = await cloneVolume(s, job, e.name).then(
+        () => '',
+        (err: Error) => `; on its own: ${err.message}`,
+      );
+      clone = await s.vos.examine(`${e.name}.backup`, job.signal);
+      if (clone.ok) stats.archive.notes.push(`${e.name} had no clone after vos backupsys; cloned on its own`);
+    }
     if (clone.ok) out.push({ volume: e.name, server, rw: rw.fields, clone: clone.fields });
     else if (stats.dryRun) out.push({ volume: e.name, server, rw: rw.fields });
-    else out.push({ volume: e.name, server, rw: rw.fields, error: `no clone: ${clone.message}` });
+    else out.push({ volume: e.name, server, rw: rw.fields, error: `no clone: ${clone.message}${own}` });
   }
   return out;
 }
