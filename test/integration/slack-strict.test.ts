@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
-import { freshVolume, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import { freshVolume, writeVolumeFile } from '../support/cell-tools.ts';
 import { type FakeMessage, SlackFake } from '../support/slack-fake.ts';
 import { ALICE, BOB, OPS, type SlackHarness, startSlackBot } from '../support/slack-harness.ts';
 
