@@ -49,11 +49,9 @@ export class Responders {
     const e = this.entries.get(key);
     const parts = chunks(text, 3000);
     if (!e || Date.now() > e.until || e.uses + parts.length > USES) return false;
+    e.uses += parts.length; // taken before the first await: two answers at once cannot pass five
     try {
-      for (const part of parts) {
-        e.uses++;
-        await e.respond({ text: part, response_type: 'ephemeral' });
-      }
+      for (const part of parts) await e.respond({ text: part, response_type: 'ephemeral' });
       return true;
     } catch (err) {
       this.log.warn('slack: the response_url refused an answer', { error: String(err) });

@@ -158,8 +158,9 @@ export class SlackAdapter implements ChatAdapter {
       const client = (this.receiver as SocketModeReceiver).client;
       watchFrames(client, opts.log, {
         // Slack recycles connections every few hours: a new one opens at once, beside the old
-        recycled: () => {
-          if (this.started && !this.stopping) this.reconnecting ??= this.reconnect(0);
+        recycled: (closeOld) => {
+          if (this.started && !this.stopping) this.reconnecting ??= this.reconnect(0, closeOld);
+          else closeOld();
         },
       });
       client.on('connected', () => {
@@ -470,7 +471,9 @@ export class SlackAdapter implements ChatAdapter {
         refusal = error;
       },
     });
+    if (ts) this.refusing.delete(to.id); // invited since: a later refusal is told again
     if (ts || !NOT_A_MEMBER.has(refusal)) return ts;
+    this.forget(to.id);
     if (this.channels.has(to.id) && !to.reply) this.tellRefusal(to.id, refusal);
     if (to.reply) {
       this.unreachable.set(`${to.id} ${to.reply}`, refusal);
@@ -504,17 +507,24 @@ export class SlackAdapter implements ChatAdapter {
     this.refusing.set(channel, error);
     const text = `⚠️ I cannot post in <#${channel}>, one of my report channels: Slack says ${error}. Nightly reports and approval requests meant for it reach no one there. Invite me (/invite @${this.botName} in that channel), or change slack.reportChannels.`;
     this.opts.log.error('slack: a report channel refuses the bot', { channel, error });
+    const toAdmin = () => {
+      const admin = this.opts.admins?.[0];
+      if (admin)
+        void this.client.conversations
+          .open({ users: admin })
+          .then((im) => this.outbox.post(String(im.channel?.id), text, { priority: 'first' }))
+          .catch((err) => this.opts.log.error('slack: could not tell an admin', { error: String(err) }));
+    };
     const where = [...this.heard].reverse().find((c) => c !== channel && !this.refusing.has(c));
-    if (where) {
-      void this.outbox.post(where, text, { priority: 'first' });
-      return;
-    }
-    const admin = this.opts.admins?.[0];
-    if (admin)
-      void this.client.conversations
-        .open({ users: admin })
-        .then((im) => this.outbox.post(String(im.channel?.id), text, { priority: 'first' }))
-        .catch((err) => this.opts.log.error('slack: could not tell an admin', { error: String(err) }));
+    // where the bot was last asked, unless Slack refuses it there too: then to the first admin
+    if (where) void this.outbox.post(where, text, { priority: 'first', refused: () => toAdmin() });
+    else toAdmin();
+  }
+
+  /** A channel the bot cannot post in is not one it can be heard in. */
+  private forget(channel: string): void {
+    const at = this.heard.indexOf(channel);
+    if (at >= 0) this.heard.splice(at, 1);
   }
 
   /** Plain text in as many messages as it takes (Slack shortens one past 4000 characters), in order. */
@@ -556,7 +566,7 @@ export class SlackAdapter implements ChatAdapter {
    * Socket Mode: opens a new connection, again and again with backoff (1 s doubling to 30 s), until
    * one holds; the first try after `firstWaitMs` (0 when Slack asked for a new one: no gap).
    */
-  private async reconnect(firstWaitMs = 1000): Promise<void> {
+  private async reconnect(firstWaitMs = 1000, connected?: () => void): Promise<void> {
     const client = (this.receiver as SocketModeReceiver).client;
     const delays = backoffDelays({ initialMs: 1000, maxMs: 30_000 });
     let first = true;
@@ -571,6 +581,7 @@ export class SlackAdapter implements ChatAdapter {
         }
         try {
           await client.start();
+          connected?.(); // the recycled connection, once its successor is up
           if (this.stopping)
             await client.disconnect(); // stop() came while it was connecting
           else this.opts.log.info('slack reconnected');

@@ -3,9 +3,10 @@
 // - a `disconnect` frame (Slack recycles its side every few hours: "warning", "refresh_requested"):
 //   the client sends a close frame and waits for Slack's, which does not come while Slack keeps the
 //   TCP connection open; it notices only when a ping goes unanswered or its 30 s close handshake
-//   gives up, and until a new connection is made slash commands and clicks fail. The caller is told
-//   at once (`recycled`), to open the new connection beside the old one. `link_disabled` (Socket Mode
-//   turned off in the app's settings) is said in the log: no reconnect can help until it is on again.
+//   gives up, and until a new connection is made slash commands and clicks fail. Here the frame is not
+//   handed to the client: the caller is told at once (`recycled`), opens the new connection beside the
+//   old one, and closes the old once the new is up. `link_disabled` (Socket Mode turned off in the
+//   app's settings) goes to the client and is said in the log: no reconnect helps until it is on.
 // - an `events_api` envelope with no inner event (`app_rate_limited`: over 30,000 events an hour)
 //   throws inside the client's listener, so it is never acknowledged; here it is acknowledged and said.
 import type { SocketModeReceiver } from '@slack/bolt';
@@ -30,7 +31,11 @@ function parse(data: unknown): Frame | undefined {
   }
 }
 
-export function watchFrames(client: SocketModeClient, log: AdapterLog, on: { recycled: () => void }): void {
+export function watchFrames(
+  client: SocketModeClient,
+  log: AdapterLog,
+  on: { recycled: (closeOld: () => void) => void },
+): void {
   const own = client.listeners('ws_message') as FrameListener[];
   client.removeAllListeners('ws_message');
   client.on('ws_message', (data: unknown, isBinary: boolean) => {
@@ -44,19 +49,24 @@ export function watchFrames(client: SocketModeClient, log: AdapterLog, on: { rec
       if (frame.envelope_id) void ack.call(client, frame.envelope_id).catch(() => {});
       return;
     }
-    // the client's own handling first: it closes the old connection before a new one replaces it
+    if (frame?.type === 'disconnect' && frame.reason !== 'link_disabled') {
+      // not handed to the client: it would close its socket now and leave a gap until the new one is
+      // up. The old socket stays as it is (Slack sends nothing more on it) and is closed once the new
+      // one is connected.
+      const old = (client as unknown as { websocket?: { disconnect(): void } }).websocket;
+      log.info('slack asked for a new connection; opening it now, beside the old', {
+        reason: frame.reason ?? '',
+      });
+      on.recycled(() => old?.disconnect());
+      return;
+    }
     for (const listener of own)
       void Promise.resolve(listener.call(client, data, isBinary)).catch((err: unknown) =>
         log.error('slack: the Socket Mode client failed on a frame', { error: String(err) }),
       );
-    if (frame?.type !== 'disconnect') return;
-    if (frame.reason === 'link_disabled') {
+    if (frame?.type === 'disconnect')
       log.error(
         'slack: Socket Mode is turned off for this app (link_disabled); turn it on in the app settings; reconnecting with backoff until then',
       );
-      return;
-    }
-    log.info('slack asked for a new connection; opening it now', { reason: frame.reason ?? '' });
-    on.recycled();
   });
 }

@@ -253,7 +253,7 @@ export async function runPromotion(s: Services, job: RunningJob, id: number): Pr
               `${cur.volume} has ${ex.filecount} files, but the restored copy ${cur.source} has ${src.fields.filecount}`,
             );
           removeQuietly(contentFile(s, cur));
-          detail = `${cur.volume} is id ${ex.id}, as before: ${ex.filecount} files, ${formatBytes(Number(ex.diskused) * 1024)}, last update ${iso(Number(ex.updateDate))}; its next dump is a full one${same ? '' : `; ${cur.source} is not the restored copy any more (replaced or removed since step 1 dumped it), so its file count was not compared`}`;
+          detail = `${cur.volume} is id ${ex.id}, as before: ${ex.filecount} files, ${formatBytes(Number(ex.diskused) * 1024)}, last update ${iso(Number(ex.updateDate))}; its next dump is a full one${same ? '' : `; ${cur.source} ${src.ok ? 'is not the restored copy any more (replaced since step 1 dumped it)' : `could not be examined (${src.message})`}, so its file count was not compared`}`;
           break;
         }
       }

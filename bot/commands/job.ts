@@ -15,8 +15,8 @@ export default defineCommand({
     const j = ctx.services.jobs.get(id);
     if (!j) throw new UserError(`there is no job ${id}; !jobs lists them`);
     const lines = [jobLine(j)];
-    // where it is, while it runs; once it has ended, its result says it (not a last "1s left")
-    const going = j.status === 'queued' || j.status === 'running';
+    // where it is, while it runs, and where an interrupted one stopped; an ended one's result says it
+    const going = j.status === 'queued' || j.status === 'running' || j.status === 'interrupted';
     if (j.progress && going) lines.push(formatProgress(JSON.parse(j.progress) as ProgressUpdate));
     if (j.result) lines.push(`result: ${j.result}`);
     if (j.error) lines.push(`error: ${j.error.split('\n')[0]}`);

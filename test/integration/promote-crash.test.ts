@@ -33,7 +33,7 @@ describe('promote resumed after a crash', { timeout: 300_000 }, () => {
     await freshVolume(cell, `${after}.restored`);
     const done = (await second.run(`!promote resume ${second.id}\n`)).stdout;
     expect(done).toContain(
-      `${after}.restored is not the restored copy any more (replaced or removed since step 1 dumped it), so its file count was not compared`,
+      `${after}.restored is not the restored copy any more (replaced since step 1 dumped it), so its file count was not compared`,
     );
     expect(readVolumeFile(cell, after, 'notes.txt').toString()).toBe(`good ${after}\n`);
     for (const v of [copy, `${after}.restored`]) await removeIfThere(cell, v);

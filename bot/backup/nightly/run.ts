@@ -233,9 +233,9 @@ async function listClones(run: Run, notCloned: Map<string, string>): Promise<Vol
     }
     let clone = await s.vos.examine(`${e.name}.backup`, job.signal);
     let own = '';
-    if (!clone.ok && !stats.dryRun) {
-      // the server answered for the volume a moment ago: a clone it cannot find was never made (a
-      // volume new since vos backupsys ran, "Could not fetch ..."): cloned on its own, like the rest
+    // the server just answered for it but finds no clone: never made (new since backupsys), so make it
+    const never = !clone.ok && (clone.missing || /Could not fetch the info/.test(clone.message));
+    if (never && !stats.dryRun) {
       own = await cloneVolume(s, job, e.name).then(
         () => '',
         (err: Error) => `; on its own: ${err.message}`,
