@@ -1,9 +1,9 @@
 import { describe, expect, inject, it } from 'vitest';
-import { freshVolume, readVolumeFile, removeIfThere, vosOk } from '../support/cell-tools.ts';
+import { readVolumeFile, removeIfThere } from '../support/cell-tools.ts';
 import { promoteCrashKit } from '../support/promote-crash.ts';
 
 const cell = inject('cell');
-const { vos, crashedPromote, scenario } = promoteCrashKit(cell);
+const { vos, crashedPromote, scenario, replaceVolume } = promoteCrashKit(cell);
 
 describe('promote resumed after a crash', { timeout: 300_000 }, () => {
   for (const step of [1, 2, 3, 4, 5]) {
@@ -15,22 +15,16 @@ describe('promote resumed after a crash', { timeout: 300_000 }, () => {
     // killed in step 1 (its dump written, not named): the copy is checked again before anything
     const vol = 'user.pcg1';
     const { copy, run, id } = await crashedPromote(vol, { during: 'dump:before-rename' });
-    const planned = await vos.examine(copy);
-    if (!planned.ok) throw new Error(planned.message);
-    await vosOk(vos, ['remove', '-id', copy]);
-    await freshVolume(cell, copy);
-    const replaced = await vos.examine(copy);
-    if (!replaced.ok) throw new Error(replaced.message);
+    const copyIds = await replaceVolume(copy);
     expect((await run(`!promote resume ${id}\n`)).stdout).toContain(
-      `${copy} is not the restored copy with id ${planned.fields.id} any more (it has id ${replaced.fields.id}): stopped before touching anything`,
+      `${copy} is not the restored copy with id ${copyIds.was} any more (it has id ${copyIds.now}): stopped before touching anything`,
     );
     expect(readVolumeFile(cell, vol, 'notes.txt').toString()).toBe(`damaged ${vol}\n`);
 
     // killed after step 1: its dump of the copy is what goes live, whatever became of the copy since
     const after = 'user.pcg4';
     const second = await crashedPromote(after, { after: 1 });
-    await vosOk(vos, ['remove', '-id', `${after}.restored`]);
-    await freshVolume(cell, `${after}.restored`);
+    await replaceVolume(`${after}.restored`);
     const done = (await second.run(`!promote resume ${second.id}\n`)).stdout;
     expect(done).toContain(
       `${after}.restored is not the restored copy any more (replaced since step 1 dumped it), so its file count was not compared`,
@@ -42,17 +36,12 @@ describe('promote resumed after a crash', { timeout: 300_000 }, () => {
   it('resume refuses when the live volume was replaced, and touches nothing', async () => {
     const vol = 'user.pcg2';
     const { run, id } = await crashedPromote(vol, { after: 1 });
-    const live = await vos.examine(vol);
-    if (!live.ok) throw new Error(live.message);
-    await vosOk(vos, ['remove', '-id', vol]);
-    await freshVolume(cell, vol);
-    const now = await vos.examine(vol);
-    if (!now.ok) throw new Error(now.message);
+    const ids = await replaceVolume(vol);
     expect((await run(`!promote resume ${id}\n`)).stdout).toContain(
-      `${vol} now has id ${now.fields.id}, not ${live.fields.id} as planned: stopped before taking it off line`,
+      `${vol} now has id ${ids.now}, not ${ids.was} as planned: stopped before taking it off line`,
     );
     const still = await vos.examine(vol);
-    expect(still.ok && [still.fields.id, still.fields.inUse]).toEqual([now.fields.id, 'Y']);
+    expect(still.ok && [still.fields.id, still.fields.inUse]).toEqual([ids.now, 'Y']);
     await removeIfThere(cell, `${vol}.restored`);
   });
 });

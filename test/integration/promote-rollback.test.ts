@@ -3,11 +3,11 @@
 import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { freshVolume, readVolumeFile, removeIfThere, vosOk } from '../support/cell-tools.ts';
+import { readVolumeFile, removeIfThere } from '../support/cell-tools.ts';
 import { promoteCrashKit } from '../support/promote-crash.ts';
 
 const cell = inject('cell');
-const { vos, crashedPromote, scenario } = promoteCrashKit(cell);
+const { vos, crashedPromote, scenario, replaceVolume } = promoteCrashKit(cell);
 
 describe('promote rolled back after a crash', { timeout: 300_000 }, () => {
   for (const step of [1, 2, 3, 4]) {
@@ -29,14 +29,9 @@ describe('promote rolled back after a crash', { timeout: 300_000 }, () => {
     );
     expect(readVolumeFile(cell, vol, 'notes.txt').toString()).toBe(`good ${vol}\n`); // as step 4 left it
     renameSync(join(dir, 'aside.zst'), join(dir, 'dumps', safety));
-    const live = await vos.examine(vol);
-    if (!live.ok) throw new Error(live.message);
-    await vosOk(vos, ['remove', '-id', vol]);
-    await freshVolume(cell, vol);
-    const now = await vos.examine(vol);
-    if (!now.ok) throw new Error(now.message);
+    const ids = await replaceVolume(vol);
     expect((await run(`!promote rollback ${id}\n`)).stdout).toContain(
-      `${vol} has id ${now.fields.id}, not ${live.fields.id}: someone replaced it; look before rolling back`,
+      `${vol} has id ${ids.now}, not ${ids.was}: someone replaced it; look before rolling back`,
     );
     await removeIfThere(cell, `${vol}.restored`);
   });

@@ -117,5 +117,18 @@ export function promoteCrashKit(cell: CellInfo) {
     ).toEqual([]);
   }
 
-  return { vos, bot, crashedPromote, scenario };
+  /** Someone removes `name` and makes a new, empty volume of that name: its ids before and after. */
+  async function replaceVolume(name: string): Promise<{ was: string; now: string }> {
+    const id = async () => {
+      const ex = await vos.examine(name);
+      if (!ex.ok) throw new Error(ex.message);
+      return ex.fields.id!;
+    };
+    const was = await id();
+    await vosOk(vos, ['remove', '-id', name]);
+    await freshVolume(cell, name);
+    return { was, now: await id() };
+  }
+
+  return { vos, bot, crashedPromote, scenario, replaceVolume };
 }
