@@ -292,16 +292,22 @@ describe('a week of nightly runs into the archive', () => {
 
   it('status: where a run is while it runs, and the last and next run when idle', async () => {
     now = nightOf(12);
+    // asked from within the run's own progress update, so it is surely running (polling could miss a
+    // fast run)
+    let during: Promise<string> | undefined;
+    h.chat.onProgress = (u) => {
+      if (!u.final) during ??= h.chat.type('!nightly status');
+    };
     const started = await h.chat.type('!nightly run');
-    const id = /^job (\d+) started/.exec(started)![1];
-    let during = '';
-    for (let tries = 0; tries < 100 && !/is running/.test(during); tries++) {
-      during = await h.chat.type('!nightly status');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(during).toMatch(
+    const id = /^job (\d+) started/m.exec(started)![1]; // (the status may come first)
+    const deadline = Date.now() + 60_000;
+    while (!during && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    h.chat.onProgress = undefined;
+    expect(during, 'the run sent no progress').toBeDefined();
+    expect(await during).toMatch(
       new RegExp(
         `^nightly 2026\\.03\\.13 is running as job ${id}: .*, \\d+ of \\d+ volumes done, .* dumped.*, .* archived, `,
+        'm',
       ),
     );
     await h.chat.waitFor(new RegExp(`^job ${id} \\(nightly run\\) done`), 180_000);

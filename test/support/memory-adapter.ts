@@ -30,8 +30,12 @@ export class MemoryAdapter implements ChatAdapter {
     this.meta.push(meta);
   }
 
+  /** Called with each progress update as it comes: a test acts while a job is surely running. */
+  onProgress: ((update: ProgressUpdate) => void) | undefined;
+
   progress(_to: Conversation, update: ProgressUpdate): void {
     this.progressSeen.push(update);
+    this.onProgress?.(update);
   }
 
   status(): AdapterStatus {
