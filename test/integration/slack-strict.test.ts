@@ -4,10 +4,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
+import type { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
 import { freshVolume, writeVolumeFile } from '../support/cell-tools.ts';
 import { type FakeMessage, SlackFake } from '../support/slack-fake.ts';
-import { ALICE, BOB, OPS, type SlackHarness, startSlackBot } from '../support/slack-harness.ts';
+import {
+  ALICE,
+  BOB,
+  bareSlackAdapter,
+  OPS,
+  type SlackHarness,
+  startSlackBot,
+} from '../support/slack-harness.ts';
 
 const cell = inject('cell');
 
@@ -185,7 +192,6 @@ describe('Slack: rate limits, per channel and per workspace', () => {
   const OTHER = 'C0OTHER01';
   const fake = new SlackFake();
   let adapter: SlackAdapter;
-  const log = { info: () => {}, warn: () => {}, error: () => {} };
 
   beforeAll(async () => {
     await fake.start();
@@ -193,19 +199,7 @@ describe('Slack: rate limits, per channel and per workspace', () => {
     // the fake holds chat.update to 10 in 4 s here; the adapter keeps to 6 in 4 s (a minute's worth,
     // scaled; the margin is for calls that arrive closer together than they were sent)
     fake.limits = { ...fake.limits, updates: 10, updateWindowS: 4 };
-    adapter = new SlackAdapter({
-      mode: 'socket',
-      botToken: 'xoxb-fake-bot-token',
-      appToken: 'xapp-fake-app-token',
-      host: '127.0.0.1',
-      port: 0,
-      apiUrl: fake.apiUrl,
-      prefix: '!',
-      slashCommand: '/afsbot',
-      progressIntervalMs: 100,
-      editBudget: { edits: 6, windowMs: 4000 },
-      log,
-    });
+    adapter = bareSlackAdapter(fake, { progressIntervalMs: 100, editBudget: { edits: 6, windowMs: 4000 } });
     await adapter.start(async () => {});
   });
 

@@ -5,7 +5,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
 import { sandboxEnv } from '../support/bot-env.ts';
 import { startIrcBot } from '../support/bot-harness.ts';
 import { freshVolume, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
@@ -14,6 +13,7 @@ import { BOT_USER, type FakeMessage, SlackFake } from '../support/slack-fake.ts'
 import {
   ALICE,
   BOB,
+  bareSlackAdapter,
   MALLORY,
   OPS,
   SIGNING_SECRET,
@@ -361,19 +361,7 @@ describe('Slack progress pacing', () => {
     const fake = new SlackFake();
     await fake.start();
     fake.join(OPS);
-    const log = { info: () => {}, warn: () => {}, error: () => {} };
-    const adapter = new SlackAdapter({
-      mode: 'socket',
-      botToken: 'xoxb-fake-bot-token',
-      appToken: 'xapp-fake-app-token',
-      host: '127.0.0.1',
-      port: 0,
-      apiUrl: fake.apiUrl,
-      prefix: '!',
-      slashCommand: '/afsbot',
-      progressIntervalMs: 500,
-      log,
-    });
+    const adapter = bareSlackAdapter(fake, { progressIntervalMs: 500 });
     try {
       await adapter.start(async () => {});
       const to = { id: OPS, kind: 'channel' as const };

@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
+import { SlackAdapter, type SlackOptions } from '../../adapters/slack/slack-adapter.ts';
 import { Bot } from '../../bot/bot.ts';
 import { type Config, loadConfig } from '../../bot/platform/config.ts';
 import { createLogger, type Logger } from '../../bot/platform/log.ts';
@@ -37,6 +37,25 @@ export function slackAdapter(
     admins: config.admins.flatMap((person) => person.slack),
     log: log.child({ adapter: 'slack' }),
     clientPingTimeoutMs: 1000,
+  });
+}
+
+/** The Slack adapter alone (no bot behind it), quiet, in Socket Mode against `fake`. */
+export function bareSlackAdapter(
+  fake: SlackFake,
+  opts: { progressIntervalMs: number; editBudget?: SlackOptions['editBudget'] },
+): SlackAdapter {
+  return new SlackAdapter({
+    mode: 'socket',
+    botToken: 'xoxb-fake-bot-token',
+    appToken: 'xapp-fake-app-token',
+    host: '127.0.0.1',
+    port: 0,
+    apiUrl: fake.apiUrl,
+    prefix: '!',
+    slashCommand: '/afsbot',
+    ...opts,
+    log: { info: () => {}, warn: () => {}, error: () => {} },
   });
 }
 
