@@ -32,6 +32,8 @@ export interface IrcAdapterOptions {
   sendBurst: number;
   sendIntervalMs: number;
   registerTimeoutMs: number;
+  /** The first wait before identifying to NickServ when SASL did not complete; it doubles per retry. */
+  identifyRetryMs?: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
   /**
@@ -261,8 +263,8 @@ export class IrcAdapter implements ChatAdapter {
         );
       return;
     }
-    const delay = Math.min(60_000, 2000 * 2 ** Math.min(attempt - 1, 5));
-    if (attempt > 8 || this.credentialsRejected) return; // about ten minutes of trying, then leave it
+    const delay = Math.min(60_000, (this.opts.identifyRetryMs ?? 2000) * 2 ** Math.min(attempt - 1, 5));
+    if (attempt > 8 || this.credentialsRejected) return; // about ten minutes of trying (by default), then leave it
     this.identifyTimer = setTimeout(() => {
       if (!this.registered || this.loggedInAs || !this.opts.sasl) return;
       const target = `NickServ@${this.opts.servicesServer}`;

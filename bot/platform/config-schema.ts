@@ -128,6 +128,12 @@ const irc = z.strictObject({
     20_000,
     'give up on a connection not registered (SASL too) in this time',
   ),
+  identifyRetryMs: int(
+    100,
+    60_000,
+    2000,
+    'when SASL did not complete: the first wait before identifying to NickServ on irc.servicesServer; each retry waits twice as long, at most a minute',
+  ),
   reconnectMinMs: int(100, 600_000, 1000, 'first reconnect wait'),
   reconnectMaxMs: int(100, 3_600_000, 60_000, 'longest reconnect wait'),
 });

@@ -14,7 +14,13 @@ let h: Harness;
 
 beforeAll(async () => {
   irc = await ircUp('restart', ['--class', 'default']);
-  h = await startIrcBot({ irc, channels: chans, env: { AFSBOT_IRC_SEND_BURST: '4' } });
+  // NickServ retries from 250 ms (default 2 s, doubling): the login after services relink is what is
+  // checked here, not how long the default backoff waits
+  h = await startIrcBot({
+    irc,
+    channels: chans,
+    env: { AFSBOT_IRC_SEND_BURST: '4', AFSBOT_IRC_IDENTIFY_RETRY_MS: '250' },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -93,7 +99,7 @@ describe('IRC reconnect', () => {
       frozen = await startIrcBot({
         irc,
         channels: ['#ops-frozen'],
-        env: { AFSBOT_IRC_NICK: 'afsbot2' },
+        env: { AFSBOT_IRC_NICK: 'afsbot2', AFSBOT_IRC_IDENTIFY_RETRY_MS: '250' },
         registerTimeoutMs: 3000,
       });
       expect(
@@ -135,11 +141,11 @@ describe('IRC reconnect', () => {
     const bot = await startIrcBot({
       irc,
       channels: ['#ops-impostor'],
-      env: { AFSBOT_IRC_NICK: 'afsbot3' },
+      env: { AFSBOT_IRC_NICK: 'afsbot3', AFSBOT_IRC_IDENTIFY_RETRY_MS: '250' },
       registerTimeoutMs: 3000,
     });
     try {
-      // the first two IDENTIFY attempts come 2 s and 6 s after registration
+      // the first two IDENTIFY attempts come 250 ms and 750 ms after registration
       const tried = Date.now() + 30_000;
       while (
         bot.logs().filter((l) => l.msg === 'irc: not logged in to services; identifying to NickServ').length <
@@ -148,13 +154,18 @@ describe('IRC reconnect', () => {
         if (Date.now() > tried) throw new Error('the bot never tried to identify');
         await new Promise((r) => setTimeout(r, 200));
       }
-      await new Promise((r) => setTimeout(r, 500));
+      // The server relays one client's lines in order: once the impostor sees the bot's answer to a
+      // ping it asked after both attempts, anything those attempts sent it would have arrived first.
+      await impostor.join('#ops-impostor');
+      expect(await impostor.ask('#ops-impostor', '!ping', /pong/, 'afsbot3')).toBe('pong');
       const attempts = bot
         .logs()
         .filter((l) => l.msg === 'irc: not logged in to services; identifying to NickServ');
       expect(attempts.every((l) => l.target === `NickServ@${irc.servicesServer}`)).toBe(true);
       // nothing reached the impostor: the server delivers NickServ@<services server> to services alone
-      expect(impostor.seen.filter((m) => m.nick.toLowerCase().startsWith('afsbot'))).toEqual([]);
+      expect(
+        impostor.seen.filter((m) => m.nick.toLowerCase().startsWith('afsbot') && !m.target.startsWith('#')),
+      ).toEqual([]);
       expect(impostor.seen.some((m) => m.message.includes(irc.passwords.afsbot!))).toBe(false);
       expect(bot.adapter.status().detail).toMatch(/not logged in/);
     } finally {
