@@ -1,8 +1,9 @@
 // The wiki's old archives (ccrypt over gzip) still restore, the database archive extracts, and the
 // mount workflow: fs (which cannot run without the kernel module) is checked by the exact argv it
-// gets, and the vos release of the scratch parent is real.
+// gets, and the vos release of the scratch parent is real; so are the failures of each step (fs
+// failing, a vos release or vos remove refused by a locked VLDB entry) and what each leaves.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -11,6 +12,7 @@ import {
   cellVos,
   freshVolume,
   isGone,
+  nextSecond,
   readVolumeFile,
   removeIfThere,
   vosOk,
@@ -25,6 +27,7 @@ const dir = mkdtempSync(join(tmpdir(), 'afsbot-legacy-'));
 const legacy = join(dir, 'legacy');
 const keyFile = join(dir, 'backup-encryption-key');
 const fsLog = join(dir, 'fs-calls.log');
+const fsFails = join(dir, 'fs-fails');
 const scratchDir = `/afs/${cell.cell}/.old/tmp-mount`;
 let h: MemoryHarness;
 
@@ -56,9 +59,13 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'db', 'bob.sql'), 'INSERT INTO t VALUES (1);\n');
   sh(`tar -c -C "${dir}/db" . | gzip | ccrypt -e -k "$KEY" > "$LEGACY/2013.01.28-databases.tar.gz.aescrypt"`);
 
-  // A stand-in for fs that records the exact argv it is given, one call per line.
+  // A stand-in for fs that records the exact argv it is given, one call per line; while the file
+  // fs-fails exists, it fails as fs does (its words on stderr, exit 1) after recording the call.
   const fakeFs = join(dir, 'fs');
-  writeFileSync(fakeFs, `#!/bin/sh\n{ for a in "$@"; do printf '%s|' "$a"; done; echo; } >> ${fsLog}\n`);
+  writeFileSync(
+    fakeFs,
+    `#!/bin/sh\n{ for a in "$@"; do printf '%s|' "$a"; done; echo; } >> ${fsLog}\nif [ -e ${fsFails} ]; then cat ${fsFails} >&2; exit 1; fi\n`,
+  );
   chmodSync(fakeFs, 0o755);
 
   h = await startMemoryBot({
@@ -127,9 +134,31 @@ describe('mount, unmount, discard', () => {
     return Number(ro.fields.creationDate);
   };
 
+  const lastFsCall = () => readFileSync(fsLog, 'utf8').trim().split('\n').at(-1);
+  const mountOf = (v: string) => h.bot.services.restored.get(v)?.mount_path ?? null;
+
+  it('when fs mkmount fails: says so, records no mount, and does not release the parent', async () => {
+    const before = await releasedAt();
+    writeFileSync(fsFails, `fs: You don't have the required access rights on '${scratchDir}/t3.legacy'\n`);
+    try {
+      const r = await h.chat.job('!mount t3.legacy');
+      expect(r.result).toMatch(
+        new RegExp(
+          `failed: fs mkmount failed: .*You don't have the required access rights on '${scratchDir}/t3\\.legacy'`,
+        ),
+      );
+    } finally {
+      rmSync(fsFails);
+    }
+    expect(lastFsCall()).toBe(`mkmount|-dir|${scratchDir}/t3.legacy|-vol|t3.legacy|`);
+    expect(mountOf('t3.legacy')).toBeNull();
+    expect(await h.chat.type('!unmount t3.legacy')).toMatch(/^error: t3\.legacy is not mounted\. usage: /);
+    expect(await releasedAt()).toBe(before);
+  });
+
   it('mounts with fs mkmount under the scratch dir and releases the parent for real', async () => {
     const before = await releasedAt();
-    await new Promise((r) => setTimeout(r, 1100));
+    await nextSecond(); // vos release times are in seconds
     const r = await h.chat.job('!mount t3.legacy');
     expect(r.result).toMatch(
       new RegExp(`done: t3\\.legacy is mounted at ${scratchDir}/t3\\.legacy \\(scratch\\.t3 released\\)`),
@@ -146,18 +175,56 @@ describe('mount, unmount, discard', () => {
     );
   });
 
-  it('unmounts with fs rmmount, then discards', async () => {
-    const r = await h.chat.job('!unmount t3.legacy');
-    expect(r.result).toMatch(/done: t3\.legacy is no longer mounted \(scratch\.t3 released\)/);
-    expect(readFileSync(fsLog, 'utf8').trim().split('\n').at(-1)).toBe(
-      `rmmount|-dir|${scratchDir}/t3.legacy|`,
-    );
+  it('when fs rmmount fails: says so, and the volume stays mounted (and so is not discarded)', async () => {
+    writeFileSync(fsFails, `fs: '${scratchDir}/t3.legacy' is not a mount point.\n`);
+    try {
+      const r = await h.chat.job('!unmount t3.legacy');
+      expect(r.result).toMatch(/failed: fs rmmount failed: .*is not a mount point/);
+    } finally {
+      rmSync(fsFails);
+    }
+    expect(lastFsCall()).toBe(`rmmount|-dir|${scratchDir}/t3.legacy|`);
+    expect(mountOf('t3.legacy')).toBe(`${scratchDir}/t3.legacy`);
+    expect(await h.chat.type('!discard t3.legacy')).toMatch(/^error: t3\.legacy is mounted at /);
+  });
+
+  it('unmounted, but the release of the parent fails (its VLDB entry locked): says what was done and what to run by hand', async () => {
+    await vosOk(vos, ['lock', '-id', SCRATCH]);
+    try {
+      const r = await h.chat.job('!unmount t3.legacy');
+      expect(r.result).toMatch(
+        new RegExp(
+          `failed: the mount point ${scratchDir}/t3\\.legacy is gone, but vos release scratch\\.t3 failed: .*; run "vos release scratch\\.t3" by hand`,
+        ),
+      );
+    } finally {
+      await vosOk(vos, ['unlock', '-id', SCRATCH]);
+    }
+    expect(lastFsCall()).toBe(`rmmount|-dir|${scratchDir}/t3.legacy|`);
+    expect(mountOf('t3.legacy')).toBeNull(); // the mount point is gone: that much is true
+    await vosOk(vos, ['release', '-id', SCRATCH]); // what the admin is told to run
+  });
+
+  it('when vos remove fails (the VLDB entry locked): says so, and the volume stays, still discardable', async () => {
+    await vosOk(vos, ['lock', '-id', 't3.legacy']);
+    try {
+      const r = await h.chat.job('!discard t3.legacy');
+      expect(r.result).toMatch(/failed: vos remove t3\.legacy failed: /);
+    } finally {
+      await vosOk(vos, ['unlock', '-id', 't3.legacy']);
+    }
+    expect((await vos.examine('t3.legacy')).ok).toBe(true);
+    expect(h.bot.services.restored.get('t3.legacy')?.state).toBe('restored');
+    expect(readVolumeFile(cell, 't3.legacy', 'mail/inbox').toString()).toBe('From alice\nhello from 2013\n');
+  });
+
+  it('discards once the lock is gone', async () => {
     expect((await h.chat.job('!discard t3.legacy')).result).toMatch(/t3\.legacy is removed/);
     expect(await isGone(vos, 't3.legacy')).toBe(true);
   });
 
   it('will only mount volumes it restored', async () => {
     expect(await h.chat.type(`!mount ${VOL}`)).toMatch(/^error: user\.t3leg is not a volume afsbot restored/);
-    expect(readFileSync(fsLog, 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(readFileSync(fsLog, 'utf8').trim().split('\n')).toHaveLength(4); // 2 mkmount, 2 rmmount
   });
 });
