@@ -40,6 +40,7 @@ beforeAll(async () => {
   dir = h.dir;
   expect((await h.chat.job(`!dump ${VOL} full`)).result).toMatch(/done/);
   writeVolumeFile(cell, VOL, 'notes.txt', 'damaged\n');
+  await vosOk(vos, ['release', '-id', VOL]); // the damage reached the read-only site too
   expect((await h.chat.job(`!restore ${VOL}`)).result).toMatch(/restored into user\.p4\.restored/);
 }, 120_000);
 
@@ -183,7 +184,10 @@ describe('approvals', () => {
     expect(ex.ok && Number(ex.fields.id)).toBe(liveId);
     const entry = await vos.listvldbEntry(VOL);
     expect(entry.ok && entry.entry?.sites.map((x) => x.type).sort()).toEqual(['RO', 'RW']);
-    // the read-only clone was released with the new content: its file count is the live one's
+    // the read-only clone was released with the new content (it held the damage before): the file
+    // reads as the live one does; the old and new content have the same number of files, so a file
+    // count alone would not tell them apart
+    expect(readVolumeFile(cell, `${VOL}.readonly`, 'notes.txt').toString()).toBe('good\n');
     const ro = await vos.examine(`${VOL}.readonly`);
     if (!ro.ok || !ex.ok)
       throw new Error(`vos examine failed: ${!ro.ok ? ro.message : ''} ${!ex.ok ? ex.message : ''}`);
