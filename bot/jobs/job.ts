@@ -1,5 +1,5 @@
 // What a job is, for the code that starts one and the code that runs inside one.
-import type { Backend, Conversation, MessageMeta } from '../chat/adapter.ts';
+import type { Backend, Conversation, MessageMeta, ProgressUpdate } from '../chat/adapter.ts';
 import type { Origin } from '../chat/router.ts';
 import type { JobRow } from './jobs-table.ts';
 
@@ -50,4 +50,39 @@ export interface JobSpec {
 export function jobLine(j: JobRow): string {
   const when = (j.ended_at ?? j.started_at ?? j.created_at).slice(0, 19).replace('T', ' ');
   return `job ${j.id} ${j.status} ${j.title} (${j.identity ?? 'unknown'} on ${j.backend}, ${when})`;
+}
+
+/** A job of this process while it is queued or running: its spec and where it is. */
+export interface Live {
+  spec: JobSpec;
+  /** When it was submitted: a job that waits in line past lockWaitMs fails. */
+  queuedAt: number;
+  controller: AbortController;
+  leftovers: Set<string>;
+  started: number;
+  phase: string;
+  bytes: number;
+  total?: number;
+  lastEmit: number;
+  lastSave: number;
+  promise?: Promise<void>;
+}
+
+/** Where a job is, for the chat and for !job: bytes, rate, and an ETA while the total is ahead. */
+export function progressOf(id: number, job: Live, final: boolean): ProgressUpdate {
+  const seconds = Math.max(0.001, (Date.now() - job.started) / 1000);
+  const rate = job.bytes / seconds;
+  const u: ProgressUpdate = {
+    jobId: id,
+    title: job.spec.title,
+    phase: job.phase,
+    bytes: job.bytes,
+    rate,
+    final,
+  };
+  if (job.total !== undefined) {
+    u.total = job.total;
+    if (rate > 0 && job.total > job.bytes) u.etaSeconds = (job.total - job.bytes) / rate;
+  }
+  return u;
 }

@@ -64,6 +64,15 @@ export class VolumeLocks {
     return row && processAlive(row.pid) ? { jobId: row.job_id, pid: row.pid, since: row.since } : undefined;
   }
 
+  /** The first of `names` that another live afsbot process holds, with its holder's job and pid. */
+  heldElsewhere(names: string[]): { job: number; volume: string; pid: number } | undefined {
+    for (const volume of names) {
+      const h = this.holderOf(volume);
+      if (h && h.pid !== process.pid) return { job: h.jobId, volume, pid: h.pid };
+    }
+    return undefined;
+  }
+
   /**
    * Lets go of `names`. Never throws: a job ends even when the database cannot be written (its disk
    * full); the row is then deleted as soon as it can be, retried every two seconds.

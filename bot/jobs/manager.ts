@@ -10,7 +10,7 @@ import type { Origin } from '../chat/router.ts';
 import { formatDuration } from '../platform/format.ts';
 import type { Logger } from '../platform/log.ts';
 import { processAlive } from '../platform/process.ts';
-import { type Asker, type JobSpec, originOf, type RunningJob } from './job.ts';
+import { type Asker, type JobSpec, type Live, originOf, progressOf, type RunningJob } from './job.ts';
 import type { JobRow, JobStatus, JobsTable } from './jobs-table.ts';
 import type { VolumeLocks } from './locks.ts';
 
@@ -28,21 +28,6 @@ export interface JobDeps {
   maxHeavy?: number;
   /** How often running jobs save their progress to the database (for !job). */
   saveProgressMs?: number;
-}
-
-interface Live {
-  spec: JobSpec;
-  /** When it was submitted: a job that waits in line past lockWaitMs fails. */
-  queuedAt: number;
-  controller: AbortController;
-  leftovers: Set<string>;
-  started: number;
-  phase: string;
-  bytes: number;
-  total?: number;
-  lastEmit: number;
-  lastSave: number;
-  promise?: Promise<void>;
 }
 
 export class JobManager {
@@ -93,7 +78,7 @@ export class JobManager {
   async start(asker: Asker, spec: Omit<JobSpec, 'origin'>, what: string): Promise<number> {
     const { id, waitingFor, heavyAhead } = this.submit({ ...spec, origin: originOf(asker) });
     const wait = waitingFor
-      ? `; it waits for job ${waitingFor.job}, which holds ${waitingFor.volume}`
+      ? `; it waits for job ${waitingFor.job}${waitingFor.pid ? ` of afsbot process ${waitingFor.pid}` : ''}, which holds ${waitingFor.volume}`
       : heavyAhead
         ? `; it waits its turn: at most ${this.deps.maxHeavy} restores, extractions or fetches run at once (jobs.maxHeavy), and ${heavyAhead.length === 1 ? 'job' : 'jobs'} ${heavyAhead.join(', ')} ${heavyAhead.length === 1 ? 'is' : 'are'} running`
         : '';
@@ -101,8 +86,12 @@ export class JobManager {
     return id;
   }
 
-  /** Creates the job and starts it, or queues it behind the job that holds its volume. */
-  submit(spec: JobSpec): { id: number; waitingFor?: { job: number; volume: string }; heavyAhead?: number[] } {
+  /** Creates the job and starts it, or queues it behind the job (here or in another process) that holds its volume. */
+  submit(spec: JobSpec): {
+    id: number;
+    waitingFor?: { job: number; volume: string; pid?: number };
+    heavyAhead?: number[];
+  } {
     const busyVolume = spec.volumes.find((v) => this.deps.locks.heldHere(v));
     const busy = busyVolume === undefined ? undefined : this.deps.locks.localHolder(busyVolume)!;
     if (busy !== undefined && this.deps.whenBusy === 'refuse') {
@@ -133,6 +122,8 @@ export class JobManager {
     this.queue.push(id);
     this.pump();
     if (busy !== undefined) return { id, waitingFor: { job: busy, volume: busyVolume! } };
+    const other = this.queue.includes(id) ? this.deps.locks.heldElsewhere(spec.volumes) : undefined;
+    if (other) return { id, waitingFor: other };
     if (spec.heavy && this.queue.includes(id)) {
       const ahead = [...this.live.entries()].filter(([, j]) => j.promise && j.spec.heavy).map(([n]) => n);
       if (ahead.length >= (this.deps.maxHeavy ?? Number.POSITIVE_INFINITY)) return { id, heavyAhead: ahead };
@@ -234,12 +225,12 @@ export class JobManager {
         const now = Date.now();
         if (now - job.lastEmit >= 1000) {
           job.lastEmit = now;
-          this.deps.progress(job.spec.origin, this.snapshot(id, job, false));
+          this.deps.progress(job.spec.origin, progressOf(id, job, false));
         }
         if (now - job.lastSave >= (this.deps.saveProgressMs ?? 2000)) {
           job.lastSave = now;
           try {
-            this.record(id, { progress: JSON.stringify(this.snapshot(id, job, false)) });
+            this.record(id, { progress: JSON.stringify(progressOf(id, job, false)) });
           } catch (err) {
             // progress is called from timers: a full disk here must not end the process; the job's
             // own writes will fail it with the reason
@@ -257,24 +248,6 @@ export class JobManager {
         table.update(id, { leftovers: JSON.stringify([...job.leftovers]) });
       },
     };
-  }
-
-  private snapshot(id: number, job: Live, final: boolean): ProgressUpdate {
-    const seconds = Math.max(0.001, (Date.now() - job.started) / 1000);
-    const rate = job.bytes / seconds;
-    const u: ProgressUpdate = {
-      jobId: id,
-      title: job.spec.title,
-      phase: job.phase,
-      bytes: job.bytes,
-      rate,
-      final,
-    };
-    if (job.total !== undefined) {
-      u.total = job.total;
-      if (rate > 0 && job.total > job.bytes) u.etaSeconds = (job.total - job.bytes) / rate;
-    }
-    return u;
   }
 
   /** Writes a job's state and never throws: with the database's disk full a job still ends (the next
@@ -331,10 +304,10 @@ export class JobManager {
     this.record(id, {
       status,
       ended_at: new Date().toISOString(),
-      progress: JSON.stringify(this.snapshot(id, job, true)),
+      progress: JSON.stringify(progressOf(id, job, true)),
       leftovers: JSON.stringify([...job.leftovers]),
     });
-    this.deps.progress(job.spec.origin, this.snapshot(id, job, true));
+    this.deps.progress(job.spec.origin, progressOf(id, job, true));
     this.deps.locks.release(job.spec.volumes, id);
     this.live.delete(id);
     this.pump();

@@ -217,16 +217,29 @@ describe('backup-manager', () => {
       ]);
       // a restore of bm.a waits for the other process's lock, and runs once that process is gone
       let exited = false;
-      const restore = bm(['restore', today, 'bm.a', 'bmr.b']);
+      let out = '';
+      const restore = execa(join(repoRoot, 'bin/backup-manager'), ['restore', today, 'bm.a', 'bmr.b'], {
+        env,
+        reject: false,
+        buffer: false,
+      });
+      restore.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
       void restore.then(() => {
         exited = true;
       });
-      await new Promise((r) => setTimeout(r, 4000));
-      expect(exited).toBe(false); // still waiting, and it has made nothing yet
+      // its answer says it waits for the other process's job; then it is still waiting, with nothing made
+      const waiting = `it waits for job ${job} of afsbot process ${holder.pid}, which holds bm.a`;
+      const said = Date.now() + 60_000;
+      while (!out.includes(waiting) && !exited && Date.now() < said)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(out).toContain(waiting);
+      expect(exited).toBe(false);
       expect(await isGone(cellVos(cell), 'bmr.b')).toBe(true);
       holder.kill('SIGKILL');
       const r = await restore;
-      expect([r.exitCode, r.stdout]).toEqual([0, expect.stringMatching(/is restored into bmr\.b/)]);
+      expect([r.exitCode, out]).toEqual([0, expect.stringMatching(/is restored into bmr\.b/)]);
       expect(readVolumeFile(cell, 'bmr.b', 'f.txt').toString()).toBe('backup-manager was here\n');
       // the dead process's nightly row is still 'running' (no bot started since to mark it): not a run
       const dry = await bm(['nightly', '--dry-run']);
