@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
-import { freshVolume, readVolumeFile, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import {
+  freshVolume,
+  nextSecond,
+  readVolumeFile,
+  removeIfThere,
+  writeVolumeFile,
+} from '../support/cell-tools.ts';
 import { parseEnv, repoRoot } from '../support/peers.ts';
 
 const cell = inject('cell');
@@ -44,7 +50,7 @@ describe('the archive on an SFTP server', () => {
     expect(first.result).toMatch(/nightly 2026\.04\.05: OK\. 1 volume: 1 full, 0 incremental/);
     expect(first.result).toMatch(/^archive: created the restic repository sftp:/m);
     now = new Date('2026-04-06T03:00:00Z');
-    await new Promise((r) => setTimeout(r, 1100));
+    await nextSecond(); // a new second: AFS times are whole seconds
     writeVolumeFile(cell, 'sf.a', 'f.txt', 'second night\n');
     const second = await h.chat.job('!nightly run', 180_000);
     expect(second.result).toMatch(/nightly 2026\.04\.06: OK\. 1 volume: 0 full, 1 incremental/);

@@ -10,6 +10,7 @@ import {
   cellVos,
   freshVolume,
   isGone,
+  nextSecond,
   readVolumeFile,
   removeIfThere,
   removeVolumeFile,
@@ -55,7 +56,7 @@ describe('dump and restore on the real cell', () => {
     writeVolumeFile(cell, VOL, 'notes.txt', 'second version\n');
     writeVolumeFile(cell, VOL, 'new.txt', 'added on day 2\n');
     removeVolumeFile(cell, VOL, 'old.txt');
-    await new Promise((r) => setTimeout(r, 1100)); // a new clone second, so the incremental has a later clone time
+    await nextSecond(); // a new clone second, so the incremental has a later clone time
     const incr = await h.chat.job(`!dump ${VOL}`);
     expect(incr.result).toMatch(
       /done: incremental dump of user\.t3 \(clone of .*, since the full of .*\) for 2026\.01\.06/,
@@ -209,7 +210,7 @@ describe('dump and restore on the real cell', () => {
     now = new Date('2026-01-07T03:00:00Z');
     await h.chat.job(`!dump ${OTHER} full`);
     writeVolumeFile(cell, OTHER, 'bob.txt', 'bob, changed\n');
-    await new Promise((r) => setTimeout(r, 1100));
+    await nextSecond(); // a new second: AFS times are whole seconds
     await h.chat.job(`!dump ${OTHER}`);
     const theirs = h.bot.services.catalog.forVolume(OTHER).find((d) => d.level === 'incremental')!;
     const mine = h.bot.services.catalog.forVolume(VOL).find((d) => d.level === 'full')!;

@@ -6,6 +6,7 @@ import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
 import {
   cellVos,
   freshVolume,
+  nextSecond,
   readVolumeFile,
   removeIfThere,
   vosOk,
@@ -118,7 +119,7 @@ describe('approvals', () => {
 
   it('refuses a request whose volume changed after the plan', async () => {
     const id = requestId(await h.chat.type(`!promote ${VOL}`));
-    await new Promise((r) => setTimeout(r, 1100));
+    await nextSecond(); // a new second: AFS times are whole seconds
     writeVolumeFile(cell, VOL, 'notes.txt', 'damaged, and written to again\n');
     const answer = await h.chat.type(`!approve ${id}`, 'alice');
     expect(answer).toMatch(

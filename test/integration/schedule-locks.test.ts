@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isStopped } from '../../actions/exec.ts';
 import { sandboxEnv } from '../support/bot-env.ts';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
-import { freshVolume, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import { freshVolume, nextSecond, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
 import { repoRoot } from '../support/peers.ts';
 
 const cell = inject('cell');
@@ -119,7 +119,7 @@ describe('the schedule', () => {
       .get('sch.a') as { jobId: number; pid: number } | undefined;
     expect(held?.pid).toBe(other.pid);
     now = new Date('2026-05-05T03:00:00Z');
-    await new Promise((r) => setTimeout(r, 1100));
+    await nextSecond(); // a new second: AFS times are whole seconds
     writeVolumeFile(cell, 'sch.a', 'f.txt', 'changed\n');
     const [started] = await h.bot.services.schedule.tick();
     const id = /job (\d+)/.exec(started!)![1];
