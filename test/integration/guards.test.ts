@@ -55,7 +55,8 @@ describe('a nightly run missed while afsbot was down', () => {
   it('does not run it twice when afsbot starts again', async () => {
     await h!.stop();
     h = await startMemoryBot({ cell, dir, clock: () => new Date('2026-09-01T05:30:00Z'), env });
-    await new Promise((r) => setTimeout(r, 1500));
+    // the catch-up check ran inside start(); whatever it said is written once the outbox is empty
+    await h.bot.outbox.flush(30_000);
     expect(h.chat.said.join('\n')).not.toMatch(/was missed/);
     expect(h.bot.services.jobs.list(10).filter((j) => j.kind === 'nightly')).toHaveLength(1);
   }, 60_000);
@@ -64,7 +65,7 @@ describe('a nightly run missed while afsbot was down', () => {
     await h!.stop();
     // 2026-09-02 02:15 was missed too, but it is now 16:00: past 12 hours
     h = await startMemoryBot({ cell, dir, clock: () => new Date('2026-09-02T16:00:00Z'), env });
-    await new Promise((r) => setTimeout(r, 1500));
+    await h.bot.outbox.flush(30_000);
     expect(h.chat.said.join('\n')).not.toMatch(/was missed/);
     expect(h.bot.services.jobs.list(10).filter((j) => j.kind === 'nightly')).toHaveLength(1);
   }, 60_000);
