@@ -20,7 +20,14 @@ async function until<T>(what: string, get: () => T | undefined | false, timeoutM
 describe('IRC faults', () => {
   it('a wrong SASL password: said once, it runs on without an account, and never offers it to NickServ', async () => {
     const chan = '#ops-badpw';
-    const h = await startIrcBot({ irc, channels: [chan], saslPassword: 'not-the-password' });
+    // NickServ retries from 250 ms (default 2 s), so that the wait below for one that must not come
+    // is short
+    const h = await startIrcBot({
+      irc,
+      channels: [chan],
+      saslPassword: 'not-the-password',
+      env: { AFSBOT_IRC_IDENTIFY_RETRY_MS: '250' },
+    });
     const alice = await IrcUser.loggedInAs(irc, 'alice', 'alice_badpw', chan);
     try {
       const failed = await until('the SASL failure in the log', () =>
@@ -32,8 +39,9 @@ describe('IRC faults', () => {
       expect(await alice.ask(chan, '!whoami', /you are/)).toBe(
         'you are IRC services account alice (shown as alice_badpw); admin alice',
       );
-      // a NickServ IDENTIFY would come 2 s after registering; a rejected password is not sent again
-      await new Promise((r) => setTimeout(r, 3000));
+      // a NickServ IDENTIFY would come 250 ms after registering, a second 500 ms later; a rejected
+      // password is never sent again
+      await new Promise((r) => setTimeout(r, 1500));
       expect(h.logs().filter((l) => String(l.msg).includes('identifying to NickServ'))).toEqual([]);
       expect(h.logs().filter((l) => l.msg === failed.msg)).toHaveLength(1);
     } finally {
