@@ -338,8 +338,14 @@ describe('Slack in Socket Mode', () => {
     const t = lastTs(fake);
     await fake.envelope('events_api', fake.eventBody(fake.message(ALICE, DROPS, '!dump sl.big full')));
     fake.offline = true; // no Web API either: nothing can be posted
+    const cut = fake.cutOff.length;
     fake.dropSockets();
-    await new Promise((r) => setTimeout(r, 4000));
+    // the network stays down until the bot has tried to reconnect and been cut off
+    const tried = Date.now() + 60_000;
+    while (!fake.cutOff.slice(cut).includes('apps.connections.open')) {
+      if (Date.now() > tried) throw new Error('the bot never tried to reconnect');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     fake.offline = false;
     const deadline = Date.now() + 60_000;
     while (fake.connections === before) {
@@ -380,8 +386,15 @@ describe('Slack progress pacing', () => {
         });
         await new Promise((r) => setTimeout(r, 100));
       }
-      await new Promise((r) => setTimeout(r, 600));
-      const elapsed = Date.now() - began; // 3.6 s, more on a busy machine: the bound follows the clock
+      // the newest numbers (the 30th update's) arrive in a last edit at most an interval later
+      const newest = /▓{10} restoring 99% /;
+      const deadline = Date.now() + 10_000;
+      while (!newest.test(msg.edits.at(-1)?.text ?? '')) {
+        if (Date.now() > deadline)
+          throw new Error(`no edit with the newest numbers: ${msg.edits.at(-1)?.text}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const elapsed = Date.now() - began; // about 3.5 s, more on a busy machine: the bound follows the clock
       const edits = msg.edits;
       expect(edits.length).toBeGreaterThanOrEqual(2);
       expect(edits.length).toBeLessThanOrEqual(Math.ceil(elapsed / 500) + 1);

@@ -100,6 +100,8 @@ export class SlackFake {
   private eventCounter = 0;
   /** While true, every Web API request is cut off without an answer (the network is down). */
   offline = false;
+  /** The Web API methods of the requests cut off while offline, in order. */
+  readonly cutOff: string[] = [];
 
   get port(): number {
     return (this.server!.address() as AddressInfo).port;
@@ -213,6 +215,7 @@ export class SlackFake {
     let body = '';
     for await (const chunk of req) body += chunk;
     if (this.offline) {
+      this.cutOff.push(/^\/api\/([a-zA-Z.]+)/.exec(req.url ?? '')?.[1] ?? req.url ?? '');
       req.socket.destroy();
       return;
     }
