@@ -86,7 +86,10 @@ export class JobManager {
     return id;
   }
 
-  /** Creates the job and starts it, or queues it behind the job (here or in another process) that holds its volume. */
+  /**
+   * Creates the job and starts it, or queues it behind the job (here, or in another afsbot process)
+   * that holds one of its volumes.
+   */
   submit(spec: JobSpec): {
     id: number;
     waitingFor?: { job: number; volume: string; pid?: number };
