@@ -402,6 +402,14 @@ export function isNoSuchVolume(r: ToolFailure): boolean {
   return /no such entry/i.test(r.stderr) || /no such entry/i.test(r.stdout);
 }
 
+/**
+ * The VLDB names the volume but its server has none: `vos examine` of a .backup clone that was never
+ * made says "Could not fetch the information about volume N from the server".
+ */
+export function isNotOnServer(r: ToolFailure): boolean {
+  return /could not fetch the info/i.test(r.stderr) || /could not fetch the info/i.test(r.stdout);
+}
+
 export const VOLUME_NAME_MAX = 22;
 
 /** Why a name cannot be a volume name, or undefined when it can. */

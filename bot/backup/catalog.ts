@@ -53,6 +53,9 @@ export interface DateSummary {
   bytes: number;
 }
 
+/** A dump a test restore can check: a scheduled one, archived, with its file count recorded. */
+const TESTABLE = `kind = 'scheduled' AND archive_snapshot IS NOT NULL AND files IS NOT NULL`;
+
 export class Catalog {
   constructor(private readonly db: Sqlite) {}
 
@@ -266,12 +269,16 @@ export class Catalog {
   /** Volumes with an archived scheduled dump whose file count was recorded: what a test restore can check. */
   testableVolumes(): string[] {
     return (
-      this.db
-        .prepare(
-          `SELECT DISTINCT volume FROM dumps WHERE kind = 'scheduled' AND archive_snapshot IS NOT NULL AND files IS NOT NULL`,
-        )
-        .all() as { volume: string }[]
+      this.db.prepare(`SELECT DISTINCT volume FROM dumps WHERE ${TESTABLE}`).all() as { volume: string }[]
     ).map((r) => r.volume);
+  }
+
+  /** The newest date with a testable dump of `volume` (the archive holds that night's chain). */
+  newestTestableDate(volume: string): string | undefined {
+    const row = this.db
+      .prepare(`SELECT MAX(date) AS date FROM dumps WHERE volume = ? AND ${TESTABLE}`)
+      .get(volume) as { date: string | null };
+    return row.date ?? undefined;
   }
 
   /**

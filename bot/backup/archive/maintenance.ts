@@ -99,12 +99,7 @@ async function testRestore(
   if (candidates.length === 0) return { ok: false, summary: 'no archived dump to test yet' };
   const volume = pick ?? candidates[randomInt(candidates.length)]!;
   // what the archive holds: the chain of the newest night archived (a newer dump may not be, yet)
-  const archived = s.catalog
-    .forVolume(volume)
-    .filter((r) => r.kind === 'scheduled' && r.archive_snapshot && r.files !== null)
-    .map((r) => r.date)
-    .sort()
-    .at(-1);
+  const archived = s.catalog.newestTestableDate(volume);
   let rows: DumpRow[];
   let links: ChainLink[];
   try {

@@ -4,7 +4,7 @@
 // the dumping, (6) local retention (retention.ts); the report is job.ts's. A volume that fails does not
 // stop the others: its error, in the tool's own words, goes to the report, and the next night retries it.
 import { faultPoint } from '../../../actions/faults.ts';
-import type { VolumeFields } from '../../../actions/vos.ts';
+import { isNotOnServer, type VolumeFields } from '../../../actions/vos.ts';
 import type { RunningJob } from '../../jobs/job.ts';
 import { formatSeconds } from '../../platform/format.ts';
 import { dumpDate, wallClock } from '../../platform/time.ts';
@@ -234,7 +234,7 @@ async function listClones(run: Run, notCloned: Map<string, string>): Promise<Vol
     let clone = await s.vos.examine(`${e.name}.backup`, job.signal);
     let own = '';
     // the server just answered for it but finds no clone: never made (new since backupsys), so make it
-    const never = !clone.ok && (clone.missing || /Could not fetch the info/.test(clone.message));
+    const never = !clone.ok && (clone.missing || isNotOnServer(clone));
     if (never && !stats.dryRun) {
       own = await cloneVolume(s, job, e.name).then(
         () => '',
