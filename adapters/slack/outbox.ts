@@ -8,7 +8,7 @@
 // - a 429 is waited out as Retry-After says and the call made again; a network error or a 5xx is
 //   retried with backoff (the socket may be down, the bot goes on): nothing is dropped.
 import type { webApi } from '@slack/bolt';
-import { backoffDelays } from '../../actions/backoff.ts';
+import { backoffDelays, sleep } from '../../actions/backoff.ts';
 import type { AdapterLog } from '../../bot/chat/adapter.ts';
 import type { Block } from './blocks.ts';
 
@@ -80,7 +80,6 @@ export class Outbox {
     private readonly client: webApi.WebClient,
     private readonly log: AdapterLog,
     private readonly budget: EditBudget = { edits: 45, windowMs: 60_000 },
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
   /** Posts a message; resolves with its ts once Slack has it (undefined if Slack refused it for good). */
@@ -147,7 +146,7 @@ export class Outbox {
    */
   async flush(deadlineMs = Number.POSITIVE_INFINITY): Promise<void> {
     const until = Date.now() + deadlineMs;
-    while (this.pending > 0 && Date.now() < until) await this.sleep(20);
+    while (this.pending > 0 && Date.now() < until) await sleep(20);
     if (this.pending > 0) {
       this.closed = true;
       this.log.error('slack unreachable at shutdown; messages left unsent', { count: this.pending });
@@ -220,7 +219,7 @@ export class Outbox {
       const now = Date.now();
       while (this.editTimes.length > 0 && this.editTimes[0]! <= now - windowMs) this.editTimes.shift();
       if (this.closed || this.editTimes.length < edits) return;
-      await this.sleep(Math.min(1000, this.editTimes[0]! + windowMs - now + 1));
+      await sleep(Math.min(1000, this.editTimes[0]! + windowMs - now + 1));
     }
   }
 
@@ -242,7 +241,7 @@ export class Outbox {
           this.retried++;
           const wait = (e.retryAfter ?? 1) * 1000;
           this.log.warn('slack rate limit; waiting as Retry-After says', { method, channel, waitMs: wait });
-          await this.sleep(wait);
+          await sleep(wait);
           continue;
         }
         const status = (e as { statusCode?: number }).statusCode ?? 0;
@@ -254,7 +253,7 @@ export class Outbox {
           this.retried++;
           const wait = delays.next().value;
           this.log.warn('slack unreachable; trying again', { method, waitMs: wait, error: e.message });
-          await this.sleep(wait);
+          await sleep(wait);
           continue;
         }
         // Slack said no for good (a channel we are not in, a message gone): said in the log and to the caller

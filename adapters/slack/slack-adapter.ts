@@ -74,7 +74,6 @@ class Seen {
 
 const ICON = { ok: '✅', failed: '❌', cancelled: '⏹' } as const;
 
-/** Text someone typed, shown inside mrkdwn: no <!channel>, no links, no mentions of its own. */
 /**
  * What a person typed, from Slack's text: links Slack made of it (`<http://notes.md|notes.md>`) back to
  * what was typed, then the three characters Slack escapes (&, <, >; its "Formatting text" docs).
@@ -90,6 +89,7 @@ export function decodeSlackText(text: string): string {
     .replaceAll('&amp;', '&');
 }
 
+/** Text someone typed, shown inside mrkdwn: no <!channel>, no links, no mentions of its own. */
 function escapeMrkdwn(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
@@ -120,6 +120,8 @@ export class SlackAdapter implements ChatAdapter {
   /** Conversations (with their reply key) where Slack refused the bot, and what it said: answered
    * through the command instead. */
   private readonly unreachable = new Map<string, string>();
+  /** How many such commands are remembered (their response_url lasts 30 minutes anyway). */
+  private static readonly UNREACHABLE_KEPT = 1000;
   /** Report channels that refused the bot, and why (told once each). */
   private readonly refusing = new Map<string, string>();
   private stopping = false;
@@ -159,8 +161,9 @@ export class SlackAdapter implements ChatAdapter {
       watchFrames(client, opts.log, {
         // Slack recycles connections every few hours: a new one opens at once, beside the old
         recycled: (closeOld) => {
-          if (this.started && !this.stopping) this.reconnecting ??= this.reconnect(0, closeOld);
-          else closeOld();
+          if (!this.started || this.stopping) closeOld();
+          else if (this.reconnecting) void this.reconnecting.then(closeOld);
+          else this.reconnecting = this.reconnect(0, closeOld);
         },
       });
       client.on('connected', () => {
@@ -341,9 +344,8 @@ export class SlackAdapter implements ChatAdapter {
 
   private event(user: string, channel: string, direct: boolean, text: string, thread?: string): ChatEvent {
     if (!direct) {
-      const at = this.heard.indexOf(channel);
-      if (at >= 0) this.heard.splice(at, 1);
-      this.heard.push(channel);
+      this.forget(channel);
+      this.heard.push(channel); // the latest last
     }
     return {
       // the user ID is what Slack vouches for; a display name is never asked for, let alone trusted
@@ -364,8 +366,7 @@ export class SlackAdapter implements ChatAdapter {
 
   async send(to: Conversation, text: string, meta?: MessageMeta, urgency?: Urgency): Promise<void> {
     // answers, results and approval requests before progress and reports, in each channel
-    const priority: PostPriority =
-      meta?.kind === 'approval' || !urgency || urgency === 'reply' || urgency === 'result' ? 'first' : 'bulk';
+    const priority: PostPriority = urgency === 'progress' || urgency === 'report' ? 'bulk' : 'first';
     if (meta?.kind === 'approval') {
       const ts = this.say(to, text, {
         blocks: approvalBlocks(text, meta.requestId),
@@ -458,7 +459,7 @@ export class SlackAdapter implements ChatAdapter {
     note: (refusal: string) => string = (refusal) =>
       `\n(I cannot post in this conversation (Slack says ${refusal}), so only you see my answers here. To talk in a channel, invite me there: /invite @${this.botName}.)`,
   ): Promise<string | undefined> {
-    const unreachable = to.reply && this.unreachable.get(`${to.id} ${to.reply}`);
+    const unreachable = to.reply && this.unreachable.get(to.reply);
     if (unreachable) {
       note(unreachable); // what it sets up, without saying it again
       await this.elsewhere(to, text);
@@ -476,7 +477,9 @@ export class SlackAdapter implements ChatAdapter {
     this.forget(to.id);
     if (this.channels.has(to.id) && !to.reply) this.tellRefusal(to.id, refusal);
     if (to.reply) {
-      this.unreachable.set(`${to.id} ${to.reply}`, refusal);
+      this.unreachable.set(to.reply, refusal);
+      if (this.unreachable.size > SlackAdapter.UNREACHABLE_KEPT)
+        this.unreachable.delete(this.unreachable.keys().next().value!);
       await this.elsewhere(to, `${text}${note(refusal)}`);
     }
     return undefined;
@@ -487,18 +490,20 @@ export class SlackAdapter implements ChatAdapter {
     if (!to.reply) return;
     if (await this.responders.answer(to.reply, text)) return;
     const user = userOfKey(to.reply);
-    try {
-      const im = await this.client.conversations.open({ users: user });
-      const channel = String(im.channel?.id ?? '');
-      const from = to.kind === 'direct' ? 'a direct message' : `<#${to.id}>`;
-      for (const part of chunks(`(your command in ${from}, answered here)\n${text}`, 3500))
-        await this.outbox.post(channel, part, { priority: 'first' });
-    } catch (err) {
+    const from = to.kind === 'direct' ? 'a direct message' : `<#${to.id}>`;
+    await this.dm(user, `(your command in ${from}, answered here)\n${text}`).catch((err) =>
       this.opts.log.error('slack: an answer reached nobody (no response_url left, no direct message)', {
         user,
         error: String(err),
-      });
-    }
+      }),
+    );
+  }
+
+  /** A direct message to `user`, in as many messages as it takes. */
+  private async dm(user: string, text: string): Promise<void> {
+    const im = await this.client.conversations.open({ users: user });
+    if (!im.channel?.id) throw new Error('conversations.open gave no channel');
+    for (const part of chunks(text, 3500)) await this.outbox.post(im.channel.id, part, { priority: 'first' });
   }
 
   /** A report channel refused the bot: an admin hears of it once, where the bot can be heard. */
@@ -510,10 +515,9 @@ export class SlackAdapter implements ChatAdapter {
     const toAdmin = () => {
       const admin = this.opts.admins?.[0];
       if (admin)
-        void this.client.conversations
-          .open({ users: admin })
-          .then((im) => this.outbox.post(String(im.channel?.id), text, { priority: 'first' }))
-          .catch((err) => this.opts.log.error('slack: could not tell an admin', { error: String(err) }));
+        void this.dm(admin, text).catch((err) =>
+          this.opts.log.error('slack: could not tell an admin', { error: String(err) }),
+        );
     };
     const where = [...this.heard].reverse().find((c) => c !== channel && !this.refusing.has(c));
     // where the bot was last asked, unless Slack refuses it there too: then to the first admin
@@ -566,14 +570,12 @@ export class SlackAdapter implements ChatAdapter {
    * Socket Mode: opens a new connection, again and again with backoff (1 s doubling to 30 s), until
    * one holds; the first try after `firstWaitMs` (0 when Slack asked for a new one: no gap).
    */
-  private async reconnect(firstWaitMs = 1000, connected?: () => void): Promise<void> {
+  private async reconnect(firstWaitMs?: number, connected?: () => void): Promise<void> {
     const client = (this.receiver as SocketModeReceiver).client;
     const delays = backoffDelays({ initialMs: 1000, maxMs: 30_000 });
-    let first = true;
+    let wait = firstWaitMs ?? delays.next().value;
     try {
       while (!this.stopping) {
-        const wait = first ? firstWaitMs : delays.next().value;
-        first = false;
         try {
           await sleep(wait, this.stopped.signal);
         } catch {
@@ -587,6 +589,7 @@ export class SlackAdapter implements ChatAdapter {
           else this.opts.log.info('slack reconnected');
           return;
         } catch (err) {
+          wait = delays.next().value;
           this.opts.log.warn('slack reconnect failed; trying again', { waitMs: wait, error: String(err) });
         }
       }
@@ -617,7 +620,7 @@ export class SlackAdapter implements ChatAdapter {
     return {
       backend: 'slack',
       connected: this.connected,
-      detail: `${this.opts.mode === 'socket' ? 'Socket Mode' : `HTTP on ${this.opts.host}:${this.opts.port}`}, bot user ${this.botUserId || '?'}${this.outbox.retried ? `, ${this.outbox.retried} sends retried since start` : ''}${[...this.refusing].map(([c, e]) => `, ${c} refuses me (${e})`).join('')}`,
+      detail: `${this.opts.mode === 'socket' ? 'Socket Mode' : `HTTP on ${this.opts.host}:${this.opts.port}`}, bot user ${this.botUserId || '?'}${this.outbox.retried ? `, ${this.outbox.retried} sends retried since start` : ''}${[...this.refusing].map(([c, e]) => `, ${c} refuses me (${e}): /invite @${this.botName} there${this.opts.channels?.includes(c) ? ', or drop it from slack.reportChannels' : ''}`).join('')}`,
       channels: [...this.channels],
     };
   }

@@ -14,6 +14,7 @@ import {
   ALICE,
   BOB,
   bareSlackAdapter,
+  lastTs,
   MALLORY,
   OPS,
   SIGNING_SECRET,
@@ -45,10 +46,6 @@ async function posted(
       );
     await new Promise((r) => setTimeout(r, 25));
   }
-}
-
-function lastTs(fake: SlackFake): number {
-  return Math.max(0, ...[...fake.messages.keys()].map(Number));
 }
 
 /**

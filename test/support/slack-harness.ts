@@ -91,3 +91,8 @@ export async function startSlackBot(opts: {
   await bot.start();
   return { bot, adapter, config, dir, stop: () => bot.stop() };
 }
+
+/** The bot's newest message's ts (the fake numbers them in order). */
+export function lastTs(fake: SlackFake): number {
+  return Math.max(0, ...[...fake.messages.keys()].map(Number));
+}
