@@ -4,18 +4,9 @@ import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { describe, expect, inject, it } from 'vitest';
 import { startIrcBot } from '../support/bot-harness.ts';
 import { IrcUser } from '../support/irc-user.ts';
+import { until } from '../support/wait.ts';
 
 const irc = inject('irc');
-
-async function until<T>(what: string, get: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('IRC faults', () => {
   it('a wrong SASL password: said once, it runs on without an account, and never offers it to NickServ', async () => {
@@ -109,8 +100,11 @@ describe('IRC faults', () => {
       await new Promise<void>((r) => proxy!.listen(port, '127.0.0.1', r));
       await until('the bot in its channel', () => h.adapter.status().channels.includes(chan), 90_000);
       const alice = await IrcUser.loggedInAs(irc, 'alice', 'alice_late', chan);
-      expect(await alice.ask(chan, '!ping', /pong/)).toBe('pong');
-      await alice.quit();
+      try {
+        expect(await alice.ask(chan, '!ping', /pong/)).toBe('pong');
+      } finally {
+        await alice.quit();
+      }
     } finally {
       await h.stop();
       proxy?.close();

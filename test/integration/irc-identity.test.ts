@@ -1,11 +1,11 @@
 // Admins are recognised by services account, never by nick; everything refused is in the audit table.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Vos } from '../../actions/vos.ts';
 import { ApprovalsTable } from '../../bot/approvals/table.ts';
 import { type Harness, startIrcBot } from '../support/bot-harness.ts';
-import { freshVolume, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
+import { cellVos, freshVolume, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
 import { IrcUser } from '../support/irc-user.ts';
+import { until } from '../support/wait.ts';
 
 const irc = inject('irc');
 const cell = inject('cell');
@@ -29,18 +29,10 @@ afterAll(async () => {
   await removeIfThere(cell, 'irc.dm');
 });
 
-async function until(ok: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('IRC identity and admin commands', () => {
   it('an admin account runs !status and gets the real cell volume count', async () => {
     const alice = await user('alice_admin', 'alice');
-    const vos = new Vos({ binary: 'vos', localauth: true, configDir: cell.configDir, timeoutMs: 20_000 });
+    const vos = cellVos(cell);
     const count = async () => {
       const vldb = await vos.listvldb();
       if (!vldb.ok) throw new Error(vldb.message);
@@ -171,7 +163,7 @@ describe('IRC identity and admin commands', () => {
     alice.say(h.nick, '!dump irc.dm full');
     await alice.waitFor(h.nick, (m) => m.some((x) => /^job \d+ started/.test(x.message)), 15_000);
     alice.client.changeNick('alice_dm2');
-    await until(() => alice.client.user.nick === 'alice_dm2');
+    await until('alice as alice_dm2', () => alice.client.user.nick === 'alice_dm2', 10_000);
     const mallory = await IrcUser.connect({ host: irc.host, port: irc.port, nick: 'alice_dm' });
     users.push(mallory);
     const done = await alice.waitFor(
@@ -194,7 +186,7 @@ describe('IRC identity and admin commands', () => {
     bob.say(h.nick, '!dump irc.dm full');
     await bob.waitFor(h.nick, (m) => m.some((x) => /^job \d+ started/.test(x.message)), 15_000);
     bob.client.changeNick('bob_dm2');
-    await until(() => bob.client.user.nick === 'bob_dm2');
+    await until('bob as bob_dm2', () => bob.client.user.nick === 'bob_dm2', 10_000);
     const mallory = await IrcUser.connect({ host: irc.host, port: irc.port, nick: 'bob_dm' });
     users.push(mallory);
     const deadline = Date.now() + 60_000;
