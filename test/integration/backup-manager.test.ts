@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isStopped } from '../../actions/exec.ts';
 import { AuditLog } from '../../bot/chat/audit.ts';
 import { Database } from '../../bot/platform/database.ts';
 import { sandboxEnv } from '../support/bot-env.ts';
@@ -19,6 +18,7 @@ import {
   writeVolumeFile,
 } from '../support/cell-tools.ts';
 import { repoRoot } from '../support/peers.ts';
+import { stoppedAtFault } from '../support/spawned-bot.ts';
 
 const cell = inject('cell');
 const dir = mkdtempSync(join(tmpdir(), 'afsbot-bm-'));
@@ -157,7 +157,7 @@ describe('backup-manager', () => {
     // a real nightly run, stopped by its own fault point right after vos backupsys
     const run = spawn(join(repoRoot, 'bin/backup-manager'), ['nightly'], {
       env: { ...process.env, ...env, AFSBOT_FAULT: 'nightly:after-backupsys:stop' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
     run.stdout!.on('data', (d: Buffer) => {
@@ -165,12 +165,7 @@ describe('backup-manager', () => {
     });
     const exited = new Promise<number | null>((r) => run.on('exit', (code) => r(code)));
     try {
-      const deadline = Date.now() + 60_000;
-      while (!isStopped(run.pid)) {
-        if (run.exitCode !== null) throw new Error(`the run exited ${run.exitCode} before its fault point`);
-        if (Date.now() > deadline) throw new Error('the run never reached its fault point');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await stoppedAtFault(run, 'the nightly run');
       await freshVolume(cell, 'bm.new'); // an admin's new volume, after the clones were made
       writeVolumeFile(cell, 'bm.new', 'n.txt', 'new\n');
       process.kill(run.pid!, 'SIGCONT');
@@ -195,13 +190,7 @@ describe('backup-manager', () => {
     });
     const store = new Database(env.AFSBOT_DATABASE!);
     try {
-      const deadline = Date.now() + 60_000;
-      while (!isStopped(holder.pid)) {
-        if (holder.exitCode !== null)
-          throw new Error(`the holder exited ${holder.exitCode} before its fault point`);
-        if (Date.now() > deadline) throw new Error('the holder never reached its fault point');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await stoppedAtFault(holder, 'the holder');
       const held = store.db
         .prepare('SELECT name, job_id FROM locks WHERE pid = ? ORDER BY name')
         .all(holder.pid) as {

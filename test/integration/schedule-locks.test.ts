@@ -5,11 +5,11 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isStopped } from '../../actions/exec.ts';
 import { sandboxEnv } from '../support/bot-env.ts';
 import { type MemoryHarness, startMemoryBot } from '../support/bot-harness.ts';
 import { freshVolume, nextSecond, removeIfThere, writeVolumeFile } from '../support/cell-tools.ts';
 import { repoRoot } from '../support/peers.ts';
+import { stoppedAtFault } from '../support/spawned-bot.ts';
 
 const cell = inject('cell');
 let now = new Date('2026-05-04T03:00:00Z');
@@ -107,13 +107,7 @@ describe('the schedule', () => {
       },
     );
     holders.push(other);
-    const deadline = Date.now() + 60_000;
-    while (!isStopped(other.pid)) {
-      if (other.exitCode !== null)
-        throw new Error(`backup-manager exited ${other.exitCode} before holding sch.a`);
-      if (Date.now() > deadline) throw new Error('backup-manager never took the lock on sch.a');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await stoppedAtFault(other, 'backup-manager restore (at its lock on sch.a)');
     const held = h.bot.database.db
       .prepare('SELECT job_id AS jobId, pid FROM locks WHERE name = ?')
       .get('sch.a') as { jobId: number; pid: number } | undefined;

@@ -1,9 +1,13 @@
 // The real program (bin/afsbot --console), spawned, for tests where it must die: scripted sessions,
 // and a run killed with SIGKILL at a chosen moment (a named fault point, or the moment one of its
-// tools starts), as a power cut would.
+// tools starts), as a power cut would; or one stopped at a fault point (AFSBOT_FAULT=<point>:stop),
+// a real second afsbot process holding what it holds there.
+
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { isStopped } from '../../actions/exec.ts';
 import { repoRoot } from './peers.ts';
 
 const bin = join(repoRoot, 'bin/afsbot');
@@ -100,4 +104,14 @@ export async function killedSession(
       `the bot was never killed (${killedAt || JSON.stringify(when)}):\n${r.stdout}\n${r.stderr}`,
     );
   return { out: String(r.stdout), killedAt };
+}
+
+/** Waits until `child` has stopped itself at its fault point; fails if it exits first, naming `what`. */
+export async function stoppedAtFault(child: ChildProcess, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!isStopped(child.pid)) {
+    if (child.exitCode !== null) throw new Error(`${what} exited ${child.exitCode} before its fault point`);
+    if (Date.now() > deadline) throw new Error(`${what} never reached its fault point`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
