@@ -291,17 +291,24 @@ describe('a week of nightly runs into the archive', () => {
     now = nightOf(10);
     // asked from within the run's own progress update, so it is surely running (polling could miss a
     // fast run)
-    let during: Promise<string> | undefined;
-    h.chat.onProgress = (u) => {
-      if (!u.final) during ??= h.chat.type('!nightly status');
-    };
+    const during = new Promise<string>((resolve) => {
+      h.chat.onProgress = (u) => {
+        if (u.final) return;
+        h.chat.onProgress = undefined;
+        resolve(h.chat.type('!nightly status'));
+      };
+    });
     const started = await h.chat.type('!nightly run');
     const id = /^job (\d+) started/m.exec(started)![1]; // (the status may come first)
-    const deadline = Date.now() + 60_000;
-    while (!during && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    h.chat.onProgress = undefined;
-    expect(during, 'the run sent no progress').toBeDefined();
-    expect(await during).toMatch(
+    const status = await Promise.race([
+      during,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the run sent no progress in 60 s')), 60_000).unref(),
+      ),
+    ]).finally(() => {
+      h.chat.onProgress = undefined;
+    });
+    expect(status).toMatch(
       new RegExp(
         `^nightly 2026\\.03\\.11 is running as job ${id}: .*, \\d+ of \\d+ volumes done, .* dumped.*, .* archived, `,
         'm',

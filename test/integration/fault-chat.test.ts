@@ -74,15 +74,13 @@ describe('IRC down for a whole run', () => {
     const alice = await IrcUser.loggedInAs(irc, 'alice', 'alice_fc', '#ops-fc');
     try {
       // the report, in its short IRC form: the verdict, the counts, where the whole text is
-      const lines = await alice.waitFor(
+      await alice.waitFor(
         h.nick,
         (m) => m.some((x) => /^nightly \d{4}\.\d{2}\.\d{2}: OK$/.test(x.message)),
         60_000,
       );
       // the outbox empties: every line it kept was written (paced, so give it a moment)
-      const until = Date.now() + 30_000;
-      while (h.bot.outbox.pending('irc') > 0 && Date.now() < until)
-        await new Promise((r) => setTimeout(r, 200));
+      await h.bot.outbox.flush(30_000);
       expect(h.bot.outbox.pending('irc')).toBe(0);
       // and all of it has arrived: the server relays the bot's lines in order, and the answer to a
       // ping asked now comes after them
@@ -91,7 +89,6 @@ describe('IRC down for a whole run', () => {
         .from(h.nick)
         .map((m) => m.message)
         .filter((m) => m !== 'pong');
-      expect(lines.length).toBeGreaterThan(0);
       expect(all).toContainEqual(
         expect.stringMatching(/^the whole report: !nightly report \d{4}\.\d{2}\.\d{2}$/),
       );

@@ -21,7 +21,7 @@ import {
 import { waitForProcess } from '../support/spawned-bot.ts';
 
 const cell = inject('cell');
-const _vos = cellVos(cell);
+const vos = cellVos(cell);
 
 beforeAll(async () => {
   await freshVolume(cell, 'gd.a');
@@ -57,6 +57,7 @@ describe('a nightly run missed while afsbot was down', () => {
     h = await startMemoryBot({ cell, dir, clock: () => new Date('2026-09-01T05:30:00Z'), env });
     // the catch-up check ran inside start(); whatever it said is written once the outbox is empty
     await h.bot.outbox.flush(30_000);
+    expect(h.bot.outbox.pending()).toBe(0);
     expect(h.chat.said.join('\n')).not.toMatch(/was missed/);
     expect(h.bot.services.jobs.list(10).filter((j) => j.kind === 'nightly')).toHaveLength(1);
   }, 60_000);
@@ -66,6 +67,7 @@ describe('a nightly run missed while afsbot was down', () => {
     // 2026-09-02 02:15 was missed too, but it is now 16:00: past 12 hours
     h = await startMemoryBot({ cell, dir, clock: () => new Date('2026-09-02T16:00:00Z'), env });
     await h.bot.outbox.flush(30_000);
+    expect(h.bot.outbox.pending()).toBe(0);
     expect(h.chat.said.join('\n')).not.toMatch(/was missed/);
     expect(h.bot.services.jobs.list(10).filter((j) => j.kind === 'nightly')).toHaveLength(1);
   }, 60_000);
@@ -162,7 +164,7 @@ describe('at most jobs.maxHeavy restores at once', () => {
     const first = Number(/^job (\d+)/.exec(await h.chat.type('!restore gd.big as gd.r5'))![1]);
     const waiting = Number(/^job (\d+)/.exec(await h.chat.type('!restore gd.a as gd.r6'))![1]);
     await freshVolume(cell, 'gd.r6'); // an admin's own vos create, in the meantime
-    const made = await cellVos(cell).examine('gd.r6');
+    const made = await vos.examine('gd.r6');
     if (!made.ok) throw new Error(made.message);
     expect(
       await h.chat.waitFor(new RegExp(`^job ${waiting} \\(.*\\) (done|failed|cancelled)`), 180_000),
@@ -170,7 +172,7 @@ describe('at most jobs.maxHeavy restores at once', () => {
       /\) failed: gd\.r6 was made while this job waited; nothing was touched\. Restore as another name$/,
     );
     await h.chat.waitFor(new RegExp(`^job ${first} \\(.*\\) done`), 180_000);
-    const after = await cellVos(cell).examine('gd.r6');
+    const after = await vos.examine('gd.r6');
     expect(after.ok && [after.fields.id, after.fields.filecount]).toEqual([
       made.fields.id,
       made.fields.filecount,
@@ -189,7 +191,7 @@ describe('at most jobs.maxHeavy restores at once', () => {
       started_at: null,
       result: 'cancelled before it started',
     });
-    expect(await isGone(cellVos(cell), 'gd.r4')).toBe(true);
+    expect(await isGone(vos, 'gd.r4')).toBe(true);
     for (const v of ['gd.r3', 'gd.r4']) await removeIfThere(cell, v);
   }, 240_000);
 });

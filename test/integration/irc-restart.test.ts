@@ -99,7 +99,8 @@ describe('IRC reconnect', () => {
       frozen = await startIrcBot({
         irc,
         channels: ['#ops-frozen'],
-        env: { AFSBOT_IRC_NICK: 'afsbot2', AFSBOT_IRC_IDENTIFY_RETRY_MS: '250' },
+        nick: 'afsbot2',
+        env: { AFSBOT_IRC_IDENTIFY_RETRY_MS: '250' },
         registerTimeoutMs: 3000,
       });
       expect(
@@ -108,7 +109,7 @@ describe('IRC reconnect', () => {
       expect(frozen.adapter.status().detail).toMatch(/not logged in/);
       user = await IrcUser.connect({ host: irc.host, port: irc.port, nick: 'anon_frozen' });
       await user.join('#ops-frozen');
-      expect(await user.ask('#ops-frozen', '!ping', /pong/, 'afsbot2')).toBe('pong');
+      expect(await user.ask('#ops-frozen', '!ping', /pong/, frozen.nick)).toBe('pong');
     } finally {
       process.kill(atheme, 'SIGCONT');
     }
@@ -141,7 +142,8 @@ describe('IRC reconnect', () => {
     const bot = await startIrcBot({
       irc,
       channels: ['#ops-impostor'],
-      env: { AFSBOT_IRC_NICK: 'afsbot3', AFSBOT_IRC_IDENTIFY_RETRY_MS: '250' },
+      nick: 'afsbot3',
+      env: { AFSBOT_IRC_IDENTIFY_RETRY_MS: '250' },
       registerTimeoutMs: 3000,
     });
     try {
@@ -157,7 +159,7 @@ describe('IRC reconnect', () => {
       // The server relays one client's lines in order: once the impostor sees the bot's answer to a
       // ping it asked after both attempts, anything those attempts sent it would have arrived first.
       await impostor.join('#ops-impostor');
-      expect(await impostor.ask('#ops-impostor', '!ping', /pong/, 'afsbot3')).toBe('pong');
+      expect(await impostor.ask('#ops-impostor', '!ping', /pong/, bot.nick)).toBe('pong');
       const attempts = bot
         .logs()
         .filter((l) => l.msg === 'irc: not logged in to services; identifying to NickServ');

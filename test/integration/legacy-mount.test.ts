@@ -163,9 +163,7 @@ describe('mount, unmount, discard', () => {
     expect(r.result).toMatch(
       new RegExp(`done: t3\\.legacy is mounted at ${scratchDir}/t3\\.legacy \\(scratch\\.t3 released\\)`),
     );
-    expect(readFileSync(fsLog, 'utf8').trim().split('\n').at(-1)).toBe(
-      `mkmount|-dir|${scratchDir}/t3.legacy|-vol|t3.legacy|`,
-    );
+    expect(lastFsCall()).toBe(`mkmount|-dir|${scratchDir}/t3.legacy|-vol|t3.legacy|`);
     expect(await releasedAt()).toBeGreaterThan(before);
   });
 
@@ -188,7 +186,18 @@ describe('mount, unmount, discard', () => {
     expect(await h.chat.type('!discard t3.legacy')).toMatch(/^error: t3\.legacy is mounted at /);
   });
 
+  it('unmounts with fs rmmount and releases the parent for real', async () => {
+    const before = await releasedAt();
+    await nextSecond(); // vos release times are in seconds
+    const r = await h.chat.job('!unmount t3.legacy');
+    expect(r.result).toMatch(/done: t3\.legacy is no longer mounted \(scratch\.t3 released\)/);
+    expect(lastFsCall()).toBe(`rmmount|-dir|${scratchDir}/t3.legacy|`);
+    expect(mountOf('t3.legacy')).toBeNull();
+    expect(await releasedAt()).toBeGreaterThan(before);
+  });
+
   it('unmounted, but the release of the parent fails (its VLDB entry locked): says what was done and what to run by hand', async () => {
+    expect((await h.chat.job('!mount t3.legacy')).result).toMatch(/done: t3\.legacy is mounted at /);
     await vosOk(vos, ['lock', '-id', SCRATCH]);
     try {
       const r = await h.chat.job('!unmount t3.legacy');
@@ -225,6 +234,6 @@ describe('mount, unmount, discard', () => {
 
   it('will only mount volumes it restored', async () => {
     expect(await h.chat.type(`!mount ${VOL}`)).toMatch(/^error: user\.t3leg is not a volume afsbot restored/);
-    expect(readFileSync(fsLog, 'utf8').trim().split('\n')).toHaveLength(4); // 2 mkmount, 2 rmmount
+    expect(readFileSync(fsLog, 'utf8').trim().split('\n')).toHaveLength(6); // 3 mkmount, 3 rmmount
   });
 });

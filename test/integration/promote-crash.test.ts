@@ -1,3 +1,5 @@
+// A promote killed in or after each of its steps, then resumed by the next start: nothing is lost and
+// the restored content ends up live (the rollback side is promote-rollback.test.ts, with the same kit).
 import { describe, expect, inject, it } from 'vitest';
 import { readVolumeFile, removeIfThere } from '../support/cell-tools.ts';
 import { promoteCrashKit } from '../support/promote-crash.ts';

@@ -33,6 +33,9 @@ describe('promote rolled back after a crash', { timeout: 300_000 }, () => {
     expect((await run(`!promote rollback ${id}\n`)).stdout).toContain(
       `${vol} has id ${ids.now}, not ${ids.was}: someone replaced it; look before rolling back`,
     );
+    // the new volume of that name is left as it was, on line
+    const still = await vos.examine(vol);
+    expect(still.ok && [still.fields.id, still.fields.inUse]).toEqual([ids.now, 'Y']);
     await removeIfThere(cell, `${vol}.restored`);
   });
 });

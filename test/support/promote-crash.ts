@@ -46,7 +46,7 @@ export function promoteCrashKit(cell: CellInfo) {
     expect(crashed.signal).toBe('SIGKILL');
     expect(crashed.stdout).toMatch(
       new RegExp(
-        `^BREAK-GLASS: root \\(console:root\\) runs "!promote ${vol.replace('.', '\\.')}" with no second admin`,
+        `^BREAK-GLASS: root \\(console:root\\) runs "!promote ${vol.replace(/\./g, '\\.')}" with no second admin`,
         'm',
       ),
     );
@@ -56,8 +56,9 @@ export function promoteCrashKit(cell: CellInfo) {
   }
 
   /**
-   * Kills the promote after `step` (or, with `during`, after step 2 and then again in the middle of step
-   * 3's safety dump, once it is written and not yet named), restarts, and resumes or rolls back.
+   * Kills the promote after `step` (or, with `during`, after step `step - 1` and then again in the
+   * middle of step `step`'s dump, once it is written and not yet named: for step 3, the safety dump),
+   * restarts, and resumes or rolls back.
    */
   async function scenario(step: number, then: 'resume' | 'rollback', during = false) {
     const vol = `user.pc${step}${then[1]}${during ? 'd' : ''}`;
@@ -80,7 +81,7 @@ export function promoteCrashKit(cell: CellInfo) {
       ? `during step ${step} \\(${STEPS[step - 1]}\\), which started but did not finish`
       : `after step ${step} \\(${STEPS[step - 1]}\\)`;
     const m = new RegExp(
-      `promotion (\\d+) of ${copy.replace(/\./g, '\\.')} to ${vol.replace('.', '\\.')} stopped ${stopped}\\. Now: (.*)`,
+      `promotion (\\d+) of ${copy.replace(/\./g, '\\.')} to ${vol.replace(/\./g, '\\.')} stopped ${stopped}\\. Now: (.*)`,
     ).exec(restarted);
     expect(m, restarted).not.toBeNull();
     expect(Number(m![1])).toBe(id);
